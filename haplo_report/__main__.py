@@ -1,0 +1,3 @@
+from haplo_report.cli import main
+
+raise SystemExit(main())

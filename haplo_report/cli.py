@@ -1,0 +1,126 @@
+"""Command line: ``haplo-report validate | simulate | run``.
+
+Exit codes: 0 success; 1 invalid data or a failed run; 2 bad usage or bad parameters.
+Errors are one clear message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from haplo_report.params import ParamsError, load_params
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _add_override_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("params", type=Path, help="parameter file of the data cut (params/*.yml)")
+    parser.add_argument("--data-dir", type=Path, help="folder of the cut's tables (overrides the file)")
+    parser.add_argument("--data-cut-date", help="data cut date YYYY-MM-DD (overrides the file)")
+    parser.add_argument("--output-dir", type=Path, help="where run folders go (overrides the file)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="haplo-report",
+        description="Per-data-cut clinical study report: validate a cut, derive analysis "
+        "datasets, execute one notebook per endpoint and render the report.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = sub.add_parser(
+        "validate", help="check a data cut against the input contract",
+        description="Read the cut's tables and check every rule of the data-cut spec. Exit 0 "
+        "when valid; otherwise list every violation (table, row, column, value, rule) and exit 1.",
+    )
+    _add_override_flags(validate)
+    validate.add_argument("--report", type=Path,
+                          help="also write the violations to this file (.csv or .json)")
+
+    simulate = sub.add_parser(
+        "simulate", help="write a realistic simulated data cut",
+        description="Write a complete, valid data cut of N simulated patients in the spec's "
+        "format. The same seed gives the same files.",
+    )
+    simulate.add_argument("--n", type=int, default=31, help="number of patients (default 31)")
+    simulate.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
+    simulate.add_argument("--out", type=Path, required=True, help="folder to write the tables into")
+    simulate.add_argument("--format", default="csv", choices=("csv", "xlsx", "parquet", "xpt"),
+                          help="file format of the tables (default csv)")
+
+    run = sub.add_parser(
+        "run", help="validate, derive, execute all notebooks and render the report",
+        description="The main job: validate the cut, derive the analysis datasets, execute every "
+        "endpoint notebook with papermill and render the report (HTML, Word, PDF) into "
+        "OUTPUT/<study>/<data cut date>/. Unchanged notebooks are not executed again.",
+    )
+    _add_override_flags(run)
+    run.add_argument("--jobs", type=int, default=None,
+                     help="notebooks executed at once (default: all cores)")
+    run.add_argument("--force", action="store_true", help="execute every notebook, ignoring the cache")
+    run.add_argument("--formats", default="html,docx,pdf",
+                     help="report formats, comma-separated (default html,docx,pdf)")
+    return parser
+
+
+def _load(args: argparse.Namespace):
+    return load_params(args.params, data_dir=args.data_dir, data_cut_date=args.data_cut_date,
+                       output_dir=args.output_dir)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from haplo_report.validation import InvalidCutError, validate_cut, write_violations
+
+    params = _load(args)
+    try:
+        cut = validate_cut(params.data_dir, params.data_cut_date)
+    except InvalidCutError as exc:
+        print(exc.format(), file=sys.stderr)
+        if args.report:
+            write_violations(exc.violations, args.report)
+        return EXIT_FAILED
+    if args.report:
+        write_violations(None, args.report)
+    print(f"valid: {params.data_dir} ({cut.summary()})")
+    return EXIT_OK
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from haplo_report.simulate import write_simulated_cut
+
+    if args.n < 1:
+        raise ParamsError(f"--n: need at least 1 patient, got {args.n}")
+    folder = write_simulated_cut(args.out, n=args.n, seed=args.seed, file_format=args.format)
+    print(f"wrote a simulated cut of {args.n} patients to {folder}")
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    from haplo_report.pipeline import RunFailed, run
+
+    params = _load(args)
+    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+    try:
+        result = run(params, jobs=args.jobs, force=args.force, formats=formats)
+    except RunFailed as exc:
+        print(f"run failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"report written to {result.run_dir}")
+    return EXIT_OK
+
+
+COMMANDS = {"validate": _validate, "simulate": _simulate, "run": _run}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ParamsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted: the previous report is unchanged", file=sys.stderr)
+        return 130

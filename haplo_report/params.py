@@ -1,0 +1,193 @@
+"""Run parameters: one YAML file per data cut, validated before anything runs.
+
+Relative paths in the file are resolved against the file's own folder, so a parameter file
+works from any working directory. CLI flags (``--data-dir``, ``--data-cut-date``,
+``--output-dir``) override the file, so one file serves several cuts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ParamsError(ValueError):
+    """A parameter file or override that cannot be used; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Params:
+    """Everything a run of one data cut depends on, besides the data itself."""
+
+    study_id: str
+    study_title: str
+    data_dir: Path
+    data_cut_date: dt.date
+    output_dir: Path = Path("output")
+    mrd_threshold: float = 1e-4  # MRD-positive: result >= threshold (SAP)
+    mrd_window_days: int = 14  # window around day 30, 90, 180
+    mrd_window_days_365: int = 30  # window around day 365
+    mrdpre_cutoff: float = 1e-3  # subgroup: pre-transplant MRD >= cutoff vs below
+    gvhd_relapse_competes: bool = False  # GVHD endpoints: relapse is a competing event too
+    landmarks_days: tuple[int, ...] = (100, 365, 730)
+    subgroup_min_n: int = 10  # subgroup analyses only when every level has this many patients
+    listing_dates: bool = False  # listings show calendar dates instead of study days
+    source: Path | None = field(default=None, compare=False)  # the YAML file, for messages
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-ready values (paths and dates as strings), without ``source``."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name == "source":
+                continue
+            value = getattr(self, f.name)
+            if isinstance(value, (Path, dt.date)):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+
+_REQUIRED = ("study_id", "study_title", "data_dir", "data_cut_date")
+_FIELDS = {f.name: f for f in dataclasses.fields(Params) if f.name != "source"}
+_TYPES: dict[str, tuple[type, ...]] = {
+    "study_id": (str,),
+    "study_title": (str,),
+    "data_dir": (str,),
+    "output_dir": (str,),
+    "mrd_threshold": (float, int),
+    "mrd_window_days": (int,),
+    "mrd_window_days_365": (int,),
+    "mrdpre_cutoff": (float, int),
+    "gvhd_relapse_competes": (bool,),
+    "landmarks_days": (list,),
+    "subgroup_min_n": (int,),
+    "listing_dates": (bool,),
+}
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML without implicit timestamps: dates stay text so a bad one gets a clear error."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def parse_date(value: Any, name: str) -> dt.date:
+    """An ISO date (``YYYY-MM-DD``) from YAML or the command line."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ParamsError(f"{name}: {value!r} is not a valid date (expected YYYY-MM-DD)") from None
+
+
+def _check_type(name: str, value: Any) -> None:
+    allowed = _TYPES[name]
+    ok = isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
+    if not ok:
+        wanted = " or ".join(t.__name__ for t in allowed)
+        raise ParamsError(f"{name}: expected {wanted}, got {type(value).__name__} {value!r}")
+
+
+def _resolve(path: str | Path, base: Path) -> Path:
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def load_params(
+    path: Path,
+    *,
+    data_dir: Path | None = None,
+    data_cut_date: str | dt.date | None = None,
+    output_dir: Path | None = None,
+    today: dt.date | None = None,
+) -> Params:
+    """Read and validate a parameter file, applying command-line overrides.
+
+    Raises :class:`ParamsError` with a one-line reason for a missing file, bad YAML, an unknown
+    key, a wrong type, an impossible or future data cut, or a data folder that does not exist.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"parameter file not found: {path}")
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ParamsError(f"{path}: YAML syntax error{where}: {problem}") from None
+    except UnicodeDecodeError:
+        raise ParamsError(f"{path}: not UTF-8 text") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping of parameter names to values")
+
+    unknown = sorted(set(raw) - set(_FIELDS))
+    if unknown:
+        known = ", ".join(sorted(_FIELDS))
+        raise ParamsError(f"{path}: unknown parameter {unknown[0]!r} (known: {known})")
+    missing = [name for name in _REQUIRED if raw.get(name) in (None, "")]
+    if data_dir is not None and "data_dir" in missing:
+        missing.remove("data_dir")
+    if data_cut_date is not None and "data_cut_date" in missing:
+        missing.remove("data_cut_date")
+    if missing:
+        raise ParamsError(f"{path}: missing required parameter {missing[0]!r}")
+
+    base = path.resolve().parent
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name == "data_cut_date":
+            values[name] = parse_date(value, name)
+            continue
+        _check_type(name, value)
+        if name in ("data_dir", "output_dir"):
+            values[name] = _resolve(value, base)
+        elif name == "landmarks_days":
+            if not value or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                                    for v in value):
+                raise ParamsError(f"landmarks_days: expected a list of positive whole days, got {value!r}")
+            values[name] = tuple(sorted(set(value)))
+        else:
+            values[name] = float(value) if _TYPES[name] == (float, int) else value
+
+    if data_dir is not None:
+        values["data_dir"] = Path(data_dir).expanduser().resolve()
+    if data_cut_date is not None:
+        values["data_cut_date"] = parse_date(data_cut_date, "--data-cut-date")
+    if output_dir is not None:
+        values["output_dir"] = Path(output_dir).expanduser().resolve()
+    values.setdefault("output_dir", _resolve(Params.output_dir, base))
+
+    params = Params(**values, source=path)
+    _check_values(params, today or dt.date.today())
+    return params
+
+
+def _check_values(params: Params, today: dt.date) -> None:
+    if not 0 < params.mrd_threshold < 1:
+        raise ParamsError(f"mrd_threshold: must be in (0, 1), got {params.mrd_threshold}")
+    if not 0 < params.mrdpre_cutoff < 1:
+        raise ParamsError(f"mrdpre_cutoff: must be in (0, 1), got {params.mrdpre_cutoff}")
+    for name in ("mrd_window_days", "mrd_window_days_365", "subgroup_min_n"):
+        if getattr(params, name) < 0:
+            raise ParamsError(f"{name}: must not be negative, got {getattr(params, name)}")
+    if params.data_cut_date > today:
+        raise ParamsError(f"data_cut_date: {params.data_cut_date} is in the future (today is {today})")
+    if not params.data_dir.is_dir():
+        raise ParamsError(f"data_dir: folder not found: {params.data_dir}")
+    if not params.study_id.replace("-", "").replace("_", "").isalnum():
+        raise ParamsError(f"study_id: use letters, digits, '-' and '_' only, got {params.study_id!r}")

@@ -1,0 +1,51 @@
+"""The report plan: which notebooks make the report, in order, and what each one reads.
+
+The runner injects into each notebook only the parameters listed here and keys its cache on
+the derived data it reads, so changing one parameter re-runs only the notebooks that use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NotebookSpec:
+    """One chapter of the report: a parameterised notebook."""
+
+    name: str  # file stem in notebooks/, e.g. "03_pfs"
+    title: str  # chapter title
+    section: str  # ICH E3 section: "14.1", "14.2" or "14.3"
+    endpoints: tuple[str, ...] = ()  # ADTTE PARAMCDs read ("*" = all)
+    params: tuple[str, ...] = ()  # Params fields injected besides the common ones
+    datasets: tuple[str, ...] = ()  # other derived datasets read (admrd, adgvhd, adae)
+
+
+# Injected into every notebook.
+COMMON_PARAMS: tuple[str, ...] = ("study_id", "study_title", "data_cut_date")
+
+NOTEBOOKS: tuple[NotebookSpec, ...] = (
+    NotebookSpec("01_population", "Study population", "14.1", endpoints=("OS",),
+                 datasets=("supplied",)),
+    NotebookSpec("02_baseline", "Baseline characteristics", "14.1"),
+    NotebookSpec("03_pfs", "Progression-free survival", "14.2", endpoints=("PFS",),
+                 params=("landmarks_days", "subgroup_min_n")),
+    NotebookSpec("04_os", "Overall survival", "14.2", endpoints=("OS",),
+                 params=("landmarks_days", "subgroup_min_n")),
+    NotebookSpec("05_relapse_nrm", "Relapse and non-relapse mortality", "14.2",
+                 endpoints=("CIR", "NRM"),
+                 params=("landmarks_days", "subgroup_min_n")),
+    NotebookSpec("06_mrd", "Minimal residual disease", "14.2", endpoints=("PFS",),
+                 params=("mrd_threshold", "mrd_window_days", "mrd_window_days_365",
+                         "listing_dates"),
+                 datasets=("admrd",)),
+    NotebookSpec("07_grfs", "GVHD-free, relapse-free survival", "14.2", endpoints=("GRFS",),
+                 params=("landmarks_days",)),
+    NotebookSpec("08_acute_gvhd", "Acute GVHD", "14.3", endpoints=("AGVHD24", "AGVHD34"),
+                 datasets=("adgvhd",)),
+    NotebookSpec("09_chronic_gvhd", "Chronic GVHD", "14.3", endpoints=("CGVHD", "CGVHDMS"),
+                 params=("landmarks_days",), datasets=("adgvhd",)),
+    NotebookSpec("10_engraftment", "Engraftment", "14.3", endpoints=("ANC", "PLT")),
+    NotebookSpec("11_safety", "Adverse events and deaths", "14.3",
+                 datasets=("adae",)),
+)

@@ -1,0 +1,72 @@
+"""Result rows: the one machine-readable format of every reported number.
+
+Each estimate a notebook reports is one row. Tables, the synopsis and QC are built from
+these rows, never from numbers recomputed elsewhere. A value that is not estimable is a
+missing ``estimate`` with ``flag == "NE"``, never a carried-forward or fake number.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import pandas as pd
+
+NOT_ESTIMABLE = "NE"
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One reported number with its context."""
+
+    endpoint: str  # endpoint code: PFS, OS, CIR, NRM, MRD, AGVHD24, ..., or a summary code
+    subgroup: str  # "All", or "VARIABLE=level" (e.g. "DISGRP=CR1")
+    statistic: str  # survival, cif, median, q25, q75, proportion, logrank_p, gray_p, ...
+    time_days: float | None  # landmark in days; None when the statistic has no time
+    estimate: float | None
+    ci_lower: float | None = None
+    ci_upper: float | None = None
+    n: int | None = None
+    events: int | None = None
+    method: str = ""  # e.g. "Kaplan-Meier, Greenwood SE, log(-log) 95% CI"
+    flag: str = ""  # "NE" when not estimable, else ""
+
+
+RESULT_COLUMNS: list[str] = [f.name for f in fields(ResultRow)]
+
+
+def _clean(value: float | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def results_frame(rows: list[ResultRow]) -> pd.DataFrame:
+    """Rows as a frame with the canonical columns, in a stable order."""
+    frame = pd.DataFrame([asdict(r) for r in rows], columns=RESULT_COLUMNS)
+    for column in ("time_days", "estimate", "ci_lower", "ci_upper"):
+        frame[column] = frame[column].map(_clean).astype("float64")
+    for column in ("n", "events"):
+        frame[column] = frame[column].astype("Int64")
+    return frame
+
+
+def write_results(rows: list[ResultRow] | pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Write rows as CSV with fixed float formatting, so equal inputs give equal bytes."""
+    frame = rows if isinstance(rows, pd.DataFrame) else results_frame(rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
+    return frame
+
+
+def read_results(path: Path) -> pd.DataFrame:
+    """Read a results CSV written by :func:`write_results`."""
+    frame = pd.read_csv(path, dtype={"endpoint": str, "subgroup": str, "statistic": str,
+                                     "method": str, "flag": str}, keep_default_na=False,
+                        na_values={c: [""] for c in ("time_days", "estimate", "ci_lower",
+                                                     "ci_upper", "n", "events")})
+    for column in ("n", "events"):
+        frame[column] = frame[column].astype("Int64")
+    return frame

@@ -1,0 +1,63 @@
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from haplo_report.params import ParamsError, load_params
+
+TODAY = dt.date(2026, 11, 24)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "data").mkdir(exist_ok=True)
+    path = tmp_path / "cut.yml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+BASE = "study_id: HAPLO-BLIN\nstudy_title: T\ndata_dir: data\ndata_cut_date: 2026-06-30\n"
+
+
+def test_relative_paths_resolve_against_the_file(tmp_path):
+    params = load_params(write(tmp_path, BASE), today=TODAY)
+    assert params.data_dir == (tmp_path / "data").resolve()
+    assert params.output_dir == (tmp_path / "output").resolve()
+    assert params.data_cut_date == dt.date(2026, 6, 30)
+    assert params.mrd_threshold == 1e-4
+
+
+def test_overrides_win(tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    params = load_params(write(tmp_path, BASE), data_dir=other, data_cut_date="2026-01-31",
+                         output_dir=tmp_path / "out", today=TODAY)
+    assert params.data_dir == other.resolve()
+    assert params.data_cut_date == dt.date(2026, 1, 31)
+    assert params.output_dir == (tmp_path / "out").resolve()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (BASE + "mrd_treshold: 0.001\n", "unknown parameter 'mrd_treshold'"),
+        (BASE + "mrd_window_days: fourteen\n", "mrd_window_days: expected int, got str"),
+        (BASE + "gvhd_relapse_competes: 1\n", "gvhd_relapse_competes: expected bool"),
+        (BASE.replace("2026-06-30", "2026-02-30"), "'2026-02-30' is not a valid date"),
+        (BASE.replace("2026-06-30", "2027-01-01"), "is in the future"),
+        (BASE.replace("data_dir: data", "data_dir: nowhere"), "folder not found"),
+        (BASE + "landmarks_days: [365, -1]\n", "landmarks_days"),
+        ("study_id: [unclosed\n", "YAML syntax error (line 2"),
+        ("- a\n- b\n", "expected a mapping"),
+        (BASE.replace("study_title: T\n", ""), "missing required parameter 'study_title'"),
+    ],
+)
+def test_bad_parameters_give_one_line_reasons(tmp_path, text, message):
+    with pytest.raises(ParamsError) as info:
+        load_params(write(tmp_path, text), today=TODAY)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ParamsError, match="parameter file not found"):
+        load_params(tmp_path / "nope.yml")
