@@ -1,0 +1,46 @@
+"""A validated data cut: one typed frame per table of the data-cut spec."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+REQUIRED_TABLES: tuple[str, ...] = ("subjects", "relapses", "deaths")
+OPTIONAL_TABLES: tuple[str, ...] = ("gvhd", "mrd", "engraftment", "adverse_events")
+TABLES: tuple[str, ...] = REQUIRED_TABLES + OPTIONAL_TABLES
+
+
+@dataclass
+class Cut:
+    """Typed tables of one data cut, as read and validated (events after the cut still in).
+
+    An optional table that was not supplied is ``None``; ``files`` maps each supplied table
+    to the file it was read from.
+    """
+
+    subjects: pd.DataFrame
+    relapses: pd.DataFrame
+    deaths: pd.DataFrame
+    gvhd: pd.DataFrame | None = None
+    mrd: pd.DataFrame | None = None
+    engraftment: pd.DataFrame | None = None
+    adverse_events: pd.DataFrame | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        """The table called ``name`` (None when an optional table was not supplied)."""
+        return getattr(self, name)
+
+    def supplied(self) -> dict[str, int | None]:
+        """Rows per table; None for a table that was not supplied."""
+        return {name: None if self.table(name) is None else len(self.table(name))
+                for name in TABLES}
+
+    def summary(self) -> str:
+        """One line: rows per supplied table and which optional tables are missing."""
+        parts = [f"{name} {rows}" for name, rows in self.supplied().items() if rows is not None]
+        missing = [name for name, rows in self.supplied().items() if rows is None]
+        text = ", ".join(parts)
+        return text + (f"; not supplied: {', '.join(missing)}" if missing else "")

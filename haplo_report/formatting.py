@@ -1,0 +1,59 @@
+"""Formatting of reported numbers, in one place: decimals, percentages, "NE", CIs, p-values."""
+
+from __future__ import annotations
+
+import math
+
+NE = "NE"
+EN_DASH = "\u2013"
+
+
+def _missing(value: float | None) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def fmt_number(value: float | None, decimals: int = 1) -> str:
+    """A number with fixed decimals; "NE" when missing."""
+    if _missing(value):
+        return NE
+    return f"{value:.{decimals}f}"
+
+
+def fmt_percent(value: float | None, decimals: int = 1) -> str:
+    """A proportion (0-1) as a percentage without the % sign; "NE" when missing."""
+    return NE if _missing(value) else fmt_number(100 * value, decimals)
+
+
+def fmt_ci(lower: float | None, upper: float | None, *, percent: bool = True,
+           decimals: int = 1) -> str:
+    """A confidence interval as "(l, u)"; each missing limit shows as "NE"."""
+    fmt = fmt_percent if percent else fmt_number
+    return f"({fmt(lower, decimals)}, {fmt(upper, decimals)})"
+
+
+def fmt_estimate_ci(estimate: float | None, lower: float | None, upper: float | None, *,
+                    percent: bool = True, decimals: int = 1) -> str:
+    """Estimate with its 95% CI, e.g. "72.4 (53.1, 84.9)"; "NE" when not estimable."""
+    if _missing(estimate):
+        return NE
+    fmt = fmt_percent if percent else fmt_number
+    return f"{fmt(estimate, decimals)} {fmt_ci(lower, upper, percent=percent, decimals=decimals)}"
+
+
+def fmt_count_percent(count: int, total: int, decimals: int = 1) -> str:
+    """A count with its percentage of the total, e.g. "12 (38.7)"; "0" when the count is 0."""
+    if count == 0 or total == 0:
+        return str(count)
+    return f"{count} ({100 * count / total:.{decimals}f})"
+
+
+def fmt_p_value(p: float | None) -> str:
+    """A p-value with three decimals, "<0.001" below that; "NE" when missing."""
+    if _missing(p):
+        return NE
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_days(value: float | None) -> str:
+    """A time in days as a whole number; "NE" when missing."""
+    return fmt_number(value, 0)

@@ -1,0 +1,22 @@
+import math
+
+from haplo_report.formatting import (fmt_ci, fmt_count_percent, fmt_estimate_ci, fmt_p_value,
+                                     fmt_percent)
+
+
+def test_estimate_with_ci_as_percent():
+    assert fmt_estimate_ci(0.72449, 0.5312, 0.849) == "72.4 (53.1, 84.9)"
+
+
+def test_not_estimable_is_ne_never_a_number():
+    assert fmt_estimate_ci(None, 0.1, 0.2) == "NE"
+    assert fmt_estimate_ci(math.nan, 0.1, 0.2) == "NE"
+    assert fmt_ci(0.5, None) == "(50.0, NE)"
+    assert fmt_percent(None) == "NE"
+
+
+def test_count_percent_and_p_values():
+    assert fmt_count_percent(12, 31) == "12 (38.7)"
+    assert fmt_count_percent(0, 31) == "0"
+    assert fmt_p_value(0.0004) == "<0.001"
+    assert fmt_p_value(0.04567) == "0.046"
