@@ -1,0 +1,411 @@
+"""Assemble the report book of one run: ``_quarto.yml``, executed notebooks, generated chapters.
+
+The front chapter (title page and synopsis), the methods chapter and the two appendices
+(data validation, provenance) are generated here as Markdown with pipe tables, from the run's
+``results.csv``, ``validation.json`` and ``manifest.json``; numbers are formatted by
+:mod:`haplo_report.formatting` only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+import haplo_report
+from haplo_report.formatting import fmt_estimate_ci, fmt_number
+from haplo_report.results import NOT_ESTIMABLE, read_results
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(haplo_report.__file__).resolve().parents[1]
+TEMPLATES = Path(haplo_report.__file__).resolve().parent / "templates"
+ASSETS: tuple[str, ...] = ("report.css", "report-header.typ")  # referenced by _quarto.yml
+
+NOT_REPORTED = "not reported"
+
+
+class BookError(ValueError):
+    """A run folder that cannot be made into a report; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One chapter file of the book, with the part it belongs to."""
+
+    path: str  # relative to the book folder, e.g. "notebooks/03_pfs.ipynb"
+    part: str | None = None  # e.g. "14.2 Efficacy"; None outside parts
+    appendix: bool = False
+
+
+@dataclass(frozen=True)
+class Book:
+    """An assembled book folder and what the renderers need to know about it."""
+
+    folder: Path
+    config: dict[str, Any]  # the book's _quarto.yml
+    study_id: str
+    data_cut: str
+
+    @property
+    def output_stem(self) -> str:
+        """File name of the report without extension, e.g. ``HAPLO-BLIN-ALL_2026-01-31``."""
+        return f"{self.study_id}_{self.data_cut}"
+
+    @property
+    def epoch(self) -> int:
+        """The data cut as a UNIX time: the only "creation time" the outputs carry."""
+        day = dt.date.fromisoformat(self.data_cut)
+        return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp())
+
+    def chapters(self) -> list[Chapter]:
+        """The chapters in report order, as listed in ``_quarto.yml``."""
+        return book_chapters(self.config)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One synopsis line: which result row it shows and how."""
+
+    label: str
+    endpoint: str | None  # None: any endpoint (statistic alone identifies the row)
+    statistic: str
+    time_days: float | None
+    percent: bool = True  # estimate is a proportion shown as %
+
+
+# The synopsis: every endpoint's headline result (SAP report-at time points).
+HEADLINES: tuple[Headline, ...] = (
+    Headline("Progression-free survival (primary), 1 year", "PFS", "survival", 365),
+    Headline("Overall survival, 1 year", "OS", "survival", 365),
+    Headline("GVHD-free, relapse-free survival, 1 year", "GRFS", "survival", 365),
+    Headline("Cumulative incidence of relapse, 1 year", "CIR", "cif", 365),
+    Headline("Non-relapse mortality, 1 year", "NRM", "cif", 365),
+    Headline("MRD-negative at 1 year", "MRD", "proportion", 365),
+    Headline("Acute GVHD grade II-IV, day 100", "AGVHD24", "cif", 100),
+    Headline("Acute GVHD grade III-IV, day 100", "AGVHD34", "cif", 100),
+    Headline("Chronic GVHD, any, 1 year", "CGVHD", "cif", 365),
+    Headline("Chronic GVHD, moderate-severe, 1 year", "CGVHDMS", "cif", 365),
+    Headline("Neutrophil recovery, median day", "ANC", "median_days", None, percent=False),
+    Headline("Platelet recovery, median day", "PLT", "median_days", None, percent=False),
+    Headline("Median follow-up, days", None, "median_followup", None, percent=False),
+)
+
+# Analysis-set sizes: result rows with statistic "count" and subgroup "<ADSL flag>=Y".
+ANALYSIS_SETS: tuple[tuple[str, str], ...] = (
+    ("Enrolled", "ENRLFL"),
+    ("Full analysis set (FAS): transplanted on or before the cut", "FASFL"),
+    ("Safety set: at least one dose of blinatumomab", "SAFFL"),
+)
+
+
+def book_chapters(config: dict[str, Any]) -> list[Chapter]:
+    """Chapters of a Quarto book config (``book: chapters`` with parts, then ``appendices``)."""
+    book = config.get("book") or {}
+    chapters: list[Chapter] = []
+    for entry in book.get("chapters") or []:
+        if isinstance(entry, dict):
+            chapters += [Chapter(path, entry.get("part")) for path in entry.get("chapters") or []]
+        else:
+            chapters.append(Chapter(entry))
+    chapters += [Chapter(path, appendix=True) for path in book.get("appendices") or []]
+    return chapters
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise BookError(f"run folder incomplete: {path.name} not found in {path.parent}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BookError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise BookError(f"{path}: expected a JSON object")
+    return data
+
+
+def _cell(value: Any) -> str:
+    """A value as text safe inside a pipe-table cell."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, (list, tuple)):
+        value = ", ".join(str(v) for v in value)
+    elif isinstance(value, dict):
+        value = json.dumps(value, sort_keys=True)
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def pipe_table(frame: pd.DataFrame, caption: str | None = None) -> str:
+    """A Markdown pipe table (with an optional ``Table:`` caption) from a frame."""
+    frame = frame.map(_cell)
+    frame.columns = [_cell(c) for c in frame.columns]
+    text = frame.to_markdown(index=False, tablefmt="pipe", disable_numparse=True)
+    return text + (f"\n\n: {caption}" if caption else "") + "\n"
+
+
+def _records(value: Any, key: str) -> pd.DataFrame:
+    """A manifest section (mapping of mappings, list of mappings, or flat mapping) as a frame."""
+    if isinstance(value, dict):
+        if all(isinstance(v, dict) for v in value.values()):
+            rows = [{key: name, **item} for name, item in value.items()]
+        else:
+            rows = [{key: name, "value": item} for name, item in value.items()]
+    elif isinstance(value, list):
+        rows = [item if isinstance(item, dict) else {key: item} for item in value]
+    else:
+        rows = []
+    return pd.DataFrame(rows)
+
+
+def _find(results: pd.DataFrame, endpoint: str | None, statistic: str,
+          time_days: float | None, subgroup: str = "All") -> pd.Series | None:
+    rows = results[(results["statistic"] == statistic) & (results["subgroup"] == subgroup)]
+    if endpoint is not None:
+        rows = rows[rows["endpoint"] == endpoint]
+    rows = rows[rows["time_days"].isna()] if time_days is None else rows[rows["time_days"] == time_days]
+    return None if rows.empty else rows.iloc[0]  # first in file (notebook) order
+
+
+def _int(value: Any) -> str:
+    return "" if value is None or pd.isna(value) else str(int(value))
+
+
+def synopsis_frame(results: pd.DataFrame) -> pd.DataFrame:
+    """The headline result of every endpoint: estimate (95% CI), n, events, method."""
+    lines = []
+    for h in HEADLINES:
+        row = _find(results, h.endpoint, h.statistic, h.time_days)
+        if row is None:
+            value, n, events, method = NOT_REPORTED, "", "", ""
+        else:
+            if row["flag"] == NOT_ESTIMABLE or pd.isna(row["estimate"]):
+                value = NOT_ESTIMABLE
+            else:
+                value = fmt_estimate_ci(row["estimate"], row["ci_lower"], row["ci_upper"],
+                                        percent=h.percent, decimals=1 if h.percent else 0)
+            n, events, method = _int(row["n"]), _int(row["events"]), row["method"]
+        unit = "% (95% CI)" if h.percent else "days (95% CI)"
+        lines.append({"Endpoint": h.label, "Estimate": f"{value}", "Unit": unit, "n": n,
+                      "Events": events, "Method": method})
+    return pd.DataFrame(lines)
+
+
+def analysis_sets_frame(results: pd.DataFrame) -> pd.DataFrame:
+    """Analysis sets with their N, from the population notebook's count rows."""
+    lines = []
+    for label, flag in ANALYSIS_SETS:
+        row = _find(results, None, "count", None, subgroup=f"{flag}=Y")
+        lines.append({"Analysis set": label,
+                      "N": NOT_REPORTED if row is None else fmt_number(row["estimate"], 0)})
+    return pd.DataFrame(lines)
+
+
+def _run_identity(manifest: dict[str, Any]) -> dict[str, str]:
+    params = manifest.get("params") or {}
+    study_id = params.get("study_id") or manifest.get("study_id")
+    data_cut = params.get("data_cut_date") or manifest.get("data_cut_date")
+    if not study_id or not data_cut:
+        raise BookError("manifest.json: study_id and data_cut_date are required (under 'params')")
+    try:
+        dt.date.fromisoformat(str(data_cut))
+    except ValueError:
+        raise BookError(f"manifest.json: data_cut_date {data_cut!r} is not YYYY-MM-DD") from None
+    versions = manifest.get("versions") or {}
+    git = manifest.get("git") or {}
+    commit = git.get("commit") if isinstance(git, dict) else git
+    return {
+        "study_id": str(study_id),
+        "study_title": str(params.get("study_title") or manifest.get("study_title") or ""),
+        "data_cut": str(data_cut),
+        "suite": str(versions.get("haplo-report") or versions.get("haplo_report")
+                     or manifest.get("suite_version") or haplo_report.__version__),
+        "commit": str(commit or manifest.get("git_commit") or "unknown"),
+    }
+
+
+def index_markdown(identity: dict[str, str], results: pd.DataFrame) -> str:
+    """Title page and synopsis (``index.qmd``)."""
+    title = pd.DataFrame([
+        {"Item": "Study", "Value": identity["study_id"]},
+        {"Item": "Title", "Value": identity["study_title"]},
+        {"Item": "Data cut", "Value": identity["data_cut"]},
+        {"Item": "Report suite", "Value": f"haplo-report {identity['suite']}, "
+                                          f"commit {identity['commit'][:12]}"},
+    ])
+    return "\n".join([
+        "# Synopsis {.unnumbered}", "",
+        pipe_table(title, "Report identification"),
+        "## Analysis sets", "",
+        pipe_table(analysis_sets_frame(results), f"Analysis sets, data cut {identity['data_cut']}"),
+        "## Headline results", "",
+        "Time-to-event estimates are percentages with their 95% confidence interval; n is the "
+        "number of patients analysed, events the number of events of interest. \"NE\": not "
+        "estimable (the time point lies beyond the last observed time).", "",
+        pipe_table(synopsis_frame(results),
+                   f"Headline results, full analysis set, data cut {identity['data_cut']}"),
+    ])
+
+
+def methods_markdown(params: dict[str, Any]) -> str:
+    """Statistical methods (``methods.qmd``), from the SAP and the run's parameters."""
+    landmarks = ", ".join(str(d) for d in params.get("landmarks_days") or (100, 365, 730))
+    relapse_competes = params.get("gvhd_relapse_competes", False)
+    rules = pd.DataFrame([
+        {"Topic": "Time origin and unit",
+         "Rule": "Day of transplant (day 0); times in days; 1 year = day 365"},
+        {"Topic": "Data cut",
+         "Rule": "Only information dated on or before the cut; follow-up ends at the earlier "
+                 "of last known alive and the cut"},
+        {"Topic": "Analysis sets",
+         "Rule": "Efficacy on the full analysis set (transplanted on or before the cut); safety "
+                 "tables on the safety set (at least one dose of blinatumomab)"},
+        {"Topic": "Survival (PFS, OS, GRFS)",
+         "Rule": "Kaplan-Meier; Greenwood variance; 95% CI on the log(-log) scale; median with "
+                 "Brookmeyer-Crowley CI"},
+        {"Topic": "Cumulative incidence (CIR, NRM, GVHD, engraftment)",
+         "Rule": "Aalen-Johansen with competing events; Aalen variance; 95% CI "
+                 "est^exp(+/-1.96 se / (est log est))"},
+        {"Topic": "Ties and day 0",
+         "Rule": "All events at time t count at t; patients censored at t are at risk at t; "
+                 "an event on day 0 counts; no random tie-breaking"},
+        {"Topic": "Landmarks",
+         "Rule": f"Days {landmarks}; beyond the last observed time of a group the estimate is "
+                 "NE (not estimable), never carried forward"},
+        {"Topic": "GVHD competing events",
+         "Rule": "Death without GVHD" + (" and relapse" if relapse_competes else "")},
+        {"Topic": "Subgroup comparisons (exploratory)",
+         "Rule": "Log-rank test (Kaplan-Meier endpoints), Gray's test (cumulative incidence); "
+                 f"only when every level has at least {params.get('subgroup_min_n', 10)} patients"},
+        {"Topic": "MRD",
+         "Rule": f"Positive when result >= {params.get('mrd_threshold', 1e-4):g}; landmarks day "
+                 f"30, 90, 180 (window +/- {params.get('mrd_window_days', 14)} days) and 365 "
+                 f"(+/- {params.get('mrd_window_days_365', 30)} days), closest assessment counts; "
+                 "exact (Clopper-Pearson) 95% CI"},
+        {"Topic": "MRD-negative at 1 year",
+         "Rule": "Success: alive, relapse-free and MRD-negative at the day-365 landmark; relapse "
+                 "or death before it is failure; no assessment while alive and relapse-free is "
+                 "not evaluable (failure in a sensitivity row)"},
+        {"Topic": "Median follow-up", "Rule": "Reverse Kaplan-Meier, with 95% CI and range"},
+    ])
+    return "\n".join([
+        "# Statistical methods", "",
+        "The statistical analysis plan defines every endpoint and estimator; the rules applied "
+        "in this report are summarised below, with the parameters of this run.", "",
+        pipe_table(rules, "Estimation rules"),
+    ])
+
+
+def _supplied(validation: dict[str, Any]) -> dict[str, int | None]:
+    supplied = validation.get("supplied") or validation.get("tables") or {}
+    return {name: (rows.get("rows") if isinstance(rows, dict) else rows)
+            for name, rows in supplied.items()}
+
+
+def validation_markdown(validation: dict[str, Any]) -> str:
+    """Data-validation appendix (``validation.qmd``): tables supplied, violations."""
+    supplied = _supplied(validation)
+    tables = pd.DataFrame([
+        {"Table": name, "Status": "supplied" if rows is not None else "not supplied",
+         "Rows": "" if rows is None else str(rows)}
+        for name, rows in supplied.items()
+    ], columns=["Table", "Status", "Rows"])
+    violations = validation.get("violations") or []
+    count = violations if isinstance(violations, int) else len(violations)
+    parts = [
+        "# Data validation", "",
+        "Every table of the data cut was checked against the input contract (data-cut "
+        "specification) before any analysis.", "",
+        pipe_table(tables, "Tables of the data cut"),
+        f"Violations of the input contract: {count}.", "",
+    ]
+    if isinstance(violations, list) and violations:
+        parts.append(pipe_table(pd.DataFrame(violations), "Violations"))
+    return "\n".join(parts)
+
+
+def provenance_markdown(manifest: dict[str, Any], identity: dict[str, str]) -> str:
+    """Provenance appendix (``provenance.qmd``): inputs, parameters, versions, notebooks."""
+    parts = [
+        "# Provenance", "",
+        f"Suite haplo-report {identity['suite']}, git commit {identity['commit']}. "
+        "The run's manifest.json holds the same information for machines.", "",
+    ]
+    sections = (("inputs", "Input files (SHA-256)", "file"),
+                ("params", "Parameters", "parameter"),
+                ("versions", "Software versions", "package"),
+                ("notebooks", "Notebooks executed", "notebook"))
+    for key, title, column in sections:
+        frame = _records(manifest.get(key), column)
+        parts += [f"## {title}", ""]
+        parts += [pipe_table(frame, title) if not frame.empty else "None recorded.\n"]
+    return "\n".join(parts)
+
+
+def _book_config(identity: dict[str, str], present: set[str]) -> dict[str, Any]:
+    """The project's _quarto.yml for this run: its title and data cut, chapters that exist."""
+    source = PROJECT_ROOT / "_quarto.yml"
+    if not source.is_file():
+        raise BookError(f"report definition not found: {source}")
+    config = yaml.safe_load(source.read_text(encoding="utf-8"))
+    book = config["book"]
+    if identity["study_title"]:
+        book["subtitle"] = identity["study_title"]
+    book["title"] = f"{book['title']}: {identity['study_id']}"
+    book["date"] = identity["data_cut"]
+    missing = [c.path for c in book_chapters(config) if c.path not in present]
+    if missing:
+        log.warning("report chapters without a notebook in the run, left out: %s",
+                    ", ".join(missing))
+    chapters = []
+    for entry in book["chapters"]:
+        if isinstance(entry, dict):
+            kept = [p for p in entry["chapters"] if p in present]
+            if kept:
+                chapters.append({**entry, "chapters": kept})
+        elif entry in present:
+            chapters.append(entry)
+    book["chapters"] = chapters
+    book["appendices"] = [p for p in book.get("appendices") or [] if p in present]
+    return config
+
+
+def assemble_book(run_dir: Path, book_dir: Path | None = None) -> Book:
+    """Write the book of ``run_dir`` into ``book_dir`` (default ``run_dir/book``), replacing it."""
+    run_dir = Path(run_dir)
+    book_dir = Path(book_dir) if book_dir is not None else run_dir / "book"
+    manifest = _read_json(run_dir / "manifest.json")
+    validation = _read_json(run_dir / "validation.json")
+    results_path = run_dir / "results.csv"
+    if not results_path.is_file():
+        raise BookError(f"run folder incomplete: results.csv not found in {run_dir}")
+    results = read_results(results_path)
+    identity = _run_identity(manifest)
+
+    if book_dir.exists():
+        shutil.rmtree(book_dir)
+    (book_dir / "notebooks").mkdir(parents=True)
+    for notebook in sorted((run_dir / "notebooks").glob("*.ipynb")):
+        shutil.copy2(notebook, book_dir / "notebooks" / notebook.name)
+    for asset in ASSETS:
+        shutil.copy2(TEMPLATES / asset, book_dir / asset)
+    generated = {
+        "index.qmd": index_markdown(identity, results),
+        "methods.qmd": methods_markdown(manifest.get("params") or {}),
+        "validation.qmd": validation_markdown(validation),
+        "provenance.qmd": provenance_markdown(manifest, identity),
+    }
+    for name, text in generated.items():
+        (book_dir / name).write_text(text, encoding="utf-8")
+
+    present = set(generated) | {f"notebooks/{p.name}" for p in (book_dir / "notebooks").iterdir()}
+    config = _book_config(identity, present)
+    (book_dir / "_quarto.yml").write_text(yaml.safe_dump(config, sort_keys=False,
+                                                         allow_unicode=True), encoding="utf-8")
+    return Book(book_dir, config, identity["study_id"], identity["data_cut"])

@@ -1,0 +1,66 @@
+"""The generated chapters of the book: synopsis, validation and provenance from run data."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+import pytest
+import yaml
+
+from haplo_report.render.book import (BookError, assemble_book, pipe_table, synopsis_frame,
+                                      validation_markdown)
+from haplo_report.results import ResultRow, results_frame
+from render_fake_run import RESULTS, make_fake_run
+
+
+def test_synopsis_formats_rows_and_marks_missing_and_ne():
+    frame = synopsis_frame(results_frame(RESULTS)).set_index("Endpoint")
+    assert frame.loc["Progression-free survival (primary), 1 year", "Estimate"] == "64.5 (45.4, 78.6)"
+    assert frame.loc["Cumulative incidence of relapse, 1 year", "n"] == "31"
+    assert frame.loc["Acute GVHD grade III-IV, day 100", "Estimate"] == "NE"
+    assert frame.loc["Neutrophil recovery, median day", "Estimate"] == "15 (13, 17)"
+    assert frame.loc["Overall survival, 1 year", "Events"] == "8"
+    assert frame.loc["Non-relapse mortality, 1 year", "Estimate"] == "not reported"
+
+
+def test_synopsis_takes_the_landmark_asked_for_not_another():
+    rows = [ResultRow("PFS", "All", "survival", 100, 0.9, 0.8, 0.95, n=31, events=3),
+            ResultRow("PFS", "DISGRP=CR1", "survival", 365, 0.5, 0.4, 0.6, n=20, events=9),
+            ResultRow("PFS", "All", "survival", 365, 0.7, 0.6, 0.8, n=31, events=8)]
+    frame = synopsis_frame(results_frame(rows)).set_index("Endpoint")
+    assert frame.loc["Progression-free survival (primary), 1 year", "Estimate"] == "70.0 (60.0, 80.0)"
+
+
+def test_pipe_table_escapes_bars_and_keeps_caption():
+    text = pipe_table(pd.DataFrame({"a": ["x|y"], "b": [None]}), "Table 9 Title")
+    assert "x\\|y" in text and text.rstrip().endswith(": Table 9 Title")
+
+
+def test_validation_appendix_lists_unsupplied_tables():
+    text = validation_markdown({"supplied": {"subjects": 31, "mrd": None}, "violations": []})
+    text = re.sub(" +", " ", text)
+    assert "| subjects | supplied | 31 |" in text
+    assert "| mrd | not supplied | |" in text
+    assert "Violations of the input contract: 0." in text
+
+
+def test_book_keeps_chapters_present_in_order(tmp_path):
+    book = assemble_book(make_fake_run(tmp_path / "run"))
+    config = yaml.safe_load((book.folder / "_quarto.yml").read_text(encoding="utf-8"))
+    assert config["book"]["chapters"][2:] == [
+        {"part": "14.1 Study population", "chapters": ["notebooks/01_population.ipynb"]},
+        {"part": "14.2 Efficacy", "chapters": ["notebooks/03_pfs.ipynb"]},
+        {"part": "14.3 Safety", "chapters": ["notebooks/11_safety.ipynb"]}]
+    assert config["book"]["date"] == "2026-01-31"
+    provenance = re.sub(" +", " ", (book.folder / "provenance.qmd").read_text(encoding="utf-8"))
+    assert "| subjects.csv | " + "a" * 64 + " | 33 |" in provenance
+    assert "| 03_pfs | ok | 3.1 |" in provenance
+
+
+def test_manifest_without_data_cut_is_a_clear_error(tmp_path):
+    run = make_fake_run(tmp_path / "run")
+    (run / "manifest.json").write_text(json.dumps({"params": {"study_id": "X"}}))
+    with pytest.raises(BookError, match="study_id and data_cut_date are required"):
+        assemble_book(run)
