@@ -1,0 +1,270 @@
+"""Time-to-event endpoints as result rows: ADTTE in, estimates from ``stats/`` out.
+
+One function per question a chapter asks: :func:`tte_results` for one ADTTE parameter
+(overall, by subgroup, with the exploratory test), :func:`headline` for the sentence that
+summarises it. The method texts that footnote every number are defined here, once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from haplo_report.formatting import EN_DASH, fmt_days, fmt_percent
+from haplo_report.params import Params
+from haplo_report.results import NOT_ESTIMABLE, ResultRow
+from haplo_report.stats.cif import cif_at, cumulative_incidence
+from haplo_report.stats.compare import gray_test, logrank_test
+from haplo_report.stats.followup import median_followup
+from haplo_report.stats.km import km_at, km_estimate, km_quantiles
+
+KM_ENDPOINTS: tuple[str, ...] = ("PFS", "OS", "GRFS")
+CIF_ENDPOINTS: tuple[str, ...] = ("CIR", "NRM", "AGVHD24", "AGVHD34", "CGVHD", "CGVHDMS",
+                                  "ANC", "PLT")
+ENGRAFTMENT_ENDPOINTS: tuple[str, ...] = ("ANC", "PLT")
+SUBGROUPS: tuple[str, ...] = ("MRDGRP", "DISGRP", "PHGRP")
+
+# Landmarks the SAP fixes per endpoint; every other endpoint uses the run's landmarks_days.
+FIXED_LANDMARKS: dict[str, tuple[int, ...]] = {
+    "AGVHD24": (100,), "AGVHD34": (100,), "ANC": (28, 100), "PLT": (28, 100),
+}
+
+ENDPOINT_NAMES: dict[str, str] = {
+    "PFS": "progression-free survival",
+    "OS": "overall survival",
+    "GRFS": "GVHD-free, relapse-free survival",
+    "CIR": "cumulative incidence of relapse",
+    "NRM": "non-relapse mortality",
+    "AGVHD24": "cumulative incidence of grade II-IV acute GVHD",
+    "AGVHD34": "cumulative incidence of grade III-IV acute GVHD",
+    "CGVHD": "cumulative incidence of chronic GVHD",
+    "CGVHDMS": "cumulative incidence of moderate-severe chronic GVHD",
+    "ANC": "cumulative incidence of neutrophil recovery",
+    "PLT": "cumulative incidence of platelet recovery",
+}
+
+TABLE_NAMES: dict[str, str] = {
+    "mrd": "MRD", "adverse_events": "adverse event", "engraftment": "engraftment",
+    "gvhd": "GVHD", "relapses": "relapse", "deaths": "death", "subjects": "subject",
+}
+
+KM_METHOD = "Kaplan-Meier; Greenwood SE; log(-log) 95% CI"
+KM_QUANTILE_METHOD = "Kaplan-Meier; Brookmeyer-Crowley 95% CI on the log(-log) scale"
+CIF_METHOD = "Aalen-Johansen; Aalen SE; log(-log) 95% CI; competing events as in ADTTE"
+LOGRANK_METHOD = "Log-rank test (exploratory)"
+GRAY_METHOD = "Gray's test (exploratory)"
+FOLLOWUP_METHOD = "Reverse Kaplan-Meier (death censors follow-up); log(-log) 95% CI"
+FOLLOWUP_RANGE_METHOD = "Range of follow-up (days) of patients alive at last contact"
+MEDIAN_DAYS_METHOD = "Median day of recovery among patients who recovered; range"
+
+
+def endpoint_landmarks(paramcd: str, landmarks_days: Sequence[int] = Params.landmarks_days
+                       ) -> tuple[int, ...]:
+    """The landmarks (days) at which ``paramcd`` is reported: fixed by the SAP or the run's."""
+    return FIXED_LANDMARKS.get(paramcd, tuple(landmarks_days))
+
+
+def _number(value: object) -> float | None:
+    if value is None or pd.isna(value):
+        return None
+    return float(value)
+
+
+def _count(value: object) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def _parameter(adtte: pd.DataFrame, paramcd: str) -> pd.DataFrame:
+    """The ADTTE rows of one parameter, in patient order; a clear error when unusable."""
+    missing = {"USUBJID", "PARAMCD", "AVAL", "EVNTTYPE"} - set(adtte.columns)
+    if missing:
+        raise ValueError(f"ADTTE lacks column(s) {', '.join(sorted(missing))}")
+    data = adtte[adtte["PARAMCD"] == paramcd].sort_values("USUBJID", kind="stable")
+    if data.empty:
+        raise ValueError(f"ADTTE has no rows for {paramcd}: no patient in the full analysis set")
+    return data
+
+
+def _estimate_rows(data: pd.DataFrame, endpoint: str, subgroup: str,
+                   landmarks: Sequence[int]) -> list[ResultRow]:
+    """Landmark estimates (and KM quartiles) for one group of patients."""
+    time = data["AVAL"].to_numpy(dtype=float)
+    event_type = data["EVNTTYPE"].to_numpy(dtype=int)
+    n = len(data)
+    rows: list[ResultRow] = []
+    if endpoint in KM_ENDPOINTS:
+        fit = km_estimate(time, (event_type == 1).astype(int))
+        at, statistic, method = km_at(fit, list(landmarks)), "survival", KM_METHOD
+    else:
+        fit = cumulative_incidence(time, event_type, cause=1)
+        at, statistic, method = cif_at(fit, list(landmarks)), "cif", CIF_METHOD
+    for rec in at.itertuples(index=False):
+        estimate = _number(rec.estimate)
+        rows.append(ResultRow(endpoint, subgroup, statistic, float(rec.time), estimate,
+                              _number(rec.ci_lower), _number(rec.ci_upper), n,
+                              _count(rec.events), method,
+                              NOT_ESTIMABLE if estimate is None else ""))
+    if endpoint in KM_ENDPOINTS:
+        total_events = int((event_type == 1).sum())
+        names = {0.25: "q25", 0.5: "median", 0.75: "q75"}
+        for rec in km_quantiles(fit).itertuples(index=False):
+            estimate = _number(rec.estimate)
+            rows.append(ResultRow(endpoint, subgroup, names[float(rec.quantile)], None,
+                                  estimate, _number(rec.ci_lower), _number(rec.ci_upper), n,
+                                  total_events, KM_QUANTILE_METHOD,
+                                  NOT_ESTIMABLE if estimate is None else ""))
+    return rows
+
+
+def _subgroup_rows(data: pd.DataFrame, endpoint: str, variable: str,
+                   landmarks: Sequence[int], subgroup_min_n: int) -> list[ResultRow]:
+    """Per-level estimates and the test, or one note row when a level is too small."""
+    known = data[data[variable].notna()]
+    sizes = known[variable].astype(str).value_counts().sort_index()
+    km = endpoint in KM_ENDPOINTS
+    if len(sizes) < 2 or int(sizes.min()) < subgroup_min_n:
+        reason = ("only one level observed" if len(sizes) < 2 else
+                  f"fewer than {subgroup_min_n} patients in a level "
+                  f"({', '.join(f'{level}: {size}' for level, size in sizes.items())})")
+        return [ResultRow(endpoint, variable, "not_analysed", None, None,
+                          n=int(sizes.min()) if len(sizes) else 0, events=None,
+                          method=f"Subgroups not analysed: {reason}", flag=NOT_ESTIMABLE)]
+    rows: list[ResultRow] = []
+    for level in sizes.index:
+        group = known[known[variable].astype(str) == level]
+        rows += _estimate_rows(group, endpoint, f"{variable}={level}", landmarks)
+    time = known["AVAL"].to_numpy(dtype=float)
+    event_type = known["EVNTTYPE"].to_numpy(dtype=int)
+    group = known[variable].astype(str).to_numpy()
+    if km:
+        test = logrank_test(time, (event_type == 1).astype(int), group)
+        names, method = ("logrank_p", "logrank_chisq"), LOGRANK_METHOD
+    else:
+        test = gray_test(time, event_type, group, cause=1)
+        names, method = ("gray_p", "gray_chisq"), GRAY_METHOD
+    n, events = len(known), int((event_type == 1).sum())
+    method = f"{method}; {int(test.df)} df"
+    for statistic, value in zip(names, (test.p_value, test.statistic)):
+        estimate = _number(value)
+        rows.append(ResultRow(endpoint, variable, statistic, None, estimate, n=n,
+                              events=events, method=method,
+                              flag=NOT_ESTIMABLE if estimate is None else ""))
+    return rows
+
+
+def followup_results(adtte: pd.DataFrame) -> list[ResultRow]:
+    """Median follow-up (``median_followup``, reverse Kaplan-Meier on OS; ``events`` counts
+    deaths) and the range (``min``, ``max``) among patients alive, endpoint ``OS``."""
+    data = _parameter(adtte, "OS")
+    time = data["AVAL"].to_numpy(dtype=float)
+    death = (data["EVNTTYPE"].to_numpy(dtype=int) == 1).astype(int)
+    fu = median_followup(time, death)
+    n, deaths = len(data), int(death.sum())
+    median = _number(fu.median)
+    rows = [ResultRow("OS", "All", "median_followup", None, median, _number(fu.ci_lower),
+                      _number(fu.ci_upper), n, deaths, FOLLOWUP_METHOD,
+                      NOT_ESTIMABLE if median is None else "")]
+    for statistic, value in (("min", fu.minimum), ("max", fu.maximum)):
+        estimate = _number(value)
+        rows.append(ResultRow("OS", "All", statistic, None, estimate, n=n - deaths, events=None,
+                              method=FOLLOWUP_RANGE_METHOD,
+                              flag=NOT_ESTIMABLE if estimate is None else ""))
+    return rows
+
+
+def _recovery_rows(data: pd.DataFrame, endpoint: str) -> list[ResultRow]:
+    """Median day (and range) of recovery among the patients who recovered."""
+    days = data.loc[data["EVNTTYPE"] == 1, "AVAL"].to_numpy(dtype=float)
+    n = len(days)
+    if n == 0:
+        return [ResultRow(endpoint, "All", "median_days", None, None, n=0, events=0,
+                          method=MEDIAN_DAYS_METHOD, flag=NOT_ESTIMABLE)]
+    return [ResultRow(endpoint, "All", statistic, None, float(value), n=n, events=n,
+                      method=MEDIAN_DAYS_METHOD)
+            for statistic, value in (("median_days", np.median(days)), ("min", days.min()),
+                                     ("max", days.max()))]
+
+
+def tte_results(adtte: pd.DataFrame, paramcd: str, *, landmarks: Sequence[int],
+                subgroups: Iterable[str] = SUBGROUPS,
+                subgroup_min_n: int = Params.subgroup_min_n) -> list[ResultRow]:
+    """Result rows of one ADTTE parameter.
+
+    KM endpoints (PFS, OS, GRFS): ``survival`` at each landmark, ``median``/``q25``/``q75``;
+    competing-risk endpoints: ``cif`` at each landmark. Each subgroup variable gets per-level
+    rows and a test (``logrank_p``/``logrank_chisq`` or ``gray_p``/``gray_chisq``) when every
+    level has at least ``subgroup_min_n`` patients, else one ``not_analysed`` row. ANC and PLT
+    add ``median_days`` and its range (median follow-up: :func:`followup_results`).
+    ``n`` is the patients at day 0, ``events`` the events of interest up to the landmark.
+    """
+    if paramcd not in KM_ENDPOINTS + CIF_ENDPOINTS:
+        raise ValueError(f"unknown endpoint {paramcd!r}: expected one of "
+                         f"{', '.join(KM_ENDPOINTS + CIF_ENDPOINTS)}")
+    data = _parameter(adtte, paramcd)
+    landmarks = sorted({int(t) for t in landmarks})
+    rows = _estimate_rows(data, paramcd, "All", landmarks)
+    if paramcd in ENGRAFTMENT_ENDPOINTS:
+        rows += _recovery_rows(data, paramcd)
+    for variable in subgroups:
+        if variable not in data.columns:
+            raise ValueError(f"ADTTE lacks subgroup column {variable}")
+        rows += _subgroup_rows(data, paramcd, variable, landmarks, subgroup_min_n)
+    return rows
+
+
+def _landmark_words(days: float) -> str:
+    if days % 365 == 0:
+        return f"{int(days // 365)}-year"
+    return f"day-{fmt_days(days)}"
+
+
+def _find(rows: Iterable[ResultRow], endpoint: str, statistic: str, subgroup: str,
+          time_days: float | None) -> ResultRow | None:
+    for row in rows:
+        if (row.endpoint, row.subgroup, row.statistic) == (endpoint, subgroup, statistic) and \
+                (time_days is None or row.time_days == float(time_days)):
+            return row
+    return None
+
+
+def headline(rows: Iterable[ResultRow], endpoint: str, time_days: int | None = None,
+             subgroup: str = "All") -> str:
+    """One sentence a clinician reads, e.g. "The 1-year progression-free survival was 72.4%
+    (95% CI 53.1–84.9) among 29 patients with 8 events by day 365."
+
+    ``time_days`` defaults to day 365 when reported, else the last landmark reported.
+    """
+    rows = list(rows)
+    statistic = "survival" if endpoint in KM_ENDPOINTS else "cif"
+    if time_days is None:
+        times = sorted(r.time_days for r in rows if (r.endpoint, r.subgroup, r.statistic)
+                       == (endpoint, subgroup, statistic))
+        time_days = 365 if 365.0 in times or not times else int(times[-1])
+    row = _find(rows, endpoint, statistic, subgroup, time_days)
+    name = ENDPOINT_NAMES.get(endpoint, endpoint)
+    when = _landmark_words(time_days)
+    if row is None:
+        raise ValueError(f"no {statistic} row for {endpoint} ({subgroup}) at day {time_days}")
+    if row.estimate is None or (isinstance(row.estimate, float) and math.isnan(row.estimate)):
+        return (f"The {when} {name} could not be estimated: follow-up of the {row.n} "
+                f"patients ends before day {fmt_days(time_days)}.")
+    sentence = (f"The {when} {name} was {fmt_percent(row.estimate)}% (95% CI "
+                f"{fmt_percent(row.ci_lower)}{EN_DASH}{fmt_percent(row.ci_upper)}) among "
+                f"{row.n} patients with {row.events} "
+                f"{'event' if row.events == 1 else 'events'} by day {fmt_days(time_days)}.")
+    median = _find(rows, endpoint, "median", subgroup, None)
+    if median is not None:
+        if median.estimate is None:
+            sentence += " The median was not reached."
+        else:
+            sentence += (f" The median was {fmt_days(median.estimate)} days (95% CI "
+                         f"{fmt_days(median.ci_lower)}{EN_DASH}{fmt_days(median.ci_upper)}).")
+    return sentence
+
+
+def not_supplied_sentence(table: str) -> str:
+    """The sentence a chapter shows when an optional table was not in the data cut."""
+    return f"The {TABLE_NAMES.get(table, table)} table was not supplied in this data cut."

@@ -1,0 +1,170 @@
+"""endpoints: result rows equal the estimators' output; subgroup threshold; NE beyond follow-up."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from haplo_report.endpoints import (CIF_METHOD, KM_METHOD, endpoint_landmarks,
+                                    followup_results, headline, not_supplied_sentence,
+                                    tte_results)
+from haplo_report.results import ResultRow
+from haplo_report.stats.cif import cif_at, cumulative_incidence
+from haplo_report.stats.compare import gray_test, logrank_test
+from haplo_report.stats.followup import median_followup
+from haplo_report.stats.km import km_at, km_estimate, km_quantiles
+
+# 24 patients; two disease-status groups of 12 and a Ph group of 20/4.
+AVAL = [0, 12, 30, 45, 60, 60, 90, 100, 120, 150, 200, 240,
+        300, 330, 365, 365, 400, 420, 500, 550, 600, 610, 640, 700]
+EVNT = [1, 1, 0, 2, 1, 0, 1, 2, 0, 1, 1, 0,
+        2, 1, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0]
+
+
+def _adtte(paramcd: str, event_type=EVNT) -> pd.DataFrame:
+    n = len(AVAL)
+    return pd.DataFrame({
+        "USUBJID": [f"S{i:03d}" for i in range(n)],
+        "PARAMCD": paramcd,
+        "AVAL": np.array(AVAL, dtype=float),
+        "EVNTTYPE": np.array(event_type, dtype=int),
+        "MRDGRP": [">=1e-3", "<1e-3"] * (n // 2),
+        "DISGRP": ["CR1"] * 12 + ["CR2+"] * 12,
+        "PHGRP": ["Ph-negative"] * 20 + ["Ph-positive"] * 4,
+    })
+
+
+def _pick(rows: list[ResultRow], statistic: str, subgroup: str = "All",
+          time: float | None = None) -> ResultRow:
+    found = [r for r in rows if r.statistic == statistic and r.subgroup == subgroup
+             and (time is None or r.time_days == time)]
+    assert len(found) == 1, (statistic, subgroup, time, found)
+    return found[0]
+
+
+def _same(a: float | None, b: float) -> bool:
+    return (a is None and (b is None or math.isnan(b))) or (a is not None and
+                                                            math.isclose(a, b, rel_tol=1e-12))
+
+
+def test_km_rows_equal_estimator_output():
+    km_events = [1 if e == 1 else 0 for e in EVNT]  # KM: competing codes never reach PFS
+    rows = tte_results(_adtte("PFS", km_events), "PFS", landmarks=[100, 365], subgroups=())
+    fit = km_estimate(np.array(AVAL, float), np.array(km_events))
+    at = km_at(fit, [100, 365])
+    for rec in at.itertuples():
+        row = _pick(rows, "survival", time=float(rec.time))
+        assert _same(row.estimate, rec.estimate)
+        assert _same(row.ci_lower, rec.ci_lower) and _same(row.ci_upper, rec.ci_upper)
+        assert row.events == rec.events and row.n == 24 and row.method == KM_METHOD
+    quantiles = km_quantiles(fit).set_index("quantile")
+    assert _same(_pick(rows, "median").estimate, quantiles.loc[0.5, "estimate"])
+    assert _same(_pick(rows, "q25").ci_upper, quantiles.loc[0.25, "ci_upper"])
+    assert _pick(rows, "median").events == sum(km_events)
+    assert _pick(rows, "survival", time=100.0).events == 4  # days 0, 12, 60 and 90
+
+
+def test_cif_rows_equal_estimator_output():
+    rows = tte_results(_adtte("CIR"), "CIR", landmarks=[365, 100], subgroups=())
+    fit = cumulative_incidence(np.array(AVAL, float), np.array(EVNT), cause=1)
+    at = cif_at(fit, [100, 365])
+    assert [r.time_days for r in rows] == [100.0, 365.0]
+    for rec in at.itertuples():
+        row = _pick(rows, "cif", time=float(rec.time))
+        assert _same(row.estimate, rec.estimate) and _same(row.ci_upper, rec.ci_upper)
+        assert row.method == CIF_METHOD and row.flag == ""
+    assert not any(r.statistic == "median" for r in rows)
+
+
+def test_subgroups_analysed_only_when_every_level_is_large_enough():
+    rows = tte_results(_adtte("CIR"), "CIR", landmarks=[365], subgroup_min_n=10)
+    # DISGRP 12/12 and MRDGRP 12/12 are analysed; PHGRP 20/4 is not.
+    test = gray_test(np.array(AVAL, float), np.array(EVNT),
+                     np.array(["CR1"] * 12 + ["CR2+"] * 12), cause=1)
+    assert _same(_pick(rows, "gray_p", "DISGRP").estimate, test.p_value)
+    assert _same(_pick(rows, "gray_chisq", "DISGRP").estimate, test.statistic)
+    level = cumulative_incidence(np.array(AVAL[:12], float), np.array(EVNT[:12]))
+    assert _same(_pick(rows, "cif", "DISGRP=CR1", 365.0).estimate,
+                 cif_at(level, [365])["estimate"].iloc[0])
+    note = _pick(rows, "not_analysed", "PHGRP")
+    assert note.flag == "NE" and note.n == 4 and "fewer than 10" in note.method
+    assert not any(r.subgroup.startswith("PHGRP=") for r in rows)
+    # Raising the threshold past 12 turns every subgroup into a note.
+    strict = tte_results(_adtte("CIR"), "CIR", landmarks=[365], subgroup_min_n=13)
+    assert [r.statistic for r in strict if r.subgroup != "All"] == ["not_analysed"] * 3
+
+
+def test_logrank_rows_for_km_endpoints():
+    events = [1 if e == 1 else 0 for e in EVNT]
+    rows = tte_results(_adtte("OS", events), "OS", landmarks=[365], subgroups=("MRDGRP",))
+    test = logrank_test(np.array(AVAL, float), np.array(events),
+                        np.array([">=1e-3", "<1e-3"] * 12))
+    assert _same(_pick(rows, "logrank_p", "MRDGRP").estimate, test.p_value)
+    assert _same(_pick(rows, "logrank_chisq", "MRDGRP").estimate, test.statistic)
+    assert {r.subgroup for r in rows} == {"All", "MRDGRP", "MRDGRP=<1e-3", "MRDGRP=>=1e-3"}
+
+
+def test_followup_rows_equal_reverse_km():
+    events = [1 if e == 1 else 0 for e in EVNT]
+    rows = followup_results(pd.concat([_adtte("OS", events), _adtte("PFS")]))
+    fu = median_followup(np.array(AVAL, float), np.array(events))
+    row = _pick(rows, "median_followup")
+    assert _same(row.estimate, fu.median) and _same(row.ci_lower, fu.ci_lower)
+    assert _pick(rows, "max").estimate == fu.maximum == 700.0 and row.n == 24
+    assert _pick(rows, "min").n == 24 - sum(events)
+
+
+def test_landmark_beyond_follow_up_is_not_estimable():
+    rows = tte_results(_adtte("CIR"), "CIR", landmarks=[365, 730, 1000], subgroups=())
+    assert _pick(rows, "cif", time=365.0).flag == ""
+    for time in (730.0, 1000.0):
+        row = _pick(rows, "cif", time=time)
+        assert row.estimate is None and row.flag == "NE"
+    assert "could not be estimated" in headline(rows, "CIR", 730)
+
+
+def test_engraftment_landmarks_and_median_day():
+    assert endpoint_landmarks("ANC", (100, 365)) == (28, 100)
+    assert endpoint_landmarks("AGVHD34") == (100,)
+    assert endpoint_landmarks("PFS", (365,)) == (365,)
+    rows = tte_results(_adtte("ANC"), "ANC", landmarks=endpoint_landmarks("ANC"), subgroups=())
+    recovered = [a for a, e in zip(AVAL, EVNT) if e == 1]
+    assert _pick(rows, "median_days").estimate == float(np.median(recovered))
+    assert _pick(rows, "median_days").n == len(recovered) == 10
+    assert _pick(rows, "min").estimate == 0.0 and _pick(rows, "max").estimate == 600.0
+
+
+def test_headline_reads_the_rows():
+    rows = [ResultRow("PFS", "All", "survival", 365.0, 0.7243, 0.5312, 0.8491, 29, 8, KM_METHOD),
+            ResultRow("PFS", "All", "median", None, None, 400.0, None, 29, 8, KM_METHOD, "NE")]
+    assert headline(rows, "PFS") == (
+        "The 1-year progression-free survival was 72.4% (95% CI 53.1\u201384.9) among 29 "
+        "patients with 8 events by day 365. The median was not reached.")
+    assert headline(rows[:1], "PFS").endswith("by day 365.")
+    with pytest.raises(ValueError, match="no survival row for PFS"):
+        headline(rows, "PFS", 100)
+
+
+def test_bad_input_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown endpoint 'DFS'"):
+        tte_results(_adtte("PFS"), "DFS", landmarks=[365])
+    with pytest.raises(ValueError, match="no rows for NRM"):
+        tte_results(_adtte("PFS"), "NRM", landmarks=[365])
+    with pytest.raises(ValueError, match="subgroup column SITEGRP"):
+        tte_results(_adtte("PFS"), "PFS", landmarks=[365], subgroups=("SITEGRP",))
+
+
+def test_not_supplied_sentence():
+    assert not_supplied_sentence("mrd") == "The MRD table was not supplied in this data cut."
+
+
+def test_headline_defaults_to_one_year_else_last_landmark():
+    rows = [ResultRow("ANC", "All", "cif", 28.0, 0.9, 0.7, 0.97, 29, 26, CIF_METHOD),
+            ResultRow("ANC", "All", "cif", 100.0, 0.931, 0.75, 0.98, 29, 27, CIF_METHOD)]
+    assert headline(rows, "ANC").startswith(
+        "The day-100 cumulative incidence of neutrophil recovery was 93.1% (95% CI 75.0")
+    rows.append(ResultRow("ANC", "All", "cif", 365.0, 0.95, 0.8, 0.99, 29, 28, CIF_METHOD))
+    assert headline(rows, "ANC").startswith("The 1-year cumulative")
