@@ -1,0 +1,34 @@
+"""Shared helpers of the tests/test_stats_*.py modules: R reference inputs and comparisons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REFERENCE = Path(__file__).parent / "reference"
+DATASETS = ["cohort31", "ties", "large", "short", "norelapse", "allcensored", "one", "allfail"]
+LANDMARKS = [100, 365, 730, 5000]
+TOLERANCE = 1e-6
+
+
+def cohort(name: str) -> pd.DataFrame:
+    """An input cohort: id, time (days), status (0 censored, 1 relapse, 2 NRM), groups."""
+    return pd.read_csv(REFERENCE / "inputs" / f"{name}.csv")
+
+
+def expected(name: str) -> pd.DataFrame:
+    """An expected-output CSV written by make_expected.R (empty cells are NaN)."""
+    return pd.read_csv(REFERENCE / "expected" / f"{name}.csv", keep_default_na=False,
+                       na_values=[""])
+
+
+def assert_close(actual: pd.Series | np.ndarray, wanted: pd.Series | np.ndarray,
+                 label: str) -> None:
+    """Equal within 1e-6 absolute, with NaN (NE) exactly where R has NA."""
+    a = np.asarray(actual, dtype=float)
+    b = np.asarray(wanted, dtype=float)
+    assert a.shape == b.shape, f"{label}: shape {a.shape} != {b.shape}"
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=f"{label}: NA pattern")
+    np.testing.assert_allclose(a, b, rtol=0, atol=TOLERANCE, equal_nan=True, err_msg=label)
