@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import docx
+from docx.oxml.ns import qn
 import pytest
 import yaml
 from pypdf import PdfReader
@@ -137,3 +138,9 @@ def test_bad_run_folder_is_a_clear_error(tmp_path):
         render_report(tmp_path, ("odt",), renderer="pandoc")
     with pytest.raises(RenderError, match="unknown renderer 'latex'"):
         render_report(tmp_path, renderer="latex")
+
+
+def test_docx_tables_are_ruled(rendered):
+    style = docx.Document(rendered[1].outputs["docx"]).styles["Table"].element
+    borders = style.find(qn("w:tblPr")).find(qn("w:tblBorders"))
+    assert [b.get(qn("w:val")) for b in borders] == ["single"] * 6

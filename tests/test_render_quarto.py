@@ -14,6 +14,9 @@ from haplo_report.render import quarto as quarto_module
 from render_fake_run import make_fake_run
 
 
+REAL_RUN = subprocess.run
+
+
 class FakeQuarto:
     """Records each call and writes what Quarto would write into the book's output dir."""
 
@@ -21,7 +24,9 @@ class FakeQuarto:
         self.calls: list[dict] = []
         self.returncode = returncode
 
-    def __call__(self, command, cwd, env, **kwargs):
+    def __call__(self, command, cwd=None, env=None, **kwargs):
+        if "quarto" not in Path(command[0]).name:  # e.g. pandoc writing the reference docx
+            return REAL_RUN(command, cwd=cwd, env=env, **kwargs)
         self.calls.append({"command": command, "cwd": Path(cwd), "env": env})
         built = Path(cwd) / "_book"
         built.mkdir(exist_ok=True)

@@ -9,15 +9,22 @@ The front chapter (title page and synopsis), the methods chapter and the two app
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import logging
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import docx
 import pandas as pd
+import pypandoc
 import yaml
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Pt
 
 import haplo_report
 from haplo_report.formatting import fmt_estimate_ci, fmt_number
@@ -28,6 +35,7 @@ log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(haplo_report.__file__).resolve().parents[1]
 TEMPLATES = Path(haplo_report.__file__).resolve().parent / "templates"
 ASSETS: tuple[str, ...] = ("report.css", "report-header.typ")  # referenced by _quarto.yml
+REFERENCE_DOCX = "report-reference.docx"  # referenced by _quarto.yml (format: docx)
 
 NOT_REPORTED = "not reported"
 
@@ -376,6 +384,31 @@ def _book_config(identity: dict[str, str], present: set[str]) -> dict[str, Any]:
     return config
 
 
+def write_reference_docx(path: Path) -> Path:
+    """Pandoc's default Word styles with every table cell bordered and 9 pt table text.
+
+    Pandoc's own "Table" style rules only the header row; medical writers copy these tables
+    into Word documents, where a fully ruled table is the expected look. Generated from
+    Pandoc's data file rather than committed as a binary, so the change stays readable.
+    """
+    reference = subprocess.run([pypandoc.get_pandoc_path(), "--print-default-data-file",
+                                "reference.docx"], capture_output=True, check=True).stdout
+    document = docx.Document(io.BytesIO(reference))
+    style = document.styles["Table"]
+    borders = OxmlElement("w:tblBorders")
+    for side in ("top", "left", "bottom", "right", "insideH", "insideV"):
+        edge = OxmlElement(f"w:{side}")
+        edge.set(qn("w:val"), "single")
+        edge.set(qn("w:sz"), "4")
+        edge.set(qn("w:color"), "808080")
+        borders.append(edge)
+    # schema order inside w:tblPr: ... w:tblInd, w:tblBorders, ..., w:tblCellMar
+    style.element.find(qn("w:tblPr")).find(qn("w:tblInd")).addnext(borders)
+    style.font.size = Pt(9)
+    document.save(path)
+    return path
+
+
 def assemble_book(run_dir: Path, book_dir: Path | None = None) -> Book:
     """Write the book of ``run_dir`` into ``book_dir`` (default ``run_dir/book``), replacing it."""
     run_dir = Path(run_dir)
@@ -395,6 +428,7 @@ def assemble_book(run_dir: Path, book_dir: Path | None = None) -> Book:
         shutil.copy2(notebook, book_dir / "notebooks" / notebook.name)
     for asset in ASSETS:
         shutil.copy2(TEMPLATES / asset, book_dir / asset)
+    write_reference_docx(book_dir / REFERENCE_DOCX)
     generated = {
         "index.qmd": index_markdown(identity, results),
         "methods.qmd": methods_markdown(manifest.get("params") or {}),
