@@ -33,6 +33,14 @@ def test_synopsis_takes_the_landmark_asked_for_not_another():
     assert frame.loc["Progression-free survival (primary), 1 year", "Estimate"] == "70.0 (60.0, 80.0)"
 
 
+def test_recovery_median_without_ci_shows_its_range():
+    rows = [ResultRow("PLT", "All", "median_days", None, 21, n=28, events=28),
+            ResultRow("PLT", "All", "min", None, 12, n=28, events=28),
+            ResultRow("PLT", "All", "max", None, 45, n=28, events=28)]
+    frame = synopsis_frame(results_frame(rows)).set_index("Endpoint")
+    assert frame.loc["Platelet recovery, median day", "Estimate"] == "21 (range 12, 45)"
+
+
 def test_pipe_table_escapes_bars_and_keeps_caption():
     text = pipe_table(pd.DataFrame({"a": ["x|y"], "b": [None]}), "Table 9 Title")
     assert "x\\|y" in text and text.rstrip().endswith(": Table 9 Title")

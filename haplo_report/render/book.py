@@ -195,11 +195,16 @@ def synopsis_frame(results: pd.DataFrame) -> pd.DataFrame:
         else:
             if row["flag"] == NOT_ESTIMABLE or pd.isna(row["estimate"]):
                 value = NOT_ESTIMABLE
-            else:
+            elif h.percent or not pd.isna(row["ci_lower"]):
                 value = fmt_estimate_ci(row["estimate"], row["ci_lower"], row["ci_upper"],
                                         percent=h.percent, decimals=1 if h.percent else 0)
+            else:  # a median day without CI (recovery): shown with its range
+                low, high = (_find(results, row["endpoint"], s, None) for s in ("min", "max"))
+                value = fmt_number(row["estimate"], 0) + (
+                    "" if low is None or high is None else
+                    f" (range {fmt_number(low['estimate'], 0)}, {fmt_number(high['estimate'], 0)})")
             n, events, method = _int(row["n"]), _int(row["events"]), row["method"]
-        unit = "% (95% CI)" if h.percent else "days (95% CI)"
+        unit = "% (95% CI)" if h.percent else "days (95% CI or range)"
         lines.append({"Endpoint": h.label, "Estimate": f"{value}", "Unit": unit, "n": n,
                       "Events": events, "Method": method})
     return pd.DataFrame(lines)
