@@ -1,0 +1,258 @@
+"""One pandera ``DataFrameModel`` per table of the data-cut spec, checked on the text as read.
+
+Schemas validate text frames (every cell a string, missing = ``<NA>``), so a bad cell is
+reported with the value the data manager wrote. Decisions, each tested:
+
+- Whitespace around every cell is stripped before checking (``" M "`` is ``M``).
+- Codes must be the spec's codes exactly: grades ``I..IV`` and ``MILD..SEVERE``; ``2``,
+  ``II-III`` and lower-case ``ii`` are violations (medical data: no guessing).
+- Dates are strict ISO ``YYYY-MM-DD`` and must exist (``2026-02-30`` fails).
+- Numbers are plain decimals (``5e-4`` is fine); ``0.5%`` or a decimal comma are violations.
+- Columns whose name indicates names, initials or a birth date are refused in every table.
+
+:func:`typed_frame` turns a validated text frame into the typed frame of ``docs/architecture.md``;
+the type of each column is read from its check (date, whole number, number, else text).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Optional
+
+import pandas as pd
+import pandera.extensions as extensions
+import pandera.pandas as pa
+from pandera.typing import Series
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+WHOLE_NUMBER = re.compile(r"[+-]?\d+")
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+# Names, initials, birth dates: refused whatever the table (pseudonymised cuts only).
+IDENTIFYING_COLUMN = re.compile(r"NAME|INITIAL|BIRTH|BRTH|DOB|^(SUBJ|PAT|PT)?INITS?$")
+
+
+def _is_date(text: str) -> bool:
+    if not ISO_DATE.fullmatch(text):
+        return False
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+@extensions.register_check_method(check_type="element_wise")
+def iso_date(text: str) -> bool:
+    """A real calendar date written ``YYYY-MM-DD``."""
+    return _is_date(text)
+
+
+@extensions.register_check_method(statistics=["low", "high"], check_type="element_wise")
+def whole_number(text: str, *, low: int, high: int | None) -> bool:
+    """A whole number written without decimals, within ``[low, high]``."""
+    if not WHOLE_NUMBER.fullmatch(text):
+        return False
+    return low <= int(text) and (high is None or int(text) <= high)
+
+
+@extensions.register_check_method(statistics=["low", "high", "low_open"],
+                                  check_type="element_wise")
+def number(text: str, *, low: float, high: float | None, low_open: bool) -> bool:
+    """A plain decimal number in ``(low, high]`` (``low_open``) or ``[low, high]``."""
+    if not NUMBER.fullmatch(text):
+        return False
+    value = float(text)
+    above = value > low if low_open else value >= low
+    return above and (high is None or value <= high)
+
+
+def rule_text(check: str, statistics: dict) -> str:
+    """The plain-words rule of one check of the schemas below."""
+    if check == "iso_date":
+        return "must be a real date written YYYY-MM-DD"
+    if check == "whole_number":
+        low, high = statistics["low"], statistics["high"]
+        return (f"must be a whole number from {low} to {high}" if high is not None
+                else f"must be a whole number >= {low}")
+    if check == "number":
+        low, high, low_open = statistics["low"], statistics["high"], statistics["low_open"]
+        if high is None:
+            return f"must be a number {'>' if low_open else '>='} {low:g}"
+        return f"must be a number in {'(' if low_open else '['}{low:g}, {high:g}]"
+    if check == "isin":
+        return "must be one of " + ", ".join(statistics["allowed_values"])
+    raise KeyError(f"no rule text for check {check!r}")
+
+
+# Field builders: the spec's column types, so each model below reads like its spec table.
+def text(*, required: bool = False, codes: list[str] | None = None, unique: bool = False):
+    """Text, optionally one of fixed ``codes``."""
+    return pa.Field(nullable=not required, isin=codes, unique=unique)
+
+
+def date(*, required: bool = False):
+    """A date ``YYYY-MM-DD``."""
+    return pa.Field(nullable=not required, iso_date=())
+
+
+def integer(low: int, high: int | None = None, *, required: bool = False):
+    """A whole number in ``[low, high]``."""
+    return pa.Field(nullable=not required, whole_number={"low": low, "high": high})
+
+
+def decimal(low: float, high: float | None = None, *, low_open: bool = False,
+            required: bool = False):
+    """A number in ``[low, high]`` or ``(low, high]``."""
+    return pa.Field(nullable=not required,
+                    number={"low": low, "high": high, "low_open": low_open})
+
+
+YES_NO = ["Y", "N"]
+ACUTE_GRADES = ["I", "II", "III", "IV"]  # MAGIC
+CHRONIC_GRADES = ["MILD", "MODERATE", "SEVERE"]  # NIH 2014
+
+
+class CutTable(pa.DataFrameModel):
+    """Common to every table: extra columns are kept and ignored; every failure collected."""
+
+    USUBJID: Series[str] = text(required=True)
+
+    class Config:
+        strict = False
+
+
+class Subjects(CutTable):
+    """subjects: one row per registered patient."""
+
+    USUBJID: Series[str] = text(required=True, unique=True)
+    SITEID: Series[str] = text(required=True)
+    AGE: Series[str] = integer(0, 100, required=True)
+    SEX: Series[str] = text(required=True, codes=["M", "F"])
+    SUBTYPE: Series[str] = text()
+    DISSTAT: Series[str] = text(codes=["CR1", "CR2", "CR3+"])
+    MRDPRE: Series[str] = decimal(0, 1, low_open=True, required=True)
+    MRDMETH: Series[str] = text(codes=["FCM", "QPCR"])
+    DONREL: Series[str] = text(codes=["father", "mother", "sibling", "child", "other"])
+    HLAMATCH: Series[str] = text()
+    GRAFTSRC: Series[str] = text(codes=["BM+PBSC", "PBSC"])
+    CD34DOSE: Series[str] = decimal(0, low_open=True)
+    BLINDAYS: Series[str] = integer(0)
+    CONDREG: Series[str] = text()
+    RFICDT: Series[str] = date(required=True)
+    HSCTDT: Series[str] = date()  # empty if never transplanted
+    LSTALVDT: Series[str] = date(required=True)
+
+
+class Relapses(CutTable):
+    """relapses: zero or more rows per patient."""
+
+    RELDT: Series[str] = date(required=True)
+    RELSITE: Series[str] = text(required=True, codes=["BM", "PB", "EM"])
+
+
+class Deaths(CutTable):
+    """deaths: at most one row per patient."""
+
+    USUBJID: Series[str] = text(required=True, unique=True)
+    DTHDT: Series[str] = date(required=True)
+    DTHCAUS: Series[str] = text(required=True, codes=["RELAPSE", "INFECTION", "GVHD", "TMA",
+                                                      "VOD", "HEMORRHAGE", "OTHER", "UNKNOWN"])
+
+
+class Gvhd(CutTable):
+    """gvhd: zero or more episodes per patient; the grade scale follows the type."""
+
+    GVHDTYPE: Series[str] = text(required=True, codes=["ACUTE", "CHRONIC"])
+    ONSETDT: Series[str] = date(required=True)
+    GRADE: Series[str] = text(required=True, codes=ACUTE_GRADES + CHRONIC_GRADES)
+    ORGANS: Optional[Series[str]] = text()
+    SYSTX: Series[str] = text(required=True, codes=YES_NO)
+
+    @pa.dataframe_check(name="GRADE", error="must be I, II, III or IV for ACUTE and MILD, "
+                        "MODERATE or SEVERE for CHRONIC GVHD")
+    def grade_fits_type(cls, frame: pd.DataFrame) -> Series[bool]:
+        """ACUTE episodes use the MAGIC grades, CHRONIC ones the NIH 2014 severities."""
+        if not {"GVHDTYPE", "GRADE"} <= set(frame.columns):
+            return pd.Series(True, index=frame.index)
+        acute = (frame["GVHDTYPE"] == "ACUTE") & frame["GRADE"].isin(CHRONIC_GRADES)
+        chronic = (frame["GVHDTYPE"] == "CHRONIC") & frame["GRADE"].isin(ACUTE_GRADES)
+        return ~(acute | chronic).fillna(False)
+
+
+class Mrd(CutTable):
+    """mrd: zero or more assessments per patient after transplant."""
+
+    MRDDT: Series[str] = date(required=True)
+    METHOD: Series[str] = text(required=True, codes=["FCM", "QPCR"])
+    RESULT: Series[str] = decimal(0, 1, required=True)  # 0 = undetectable
+
+
+class Engraftment(CutTable):
+    """engraftment: at most one row per transplanted patient."""
+
+    USUBJID: Series[str] = text(required=True, unique=True)
+    ANCDT: Series[str] = date()  # empty if no neutrophil recovery
+    PLTDT: Series[str] = date()  # empty if no platelet recovery
+
+
+class AdverseEvents(CutTable):
+    """adverse_events: zero or more rows per patient."""
+
+    AETERM: Series[str] = text(required=True)
+    AEDECOD: Series[str] = text(required=True)
+    AEBODSYS: Series[str] = text(required=True)
+    AETOXGR: Series[str] = integer(1, 5, required=True)
+    AESER: Series[str] = text(required=True, codes=YES_NO)
+    AEREL: Series[str] = text(required=True, codes=YES_NO)
+    AESI: Optional[Series[str]] = text(codes=["CRS", "ICANS", "INFECTION"])
+    AESTDT: Series[str] = date(required=True)
+
+
+SCHEMAS: dict[str, type[CutTable]] = {
+    "subjects": Subjects, "relapses": Relapses, "deaths": Deaths, "gvhd": Gvhd, "mrd": Mrd,
+    "engraftment": Engraftment, "adverse_events": AdverseEvents,
+}
+
+
+def identifying_columns(columns: list[str]) -> list[str]:
+    """Columns whose name indicates people's names, initials or birth dates."""
+    return [c for c in columns
+            if IDENTIFYING_COLUMN.search(re.sub(r"[^A-Z]", "", str(c).upper()))]
+
+
+def normalise_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text frame to check: surrounding whitespace stripped, empty cells ``<NA>``."""
+    out = frame.astype("string").apply(lambda column: column.str.strip())
+    return out.mask(out == "")
+
+
+def _column_kind(model: type[CutTable], column: str) -> str:
+    checks = model.to_schema().columns[column].checks
+    names = {check.name for check in checks}
+    return next((kind for kind in ("iso_date", "whole_number", "number") if kind in names), "text")
+
+
+def typed_frame(model: type[CutTable], frame: pd.DataFrame) -> pd.DataFrame:
+    """A normalised text frame with the model's columns typed; unparsable cells missing.
+
+    Dates ``datetime64[ns]``, whole numbers ``Int64``, numbers ``float64``, text ``string``;
+    extra columns stay text; optional columns not supplied are added, empty.
+    """
+    out = frame.copy()
+    for column in model.to_schema().columns:
+        if column not in out.columns:
+            out[column] = pd.Series(pd.NA, index=out.index, dtype="string")
+        kind = _column_kind(model, column)
+        values = out[column]
+        if kind == "iso_date":
+            ok = values.fillna("").map(_is_date).astype(bool)
+            out[column] = pd.to_datetime(values.where(ok), format="%Y-%m-%d").astype(
+                "datetime64[ns]")
+        elif kind == "whole_number":
+            ok = values.str.fullmatch(WHOLE_NUMBER.pattern).fillna(False).astype(bool)
+            out[column] = pd.to_numeric(values.where(ok)).astype("Int64")
+        elif kind == "number":
+            ok = values.str.fullmatch(NUMBER.pattern).fillna(False).astype(bool)
+            out[column] = pd.to_numeric(values.where(ok)).astype("float64")
+    return out
