@@ -33,7 +33,7 @@ class CIFFit:
 def cif_ci(estimate: np.ndarray, se: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """95% CI est^exp(-/+ z se / (est log est)) (SAP); NaN where est is 0 or 1."""
     est = np.where((estimate > 0) & (estimate < 1), estimate, np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         k = Z95 * se / (est * np.log(est))
         return est ** np.exp(-k), est ** np.exp(k)
 
@@ -59,7 +59,8 @@ def cumulative_incidence(time: npt.ArrayLike, event_type: npt.ArrayLike,
     rs = (time.size - np.concatenate(([0], np.cumsum(total)[:-1]))).astype(float)
     surv = np.cumprod(1 - (d1 + d2) / rs)  # all-cause KM, right-continuous
     surv_before = np.concatenate(([1.0], surv[:-1]))
-    estimate = np.cumsum(surv_before * d1 / rs)
+    # rounding can push a sum that is exactly 1 (everyone failed of the cause) just above 1
+    estimate = np.minimum(np.cumsum(surv_before * d1 / rs), 1.0)
 
     # cmprsk cinc: accumulators v1, v2, v3 over event times, with the estimate at that time
     t3 = np.divide(1.0, surv, out=np.zeros_like(surv), where=surv > 0)
