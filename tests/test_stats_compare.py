@@ -50,3 +50,11 @@ def test_large_cohort_is_vectorised() -> None:
     time, group = rng.integers(0, 2000, n), rng.integers(0, 3, n)
     assert 0 <= gray_test(time, rng.integers(0, 3, n), group).p_value <= 1
     assert 0 <= logrank_test(time, rng.integers(0, 2, n), group).p_value <= 1
+
+
+def test_group_without_expected_events_is_dropped_as_in_survdiff() -> None:
+    # group C is censored before the first event: survdiff gives chisq 1 on 1 df,
+    # p 0.3173105 (lifelines' multivariate test keeps C: 2 df, p 0.607)
+    got = logrank_test([1, 2, 3, 4, 5, 6, 0.5, 0.7], [1, 0, 1, 1, 0, 1, 0, 0], list("AABBAACC"))
+    assert got.df == 1
+    assert_close([got.statistic, got.p_value], [1.0, 0.31731050786291404], "log-rank")
