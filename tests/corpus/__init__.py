@@ -1,0 +1,1 @@
+"""Bad-input corpus: cases made from the valid fixture cut by one fault each."""

@@ -1,0 +1,250 @@
+"""The bad-input corpus: each case is the valid fixture cut with ONE fault.
+
+A case names its mutation and the exact violations ``(table, row, column, rule)`` it must give;
+no violations means the case must validate. Rows are file rows (the header is row 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import openpyxl
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "valid_cut"
+DATA_CUT_DATE = "2026-06-30"
+
+Mutation = Callable[[Path], None]
+Expected = tuple[str, int | None, str, str]  # table, row, column, rule
+
+ONE_ROW = "must be unique: one row per patient"
+NOT_ISO = "must be a real date written YYYY-MM-DD"
+GRADES = "must be one of I, II, III, IV, MILD, MODERATE, SEVERE"
+MRD_RANGE = "must be a number in [0, 1]"
+PEOPLE = "identifies people (names, initials or birth dates): remove the column from the cut"
+
+
+def copy_fixture(folder: Path) -> Path:
+    """A fresh copy of the valid fixture cut in ``folder``."""
+    shutil.copytree(FIXTURE, folder)
+    return folder
+
+
+def _rows(folder: Path, table: str) -> list[list[str]]:
+    with open(folder / f"{table}.csv", newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))
+
+
+def _write(folder: Path, table: str, rows: list[list[str]]) -> None:
+    with open(folder / f"{table}.csv", "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(rows)
+
+
+def set_cell(table: str, row: int, column: str, value: str) -> Mutation:
+    """Write ``value`` into file row ``row`` (header = 1) of ``column``."""
+    def mutate(folder: Path) -> None:
+        rows = _rows(folder, table)
+        rows[row - 1][rows[0].index(column)] = value
+        _write(folder, table, rows)
+    return mutate
+
+
+def append_row(table: str, *values: str) -> Mutation:
+    def mutate(folder: Path) -> None:
+        _write(folder, table, _rows(folder, table) + [list(values)])
+    return mutate
+
+
+def copy_row(table: str, row: int) -> Mutation:
+    def mutate(folder: Path) -> None:
+        rows = _rows(folder, table)
+        _write(folder, table, rows + [rows[row - 1]])
+    return mutate
+
+
+def drop_column(table: str, column: str) -> Mutation:
+    def mutate(folder: Path) -> None:
+        rows = _rows(folder, table)
+        at = rows[0].index(column)
+        _write(folder, table, [r[:at] + r[at + 1:] for r in rows])
+    return mutate
+
+
+def add_column(table: str, column: str, value: str) -> Mutation:
+    def mutate(folder: Path) -> None:
+        rows = _rows(folder, table)
+        _write(folder, table, [rows[0] + [column]] + [r + [value] for r in rows[1:]])
+    return mutate
+
+
+def header_only(table: str) -> Mutation:
+    def mutate(folder: Path) -> None:
+        _write(folder, table, _rows(folder, table)[:1])
+    return mutate
+
+
+def remove(table: str) -> Mutation:
+    def mutate(folder: Path) -> None:
+        (folder / f"{table}.csv").unlink()
+    return mutate
+
+
+def write_bytes(table: str, make: Callable[[bytes], bytes]) -> Mutation:
+    """Replace the CSV's bytes by ``make(old bytes)``."""
+    def mutate(folder: Path) -> None:
+        path = folder / f"{table}.csv"
+        path.write_bytes(make(path.read_bytes()))
+    return mutate
+
+
+def as_xlsx(table: str, *, merge_header: str | None = None, keep_csv: bool = False) -> Mutation:
+    """The table as an Excel workbook (optionally with merged header cells)."""
+    def mutate(folder: Path) -> None:
+        book = openpyxl.Workbook()
+        for row in _rows(folder, table):
+            book.active.append(row)
+        if merge_header:
+            book.active.merge_cells(merge_header)
+        book.save(folder / f"{table}.xlsx")
+        if not keep_csv:
+            (folder / f"{table}.csv").unlink()
+    return mutate
+
+
+def together(*mutations: Mutation) -> Mutation:
+    """Several edits that make one fault (e.g. a patient's events all after the cut)."""
+    def mutate(folder: Path) -> None:
+        for m in mutations:
+            m(folder)
+    return mutate
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    mutate: Mutation
+    expected: tuple[Expected, ...] = ()  # empty: the cut must be valid
+
+
+CASES: tuple[Case, ...] = (
+    # Tables and files
+    Case("missing_subjects", remove("subjects"), (("subjects", None, "", "required table is "
+         "missing: supply subjects.csv (it may have zero rows)"),)),
+    Case("missing_relapses", remove("relapses"), (("relapses", None, "", "required table is "
+         "missing: supply relapses.csv (it may have zero rows)"),)),
+    Case("missing_deaths", remove("deaths"), (("deaths", None, "", "required table is "
+         "missing: supply deaths.csv (it may have zero rows)"),)),
+    Case("optional_mrd_not_supplied", remove("mrd")),
+    Case("optional_gvhd_not_supplied", remove("gvhd")),
+    Case("missing_column", drop_column("subjects", "AGE"),
+         (("subjects", None, "AGE", "required column is missing"),)),
+    Case("missing_column_event_date", drop_column("relapses", "RELDT"),
+         (("relapses", None, "RELDT", "required column is missing"),)),
+    Case("empty_file", write_bytes("deaths", lambda b: b""),
+         (("deaths", None, "", "the file is empty (not even a header row)"),)),
+    Case("header_only_relapses", header_only("relapses")),
+    Case("header_only_mrd", header_only("mrd")),
+    Case("semicolon_delimiter", write_bytes("deaths", lambda b: b.replace(b",", b";")),
+         (("deaths", None, "", "the header is separated by semicolons, not commas; "
+           "export as comma-separated"),)),
+    Case("latin1_text", write_bytes("adverse_events",
+                                    lambda b: b.replace(b"Nausea,Nausea", "Naus\xe9e,Nausea"
+                                                        .encode("latin-1"))),
+         (("adverse_events", None, "", "not UTF-8 text (byte 0xe9 in line 6); export the file "
+           "as UTF-8"),)),
+    Case("utf8_bom", write_bytes("subjects", lambda b: b"\xef\xbb\xbf" + b)),
+    Case("xlsx_merged_header", as_xlsx("subjects", merge_header="A1:B1"),
+         (("subjects", None, "", "merged cells in the header row (A1:B1); use one plain "
+           "header cell per column"),)),
+    Case("xlsx_valid", as_xlsx("gvhd")),
+    Case("two_formats", as_xlsx("relapses", keep_csv=True),
+         (("relapses", None, "", "the table is supplied in more than one format "
+           "(relapses.csv, relapses.xlsx); keep exactly one file"),)),
+    Case("extra_column_kept", add_column("mrd", "LABID", "L1")),
+    # Identifiers
+    Case("duplicate_usubjid", copy_row("subjects", 2),
+         (("subjects", 2, "USUBJID", ONE_ROW), ("subjects", 10, "USUBJID", ONE_ROW))),
+    Case("usubjid_not_in_subjects", set_cell("relapses", 2, "USUBJID", "P99"),
+         (("relapses", 2, "USUBJID", "USUBJID not in subjects"),)),
+    Case("empty_usubjid", set_cell("relapses", 3, "USUBJID", ""),
+         (("relapses", 3, "USUBJID", "must not be empty"),)),
+    Case("two_death_rows", copy_row("deaths", 3),
+         (("deaths", 3, "USUBJID", ONE_ROW), ("deaths", 5, "USUBJID", ONE_ROW))),
+    Case("two_engraftment_rows", copy_row("engraftment", 2),
+         (("engraftment", 2, "USUBJID", ONE_ROW), ("engraftment", 9, "USUBJID", ONE_ROW))),
+    Case("name_column", add_column("subjects", "NAME", "Doe"),
+         (("subjects", None, "NAME", PEOPLE),)),
+    Case("initials_column", add_column("deaths", "INITIALS", "JD"),
+         (("deaths", None, "INITIALS", PEOPLE),)),
+    Case("birth_date_column", add_column("adverse_events", "BRTHDTC", "1980-01-01"),
+         (("adverse_events", None, "BRTHDTC", PEOPLE),)),
+    # Dates
+    Case("date_day_first", set_cell("relapses", 3, "RELDT", "10/01/2026"),
+         (("relapses", 3, "RELDT", NOT_ISO),)),
+    Case("date_not_padded", set_cell("mrd", 2, "MRDDT", "2025-3-5"),
+         (("mrd", 2, "MRDDT", NOT_ISO),)),
+    Case("date_excel_serial", set_cell("deaths", 2, "DTHDT", "45935"),
+         (("deaths", 2, "DTHDT", NOT_ISO),)),
+    Case("date_impossible", set_cell("subjects", 2, "RFICDT", "2025-02-30"),
+         (("subjects", 2, "RFICDT", NOT_ISO),)),
+    Case("transplant_before_consent", set_cell("subjects", 5, "HSCTDT", "2025-02-10"),
+         (("subjects", 5, "HSCTDT", "must be on or after RFICDT (2025-02-15)"),)),
+    Case("alive_before_transplant", set_cell("subjects", 2, "LSTALVDT", "2025-02-01"),
+         (("subjects", 2, "LSTALVDT", "must be on or after HSCTDT (2025-02-03)"),)),
+    Case("relapse_before_transplant", set_cell("relapses", 2, "RELDT", "2025-02-01"),
+         (("relapses", 2, "RELDT", "must be on or after HSCTDT (2025-02-14)"),)),
+    Case("relapse_after_death", set_cell("relapses", 2, "RELDT", "2025-10-06"),
+         (("relapses", 2, "RELDT", "must be on or before DTHDT (2025-10-05)"),)),
+    Case("relapse_on_death_date", set_cell("relapses", 2, "RELDT", "2025-10-05")),
+    Case("death_before_last_alive", set_cell("deaths", 2, "DTHDT", "2025-09-29"),
+         (("deaths", 2, "DTHDT", "must be on or after LSTALVDT (2025-09-30)"),)),
+    Case("death_before_consent_untransplanted", set_cell("deaths", 4, "DTHDT", "2025-05-30"),
+         (("deaths", 4, "DTHDT", "must be on or after RFICDT (2025-06-01)"),
+          ("deaths", 4, "DTHDT", "must be on or after LSTALVDT (2025-07-15)"),
+          ("adverse_events", 7, "AESTDT", "must be on or before DTHDT (2025-05-30)"))),
+    Case("gvhd_onset_after_death", set_cell("gvhd", 3, "ONSETDT", "2025-06-13"),
+         (("gvhd", 3, "ONSETDT", "must be on or before DTHDT (2025-06-12)"),)),
+    Case("mrd_before_transplant", set_cell("mrd", 4, "MRDDT", "2025-02-10"),
+         (("mrd", 4, "MRDDT", "must be on or after HSCTDT (2025-02-14)"),)),
+    Case("engraftment_before_transplant", set_cell("engraftment", 2, "ANCDT", "2025-02-01"),
+         (("engraftment", 2, "ANCDT", "must be on or after HSCTDT (2025-02-03)"),)),
+    Case("event_never_transplanted", append_row("mrd", "P08", "2025-07-01", "FCM", "0"),
+         (("mrd", 9, "USUBJID", "patient was never transplanted (HSCTDT empty)"),)),
+    Case("ae_before_consent", set_cell("adverse_events", 2, "AESTDT", "2025-01-05"),
+         (("adverse_events", 2, "AESTDT", "must be on or after RFICDT (2025-01-10)"),)),
+    Case("transplant_after_cut", together(
+        append_row("subjects", "P09", "S01", "30", "F", "Ph-negative B-ALL", "CR1", "0.004",
+                   "FCM", "sibling", "5/10", "PBSC", "6", "7", "BLIN-BU-CY-FLU",
+                   "2026-06-01", "2026-07-10", "2026-07-10"))),
+    Case("events_after_cut", together(
+        append_row("relapses", "P07", "2026-08-01", "PB"),
+        append_row("mrd", "P07", "2026-07-20", "FCM", "0.01"),
+        append_row("deaths", "P07", "2026-09-01", "RELAPSE"))),
+    # Codes and numbers
+    Case("grade_digit", set_cell("gvhd", 2, "GRADE", "2"), (("gvhd", 2, "GRADE", GRADES),)),
+    Case("grade_range", set_cell("gvhd", 3, "GRADE", "II-III"), (("gvhd", 3, "GRADE", GRADES),)),
+    Case("grade_lower_case", set_cell("gvhd", 2, "GRADE", "ii"), (("gvhd", 2, "GRADE", GRADES),)),
+    Case("grade_wrong_scale", set_cell("gvhd", 5, "GRADE", "II"),
+         (("gvhd", 5, "GRADE", "must be I, II, III or IV for ACUTE and MILD, MODERATE or "
+           "SEVERE for CHRONIC GVHD"),)),
+    Case("whitespace_around_codes", together(set_cell("subjects", 2, "SEX", " M "),
+                                             set_cell("gvhd", 2, "GRADE", "II "))),
+    Case("sex_code", set_cell("subjects", 3, "SEX", "female"),
+         (("subjects", 3, "SEX", "must be one of M, F"),)),
+    Case("mrd_above_one", set_cell("mrd", 4, "RESULT", "1.5"), (("mrd", 4, "RESULT", MRD_RANGE),)),
+    Case("mrd_negative", set_cell("mrd", 4, "RESULT", "-0.1"), (("mrd", 4, "RESULT", MRD_RANGE),)),
+    Case("mrd_percent", set_cell("mrd", 4, "RESULT", "0.5%"), (("mrd", 4, "RESULT", MRD_RANGE),)),
+    Case("cd34_zero", set_cell("subjects", 2, "CD34DOSE", "0"),
+         (("subjects", 2, "CD34DOSE", "must be a number > 0"),)),
+    Case("cd34_negative", set_cell("subjects", 2, "CD34DOSE", "-2.5"),
+         (("subjects", 2, "CD34DOSE", "must be a number > 0"),)),
+    Case("age_above_100", set_cell("subjects", 4, "AGE", "101"),
+         (("subjects", 4, "AGE", "must be a whole number from 0 to 100"),)),
+    Case("age_negative", set_cell("subjects", 4, "AGE", "-1"),
+         (("subjects", 4, "AGE", "must be a whole number from 0 to 100"),)),
+    Case("ae_grade_six", set_cell("adverse_events", 6, "AETOXGR", "6"),
+         (("adverse_events", 6, "AETOXGR", "must be a whole number from 1 to 5"),)),
+)
