@@ -8,7 +8,9 @@ violation can point at the row a data manager sees. Completely empty rows are dr
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,8 +72,6 @@ def find_tables(data_dir: Path) -> tuple[dict[str, Path], dict[str, str]]:
 
 def _read_csv(path: Path) -> pd.DataFrame:
     raw = path.read_bytes()
-    if not raw.strip():
-        raise UnreadableFileError("the file is empty (not even a header row)")
     try:
         text = raw.decode("utf-8-sig")  # a UTF-8 byte-order mark is accepted and removed
     except UnicodeDecodeError as exc:
@@ -79,19 +79,34 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise UnreadableFileError(
             f"not UTF-8 text (byte 0x{raw[exc.start]:02x} in line {line}); "
             "export the file as UTF-8") from None
+    if not text.strip():
+        raise UnreadableFileError("the file is empty (not even a header row)")
     header = text.splitlines()[0]
     if "," not in header:
         for delimiter, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
             if delimiter in header:
                 raise UnreadableFileError(
                     f"the header is separated by {name}, not commas; export as comma-separated")
+    # The csv module rather than pandas.read_csv: pandas silently turns surplus fields into an
+    # index and renumbers rows around blank lines; here both stay visible.
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False,
-                            encoding="utf-8-sig")
-    except pd.errors.ParserError as exc:
-        raise UnreadableFileError(f"not a valid comma-separated table: {exc}".replace(
-            "Error tokenizing data. C error: ", "")) from None
-    frame.index = frame.index + FIRST_DATA_ROW
+        rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error as exc:
+        raise UnreadableFileError(f"not a valid comma-separated table ({exc})") from None
+    header = rows[0]
+    for number, row in enumerate(rows[1:], start=FIRST_DATA_ROW):
+        if len(row) > len(header):
+            raise UnreadableFileError(
+                f"row {number} has {len(row)} fields but the header has {len(header)}; "
+                "quote text that contains commas")
+    return _frame(header, rows[1:])
+
+
+def _frame(header: list[str], body: list[list[str]]) -> pd.DataFrame:
+    """Rows of text under ``header`` (short rows padded), indexed by file row number."""
+    body = [row + [""] * (len(header) - len(row)) for row in body]
+    frame = pd.DataFrame(body, columns=header, dtype=object)
+    frame.index = pd.RangeIndex(len(frame)) + FIRST_DATA_ROW
     return frame
 
 
@@ -114,10 +129,7 @@ def _read_xlsx(path: Path) -> pd.DataFrame:
     header = rows[0]
     while header and header[-1] == "":
         header = header[:-1]
-    body = [(row + [""] * len(header))[: len(header)] for row in rows[1:]]
-    frame = pd.DataFrame(body, columns=header, dtype=object)
-    frame.index = frame.index + FIRST_DATA_ROW
-    return frame
+    return _frame(header, [row[: len(header)] for row in rows[1:]])
 
 
 def _read_typed(path: Path) -> pd.DataFrame:
