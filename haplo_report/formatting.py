@@ -57,3 +57,13 @@ def fmt_p_value(p: float | None) -> str:
 def fmt_days(value: float | None) -> str:
     """A time in days as a whole number; "NE" when missing."""
     return fmt_number(value, 0)
+
+
+def fmt_range(low: float | None, high: float | None, decimals: int = 1) -> str:
+    """A range as "low–high" (en dash); each missing end shows as "NE"."""
+    return f"{fmt_number(low, decimals)}{EN_DASH}{fmt_number(high, decimals)}"
+
+
+def fmt_scientific(value: float | None, digits: int = 1) -> str:
+    """A small fraction (e.g. an MRD level) in E notation, "2.3E-03"; "NE" when missing."""
+    return NE if _missing(value) else f"{value:.{digits}E}"

@@ -1,0 +1,285 @@
+"""Descriptive summaries as result rows: counts with their denominator, medians and ranges.
+
+Every descriptive number a table shows is a :class:`ResultRow` too, so tables are built from
+rows only. Conventions (docs/architecture.md, "Numbered outputs"):
+
+- a count: ``statistic="count"``, ``estimate`` = patients, ``n`` = denominator,
+  ``subgroup`` names the category (``"SEX=F"``, ``"SOC=Infections and infestations;PT=Sepsis"``);
+- a continuous variable: ``statistic`` ``median``, ``q25``, ``q75``, ``min``, ``max`` with
+  ``subgroup`` = the variable name and ``n`` = patients with a value.
+
+Adverse events count each subject once, at the worst CTCAE grade; ``";AETOXGR=3-5"`` appended to
+a subgroup marks the grade >= 3 count of that category.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import pandas as pd
+
+from haplo_report.results import ResultRow
+
+COUNT_METHOD = "Number of patients (% of N)"
+CONTINUOUS_METHOD = "Median, quartiles (linear interpolation, R type 7) and range"
+AE_METHOD = "Subjects counted once per category at their worst CTCAE grade (% of N)"
+MISSING = "Missing"
+GRADE3 = "AETOXGR=3-5"
+
+# (kind, variable) in table order; kind is "continuous" or "categorical".
+BASELINE_VARIABLES: tuple[tuple[str, str], ...] = (
+    ("continuous", "AGE"), ("categorical", "SEX"), ("categorical", "SUBTYPE"),
+    ("categorical", "DISSTAT"), ("categorical", "PHGRP"), ("continuous", "MRDPRE"),
+    ("categorical", "MRDGRP"), ("categorical", "MRDMETH"),
+)
+TRANSPLANT_VARIABLES: tuple[tuple[str, str], ...] = (
+    ("categorical", "DONREL"), ("categorical", "HLAMATCH"), ("categorical", "GRAFTSRC"),
+    ("continuous", "CD34DOSE"), ("continuous", "BLINDAYS"), ("categorical", "CONDREG"),
+)
+ACUTE_GRADES: tuple[str, ...] = ("None", "I", "II", "III", "IV")
+CHRONIC_GRADES: tuple[str, ...] = ("None", "MILD", "MODERATE", "SEVERE")
+AESI_TYPES: tuple[str, ...] = ("CRS", "ICANS", "INFECTION")
+# Viral reactivations among infections, recognised in the MedDRA preferred term.
+REACTIVATIONS: dict[str, str] = {"CMV reactivation": r"\bCMV\b|cytomegalovirus",
+                                 "EBV reactivation": r"\bEBV\b|epstein-barr"}
+
+
+def _require(frame: pd.DataFrame, columns: Iterable[str], name: str) -> None:
+    missing = sorted(set(columns) - set(frame.columns))
+    if missing:
+        raise ValueError(f"{name} lacks column(s) {', '.join(missing)}")
+
+
+def _flagged(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    return frame[frame[column].astype("string").eq("Y").fillna(False)]
+
+
+def count_row(endpoint: str, subgroup: str, count: int, denominator: int,
+              method: str = COUNT_METHOD) -> ResultRow:
+    """One count with its denominator."""
+    return ResultRow(endpoint, subgroup, "count", None, float(count), n=int(denominator),
+                     method=method)
+
+
+def categorical_rows(frame: pd.DataFrame, variable: str, endpoint: str,
+                     levels: Sequence[str] | None = None) -> list[ResultRow]:
+    """Patients per level of ``variable`` (denominator: all rows of ``frame``).
+
+    Levels are ``levels`` in that order (zero counts kept) or the observed ones sorted;
+    missing values get a trailing ``"Missing"`` row when there are any.
+    """
+    _require(frame, [variable], endpoint)
+    values = frame[variable].astype("string")
+    counts = values.value_counts(dropna=True)
+    order = list(levels) if levels is not None else sorted(counts.index)
+    total = len(frame)
+    rows = [count_row(endpoint, f"{variable}={level}", int(counts.get(level, 0)), total)
+            for level in order]
+    n_missing = int(values.isna().sum())
+    if n_missing:
+        rows.append(count_row(endpoint, f"{variable}={MISSING}", n_missing, total))
+    return rows
+
+
+def continuous_rows(frame: pd.DataFrame, variable: str, endpoint: str) -> list[ResultRow]:
+    """Median, quartiles and range of ``variable``; ``n`` counts the non-missing values."""
+    _require(frame, [variable], endpoint)
+    values = pd.to_numeric(frame[variable], errors="coerce").astype("float64").dropna()
+    n = len(values)
+    stats = {"median": values.median(), "q25": values.quantile(0.25),
+             "q75": values.quantile(0.75), "min": values.min(), "max": values.max()}
+    return [ResultRow(endpoint, variable, statistic, None,
+                      None if n == 0 else float(value), n=n, method=CONTINUOUS_METHOD,
+                      flag="NE" if n == 0 else "")
+            for statistic, value in stats.items()]
+
+
+def fas(adsl: pd.DataFrame) -> pd.DataFrame:
+    """The full analysis set rows of ADSL."""
+    _require(adsl, ["FASFL"], "ADSL")
+    return _flagged(adsl, "FASFL")
+
+
+def disposition_summary(adsl: pd.DataFrame) -> list[ResultRow]:
+    """Disposition and analysis sets (endpoint ``DISP``), denominator: enrolled patients."""
+    _require(adsl, ["ENRLFL", "FASFL", "SAFFL", "DTHFL"], "ADSL")
+    enrolled = _flagged(adsl, "ENRLFL")
+    total = len(enrolled)
+    flags = {column: enrolled[column].astype("string").eq("Y").fillna(False)
+             for column in ("FASFL", "SAFFL", "DTHFL")}
+    counts = {"ENRLFL=Y": total, "FASFL=Y": int(flags["FASFL"].sum()),
+              "FASFL=N": int((~flags["FASFL"]).sum()), "SAFFL=Y": int(flags["SAFFL"].sum()),
+              "DTHFL=Y": int(flags["DTHFL"].sum()), "DTHFL=N": int((~flags["DTHFL"]).sum())}
+    return [count_row("DISP", subgroup, count, total) for subgroup, count in counts.items()]
+
+
+def _characteristics(adsl: pd.DataFrame, endpoint: str,
+                     variables: Sequence[tuple[str, str]]) -> list[ResultRow]:
+    data = fas(adsl)
+    rows: list[ResultRow] = []
+    for kind, variable in variables:
+        summary = continuous_rows if kind == "continuous" else categorical_rows
+        rows += summary(data, variable, endpoint)
+    return rows
+
+
+def baseline_summary(adsl: pd.DataFrame) -> list[ResultRow]:
+    """Demographics and baseline disease (endpoint ``BASELINE``) in the FAS."""
+    return _characteristics(adsl, "BASELINE", BASELINE_VARIABLES)
+
+
+def transplant_summary(adsl: pd.DataFrame) -> list[ResultRow]:
+    """Transplant and conditioning characteristics (endpoint ``TRANSPLANT``) in the FAS."""
+    return _characteristics(adsl, "TRANSPLANT", TRANSPLANT_VARIABLES)
+
+
+def _safety(adae: pd.DataFrame, adsl: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """AEs of safety-set subjects, and the safety-set size."""
+    _require(adsl, ["USUBJID", "SAFFL"], "ADSL")
+    _require(adae, ["USUBJID", "AEDECOD", "AEBODSYS", "AETOXGR", "AESER", "AEREL"], "ADAE")
+    safety = _flagged(adsl, "SAFFL")
+    events = adae[adae["USUBJID"].isin(safety["USUBJID"])].copy()
+    events["AETOXGR"] = pd.to_numeric(events["AETOXGR"], errors="coerce").astype("Int64")
+    return events, len(safety)
+
+
+def _subjects(events: pd.DataFrame, mask: pd.Series | None = None) -> int:
+    chosen = events if mask is None else events[mask.fillna(False).astype(bool)]
+    return int(chosen["USUBJID"].nunique())
+
+
+def ae_overview(adae: pd.DataFrame, adsl: pd.DataFrame) -> list[ResultRow]:
+    """Subjects with any AE, grade >= 3, serious, related to blinatumomab, fatal (``AE``)."""
+    events, total = _safety(adae, adsl)
+    grade = events["AETOXGR"]
+    counts = {
+        "AE=Any": _subjects(events),
+        GRADE3: _subjects(events, grade >= 3),
+        "AESER=Y": _subjects(events, events["AESER"].astype("string").eq("Y")),
+        "AEREL=Y": _subjects(events, events["AEREL"].astype("string").eq("Y")),
+        "AETOXGR=5": _subjects(events, grade == 5),
+    }
+    return [count_row("AE", subgroup, count, total, AE_METHOD)
+            for subgroup, count in counts.items()]
+
+
+def _any_and_severe(events: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Subjects per key, any grade and grade >= 3 (each subject once, at the worst grade)."""
+    worst = events.groupby([*keys, "USUBJID"])["AETOXGR"].max().reset_index()
+    worst["severe"] = (worst["AETOXGR"] >= 3).fillna(False).astype(int)
+    grouped = worst.groupby(keys)
+    return pd.DataFrame({"any": grouped.size(), "severe": grouped["severe"].sum()})
+
+
+def ae_by_soc_pt(adae: pd.DataFrame, adsl: pd.DataFrame) -> list[ResultRow]:
+    """Subjects by system organ class and preferred term (``AESOCPT``).
+
+    SOCs by descending frequency, then name; preferred terms within a SOC the same way. Each
+    SOC row (``"SOC=..."``) and PT row (``"SOC=...;PT=..."``) has an any-grade count and a
+    grade >= 3 count (subgroup suffix ``";AETOXGR=3-5"``).
+    """
+    events, total = _safety(adae, adsl)
+    events = events.assign(SOC=events["AEBODSYS"].astype("string").fillna("Uncoded"),
+                           PT=events["AEDECOD"].astype("string").fillna("Uncoded"))
+    socs = _any_and_severe(events, ["SOC"]).reset_index()
+    pts = _any_and_severe(events, ["SOC", "PT"]).reset_index()
+    socs = socs.assign(order=-socs["any"]).sort_values(["order", "SOC"], kind="stable")
+    rows = [count_row("AESOCPT", "AE=Any", _subjects(events), total, AE_METHOD),
+            count_row("AESOCPT", GRADE3, _subjects(events, events["AETOXGR"] >= 3), total,
+                      AE_METHOD)]
+    for soc in socs.itertuples(index=False):
+        rows += _pair("AESOCPT", f"SOC={soc.SOC}", soc.any, soc.severe, total)
+        terms = pts[pts["SOC"] == soc.SOC]
+        terms = terms.assign(order=-terms["any"]).sort_values(["order", "PT"], kind="stable")
+        for term in terms.itertuples(index=False):
+            rows += _pair("AESOCPT", f"SOC={soc.SOC};PT={term.PT}", term.any, term.severe,
+                          total)
+    return rows
+
+
+def _pair(endpoint: str, subgroup: str, any_grade: int, severe: int, total: int
+          ) -> list[ResultRow]:
+    return [count_row(endpoint, subgroup, int(any_grade), total, AE_METHOD),
+            count_row(endpoint, f"{subgroup};{GRADE3}", int(severe), total, AE_METHOD)]
+
+
+def aesi_summary(adae: pd.DataFrame, adsl: pd.DataFrame) -> list[ResultRow]:
+    """Adverse events of special interest (``AESI``): CRS, ICANS, infections, and among
+    infections CMV and EBV reactivation; any grade and grade >= 3 each."""
+    events, total = _safety(adae, adsl)
+    aesi = (events["AESI"].astype("string").str.upper() if "AESI" in events.columns
+            else pd.Series(pd.NA, index=events.index, dtype="string"))
+    rows: list[ResultRow] = []
+    for kind in AESI_TYPES:
+        chosen = events[aesi.eq(kind).fillna(False)]
+        rows += _pair("AESI", f"AESI={kind}", _subjects(chosen),
+                      _subjects(chosen, chosen["AETOXGR"] >= 3), total)
+        if kind == "INFECTION":
+            term = chosen["AEDECOD"].astype("string")
+            for name, pattern in REACTIVATIONS.items():
+                virus = chosen[term.str.contains(pattern, case=False, regex=True).fillna(False)]
+                rows += _pair("AESI", f"AESI={kind};PT={name}", _subjects(virus),
+                              _subjects(virus, virus["AETOXGR"] >= 3), total)
+    return rows
+
+
+def death_summary(adsl: pd.DataFrame) -> list[ResultRow]:
+    """Deaths in the FAS (``DEATH``): all, by category (relapse-related, non-relapse) and by
+    cause within category; causes sorted by frequency then name."""
+    data = fas(adsl)
+    _require(data, ["DTHFL", "DTHCAT", "DTHCAUS"], "ADSL")
+    total = len(data)
+    dead = _flagged(data, "DTHFL")
+    rows = [count_row("DEATH", "DTHFL=Y", len(dead), total)]
+    category = dead["DTHCAT"].astype("string").fillna(MISSING)
+    cause = dead["DTHCAUS"].astype("string").fillna("UNKNOWN")
+    for level in ("Relapse-related", "Non-relapse"):
+        in_level = cause[category == level]
+        rows.append(count_row("DEATH", f"DTHCAT={level}", len(in_level), total))
+        counts = in_level.value_counts()
+        ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        rows += [count_row("DEATH", f"DTHCAT={level};DTHCAUS={name}", int(count), total)
+                 for name, count in ordered]
+    return rows
+
+
+def _max_grade_rows(episodes: pd.DataFrame, patients: pd.Series, endpoint: str,
+                    grades: Sequence[str]) -> list[ResultRow]:
+    """Maximum grade per patient (``MAXGRADE=...``, ``None`` without an episode) and organs
+    ever involved (``ORGAN=...``, a patient once per organ), over all FAS patients."""
+    total = len(patients)
+    rank = {grade: i for i, grade in enumerate(grades)}
+    graded = episodes.assign(RANK=episodes["GRADE"].astype("string").map(rank))
+    worst = graded.groupby("USUBJID")["RANK"].max()
+    worst = worst.reindex(patients).fillna(0).astype(int)
+    counts = worst.value_counts()
+    rows = [count_row(endpoint, f"MAXGRADE={grade}", int(counts.get(i, 0)), total)
+            for i, grade in enumerate(grades)]
+    if "ORGANS" in episodes.columns:
+        organs = (episodes.assign(ORGAN=episodes["ORGANS"].astype("string").str.upper()
+                                  .str.split(";"))
+                  .explode("ORGAN"))
+        organs["ORGAN"] = organs["ORGAN"].astype("string").str.strip()
+        organs = organs[organs["ORGAN"].fillna("").ne("")]
+        per_organ = organs.groupby("ORGAN")["USUBJID"].nunique()
+        ordered = sorted(per_organ.items(), key=lambda item: (-item[1], item[0]))
+        rows += [count_row(endpoint, f"ORGAN={organ}", int(count), total)
+                 for organ, count in ordered]
+    return rows
+
+
+def gvhd_summary(adgvhd: pd.DataFrame, adsl: pd.DataFrame) -> list[ResultRow]:
+    """Maximum acute GVHD grade (``AGVHDMAX``) and chronic GVHD severity (``CGVHDMAX``)
+    among FAS patients, each with organ involvement."""
+    _require(adgvhd, ["USUBJID", "GVHDTYPE", "GRADE"], "ADGVHD")
+    patients = fas(adsl)["USUBJID"]
+    episodes = adgvhd[adgvhd["USUBJID"].isin(patients)]
+    kind = episodes["GVHDTYPE"].astype("string")
+    unknown = sorted(set(episodes["GRADE"].dropna().astype(str)) -
+                     set(ACUTE_GRADES) - set(CHRONIC_GRADES))
+    if unknown:
+        raise ValueError(f"ADGVHD has unknown GRADE value(s): {', '.join(unknown)}")
+    return (_max_grade_rows(episodes[kind.eq("ACUTE").fillna(False)], patients, "AGVHDMAX",
+                            ACUTE_GRADES)
+            + _max_grade_rows(episodes[kind.eq("CHRONIC").fillna(False)], patients,
+                              "CGVHDMAX", CHRONIC_GRADES))
