@@ -55,7 +55,7 @@ class InvalidCutError(Exception):
         """A terminal listing grouped by table, ending with a count line."""
         lines = [f"invalid data cut: {self.data_dir}"]
         for table, group in self.violations.groupby("table", sort=False):
-            name = self.files[table].name if table in self.files else table
+            name = self.files[table].name if table in self.files else (table or "data folder")
             lines.append(f"{name} ({len(group)})")
             for v in group.itertuples(index=False):
                 where = "file" if pd.isna(v.row) else f"row {v.row}"

@@ -128,6 +128,7 @@ def test_missing_folder_is_a_violation(tmp_path: Path) -> None:
     with pytest.raises(InvalidCutError) as info:
         validate_cut(tmp_path / "nowhere", CUT)
     assert info.value.violations["rule"].tolist() == ["data folder not found"]
+    assert info.value.format().splitlines()[1] == "data folder (1)"
 
 
 def test_write_violations_csv_and_json(tmp_path: Path) -> None:
