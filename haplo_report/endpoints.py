@@ -77,6 +77,15 @@ def _count(value: object) -> int | None:
     return None if value is None or pd.isna(value) else int(value)
 
 
+def main_landmark(landmarks_days: Sequence[int]) -> int:
+    """The landmark a chapter leads with: day 365 (the SAP's "report at") when reported,
+    else the last one."""
+    days = sorted({int(t) for t in landmarks_days})
+    if not days:
+        raise ValueError("no landmarks given")
+    return 365 if 365 in days else days[-1]
+
+
 def _parameter(adtte: pd.DataFrame, paramcd: str) -> pd.DataFrame:
     """The ADTTE rows of one parameter, in patient order; a clear error when unusable."""
     missing = {"USUBJID", "PARAMCD", "AVAL", "EVNTTYPE"} - set(adtte.columns)
@@ -240,9 +249,9 @@ def headline(rows: Iterable[ResultRow], endpoint: str, time_days: int | None = N
     rows = list(rows)
     statistic = "survival" if endpoint in KM_ENDPOINTS else "cif"
     if time_days is None:
-        times = sorted(r.time_days for r in rows if (r.endpoint, r.subgroup, r.statistic)
-                       == (endpoint, subgroup, statistic))
-        time_days = 365 if 365.0 in times or not times else int(times[-1])
+        times = [r.time_days for r in rows if (r.endpoint, r.subgroup, r.statistic)
+                 == (endpoint, subgroup, statistic)]
+        time_days = main_landmark(times) if times else 365
     row = _find(rows, endpoint, statistic, subgroup, time_days)
     name = ENDPOINT_NAMES.get(endpoint, endpoint)
     when = _landmark_words(time_days)
@@ -268,3 +277,17 @@ def headline(rows: Iterable[ResultRow], endpoint: str, time_days: int | None = N
 def not_supplied_sentence(table: str) -> str:
     """The sentence a chapter shows when an optional table was not in the data cut."""
     return f"The {TABLE_NAMES.get(table, table)} table was not supplied in this data cut."
+
+
+def followup_headline(rows: Iterable[ResultRow]) -> str:
+    """E.g. "Median follow-up (reverse Kaplan-Meier) was 412 days (95% CI 380–450) among 29
+    patients, 8 of whom died."."""
+    row = _find(rows, "OS", "median_followup", "All", None)
+    if row is None:
+        raise ValueError("no median_followup row")
+    died = f"{row.events} of whom died" if row.events else "none of whom died"
+    if row.estimate is None:
+        return (f"Median follow-up could not be estimated among {row.n} patients, {died}.")
+    return (f"Median follow-up (reverse Kaplan-Meier) was {fmt_days(row.estimate)} days "
+            f"(95% CI {fmt_days(row.ci_lower)}{EN_DASH}{fmt_days(row.ci_upper)}) among "
+            f"{row.n} patients, {died}.")

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from haplo_report.endpoints import (CIF_METHOD, KM_METHOD, endpoint_landmarks,
-                                    followup_results, headline, not_supplied_sentence,
+                                    followup_headline, followup_results, headline,
+                                    main_landmark, not_supplied_sentence,
                                     tte_results)
 from haplo_report.results import ResultRow
 from haplo_report.stats.cif import cif_at, cumulative_incidence
@@ -115,6 +116,9 @@ def test_followup_rows_equal_reverse_km():
     assert _same(row.estimate, fu.median) and _same(row.ci_lower, fu.ci_lower)
     assert _pick(rows, "max").estimate == fu.maximum == 700.0 and row.n == 24
     assert _pick(rows, "min").n == 24 - sum(events)
+    assert followup_headline(rows) == (
+        f"Median follow-up (reverse Kaplan-Meier) was {fu.median:.0f} days (95% CI "
+        f"{fu.ci_lower:.0f}\u2013{fu.ci_upper:.0f}) among 24 patients, 10 of whom died.")
 
 
 def test_landmark_beyond_follow_up_is_not_estimable():
@@ -168,3 +172,10 @@ def test_headline_defaults_to_one_year_else_last_landmark():
         "The day-100 cumulative incidence of neutrophil recovery was 93.1% (95% CI 75.0")
     rows.append(ResultRow("ANC", "All", "cif", 365.0, 0.95, 0.8, 0.99, 29, 28, CIF_METHOD))
     assert headline(rows, "ANC").startswith("The 1-year cumulative")
+
+
+def test_main_landmark():
+    assert main_landmark([730, 100, 365]) == 365
+    assert main_landmark([100, 180]) == 180
+    with pytest.raises(ValueError, match="no landmarks"):
+        main_landmark([])
