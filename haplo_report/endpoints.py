@@ -136,11 +136,11 @@ def _subgroup_rows(data: pd.DataFrame, endpoint: str, variable: str,
     km = endpoint in KM_ENDPOINTS
     if len(sizes) < 2 or int(sizes.min()) < subgroup_min_n:
         reason = ("only one level observed" if len(sizes) < 2 else
-                  f"fewer than {subgroup_min_n} patients in a level "
-                  f"({', '.join(f'{level}: {size}' for level, size in sizes.items())})")
+                  f"fewer than {subgroup_min_n} patients in a level: "
+                  f"{', '.join(f'{level} {size}' for level, size in sizes.items())}")
         return [ResultRow(endpoint, variable, "not_analysed", None, None,
                           n=int(sizes.min()) if len(sizes) else 0, events=None,
-                          method=f"Subgroups not analysed: {reason}", flag=NOT_ESTIMABLE)]
+                          method=f"Not analysed ({reason})", flag=NOT_ESTIMABLE)]
     rows: list[ResultRow] = []
     for level in sizes.index:
         group = known[known[variable].astype(str) == level]
