@@ -1,0 +1,206 @@
+"""Safety tables 14.3.x: GVHD, engraftment, adverse events and deaths, built from result rows
+(:mod:`haplo_report.summaries` counts and :mod:`haplo_report.endpoints` estimates)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from haplo_report.formatting import fmt_count_percent, fmt_days, fmt_range
+from haplo_report.summaries import GRADE3
+from haplo_report.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame, count,
+                                      code_label, header_n, unique_methods, value)
+from haplo_report.tables.efficacy import ABBREVIATIONS, NE_NOTE, stacked_tte_table
+
+AE_ABBREVIATIONS = ("AE: adverse event; CRS: cytokine release syndrome; CTCAE: Common "
+                    "Terminology Criteria for Adverse Events; ICANS: immune effector "
+                    "cell-associated neurotoxicity syndrome; CMV: cytomegalovirus; EBV: "
+                    "Epstein-Barr virus.")
+AE_OVERVIEW: tuple[tuple[str, str], ...] = (
+    ("AE=Any", "Any AE"), (GRADE3, "AE of CTCAE grade >= 3"), ("AESER=Y", "Serious AE"),
+    ("AEREL=Y", "AE related to blinatumomab"), ("AETOXGR=5", "Fatal AE (grade 5)"),
+)
+AESI_LABELS: dict[str, str] = {
+    "AESI=CRS": "Cytokine release syndrome", "AESI=ICANS": "Neurotoxicity (ICANS)",
+    "AESI=INFECTION": "Infections",
+}
+GRADE_LABELS: dict[str, str] = {
+    "None": "None", "I": "Grade I", "II": "Grade II", "III": "Grade III", "IV": "Grade IV",
+    "MILD": "Mild", "MODERATE": "Moderate", "SEVERE": "Severe",
+}
+
+
+def _cell(row: pd.Series) -> str:
+    return fmt_count_percent(count(row), count(row, "n"))
+
+
+def _with_distribution(estimates: Table, rows: Rows, endpoint: str, heading: str,
+                       organ_heading: str) -> Table:
+    """``estimates`` (one FAS column) followed by a maximum-grade distribution and organs."""
+    lookup = RowLookup(as_frame(rows), estimates.number)
+    counts = lookup.select(endpoint, "count")
+    grades = counts[counts["subgroup"].str.startswith("MAXGRADE=")]
+    organs = counts[counts["subgroup"].str.startswith("ORGAN=")]
+    if grades.empty:
+        raise TableInputError(f"Table {estimates.number}: no {endpoint} maximum grade rows")
+    body = list(estimates.rows) + [(heading, "")]
+    indents = list(estimates.indents) + [0]
+    for _, row in grades.iterrows():
+        level = row["subgroup"].split("=", 1)[1]
+        body.append((GRADE_LABELS.get(level, level), _cell(row)))
+        indents.append(1)
+    if not organs.empty:
+        body.append((organ_heading, ""))
+        indents.append(0)
+        for _, row in organs.iterrows():
+            body.append((code_label(row["subgroup"].split("=", 1)[1]), _cell(row)))
+            indents.append(1)
+    notes = (*estimates.footnotes[:-1], "Maximum grade per patient over all episodes up to the "
+             "data cut; organ involvement: a patient counts once per organ ever involved.",
+             estimates.footnotes[-1])
+    return Table(estimates.number, estimates.title, "FAS", estimates.data_cut,
+                 estimates.columns, tuple(body), tuple(indents), notes, estimates.source)
+
+
+def table_14_3_1(rows: Rows, data_cut: str) -> Table:
+    """Acute GVHD (FAS): cumulative incidence of grade II-IV and III-IV, maximum grade."""
+    estimates = stacked_tte_table(rows, data_cut, number="14.3.1",
+                          title="Acute GVHD: cumulative incidence and maximum grade",
+                          source="08_acute_gvhd", endpoints=("AGVHD24", "AGVHD34"))
+    return _with_distribution(estimates, rows, "AGVHDMAX",
+                              "Maximum acute GVHD grade (MAGIC), n (%)",
+                              "Organs involved, n (%)")
+
+
+def table_14_3_2(rows: Rows, data_cut: str) -> Table:
+    """Chronic GVHD (FAS): cumulative incidence, any and moderate-severe; maximum severity."""
+    estimates = stacked_tte_table(rows, data_cut, number="14.3.2",
+                          title="Chronic GVHD: cumulative incidence and maximum severity",
+                          source="09_chronic_gvhd", endpoints=("CGVHD", "CGVHDMS"))
+    return _with_distribution(estimates, rows, "CGVHDMAX",
+                              "Maximum chronic GVHD severity (NIH 2014), n (%)",
+                              "Organs involved, n (%)")
+
+
+def table_14_3_3(rows: Rows, data_cut: str) -> Table:
+    """Engraftment (FAS): cumulative incidence of neutrophil and platelet recovery at the
+    landmarks, and the median day of recovery (range) among patients who recovered."""
+    lookup = RowLookup(as_frame(rows), "14.3.3")
+    body: list[tuple[str, ...]] = []
+    indents: list[int] = []
+    notes: list[str] = []
+    for endpoint in ("ANC", "PLT"):
+        part = stacked_tte_table(rows, data_cut, number="14.3.3", title="Engraftment",
+                                 source="10_engraftment", endpoints=(endpoint,))
+        median = lookup.get(endpoint, "All", "median_days")
+        low, high = lookup.find(endpoint, "All", "min"), lookup.find(endpoint, "All", "max")
+        span = ("NE" if low is None or high is None else
+                fmt_range(value(low, "estimate"), value(high, "estimate"), 0))
+        body += [*part.rows, ("Recovered, n", str(count(median, "n"))),
+                 ("Median day of recovery (range)",
+                  f"{fmt_days(value(median, 'estimate'))} ({span})")]
+        indents += [*part.indents, 1, 1]
+        notes += [*part.footnotes, f"{median['method']}."]
+    notes = list(dict.fromkeys(notes))
+    notes = [n for n in notes if n not in (NE_NOTE, ABBREVIATIONS)] + [NE_NOTE, ABBREVIATIONS]
+    return Table("14.3.3", "Engraftment", "FAS", data_cut, part.columns, tuple(body),
+                 tuple(indents), tuple(notes), "10_engraftment")
+
+
+def _two_columns(lookup: RowLookup, endpoint: str) -> tuple[str, str]:
+    counts = lookup.select(endpoint, "count")
+    if counts.empty:
+        raise TableInputError(f"Table {lookup.number}: no {endpoint} count rows")
+    n = count(counts.iloc[0], "n")
+    return header_n("Any grade", n), header_n("Grade >= 3", n)
+
+
+def table_14_3_4(rows: Rows, data_cut: str) -> Table:
+    """Adverse events overview (safety set), from ``AE`` count rows."""
+    lookup = RowLookup(as_frame(rows), "14.3.4")
+    found = [(label, lookup.get("AE", subgroup, "count")) for subgroup, label in AE_OVERVIEW]
+    n = count(found[0][1], "n")
+    body = tuple((label, _cell(row)) for label, row in found)
+    notes = ("Subjects are counted once per row. Adverse events up to the data cut.",
+             AE_ABBREVIATIONS)
+    return Table("14.3.4", "Adverse events overview", "Safety", data_cut,
+                 ("", header_n("Safety set", n)), body, footnotes=notes, source="11_safety")
+
+
+def _any_and_severe_rows(lookup: RowLookup, endpoint: str) -> list[tuple[str, pd.Series,
+                                                                         pd.Series]]:
+    """(subgroup, any-grade row, grade >= 3 row) pairs in the rows' order."""
+    counts = lookup.select(endpoint, "count")
+    pairs = []
+    for _, row in counts.iterrows():
+        subgroup = row["subgroup"]
+        if subgroup.endswith(f";{GRADE3}") or subgroup == GRADE3:
+            continue
+        severe = GRADE3 if subgroup == "AE=Any" else f"{subgroup};{GRADE3}"
+        pairs.append((subgroup, row, lookup.get(endpoint, severe, "count")))
+    return pairs
+
+
+def table_14_3_5(rows: Rows, data_cut: str) -> Table:
+    """Adverse events by system organ class and preferred term (safety set), from
+    ``AESOCPT`` rows (SOC and PT order as in the rows: by frequency, then name)."""
+    lookup = RowLookup(as_frame(rows), "14.3.5")
+    body, indents = [], []
+    for subgroup, any_row, severe in _any_and_severe_rows(lookup, "AESOCPT"):
+        if subgroup == "AE=Any":
+            label, level = "Any adverse event", 0
+        elif ";PT=" in subgroup:
+            label, level = subgroup.split(";PT=", 1)[1], 1
+        else:
+            label, level = subgroup.split("=", 1)[1], 0
+        body.append((label, _cell(any_row), _cell(severe)))
+        indents.append(level)
+    notes = ("Subjects are counted once per system organ class and once per preferred term, "
+             "at their worst CTCAE grade. System organ classes, and preferred terms within "
+             "them, by decreasing frequency, then alphabetically. MedDRA coding as supplied.",
+             AE_ABBREVIATIONS)
+    return Table("14.3.5", "Adverse events by system organ class and preferred term",
+                 "Safety", data_cut,
+                 ("System organ class / preferred term", *_two_columns(lookup, "AESOCPT")),
+                 tuple(body), tuple(indents), notes, "11_safety")
+
+
+def table_14_3_6(rows: Rows, data_cut: str) -> Table:
+    """Adverse events of special interest (safety set), from ``AESI`` rows."""
+    lookup = RowLookup(as_frame(rows), "14.3.6")
+    body, indents = [], []
+    for subgroup, any_row, severe in _any_and_severe_rows(lookup, "AESI"):
+        nested = ";PT=" in subgroup
+        label = subgroup.split(";PT=", 1)[1] if nested else AESI_LABELS.get(subgroup, subgroup)
+        body.append((label, _cell(any_row), _cell(severe)))
+        indents.append(1 if nested else 0)
+    notes = ("Subjects are counted once per row, at their worst CTCAE grade. Adverse events "
+             "of special interest as flagged by the investigator (AESI); CMV and EBV "
+             "reactivation: infections whose preferred term names the virus.",
+             AE_ABBREVIATIONS)
+    return Table("14.3.6", "Adverse events of special interest", "Safety", data_cut,
+                 ("", *_two_columns(lookup, "AESI")), tuple(body), tuple(indents), notes,
+                 "11_safety")
+
+
+def table_14_3_7(rows: Rows, data_cut: str) -> Table:
+    """Deaths by cause (FAS): all deaths, relapse-related and non-relapse, causes within."""
+    lookup = RowLookup(as_frame(rows), "14.3.7")
+    counts = lookup.select("DEATH", "count")
+    if counts.empty:
+        raise TableInputError("Table 14.3.7: no DEATH count rows")
+    body, indents = [], []
+    for _, row in counts.iterrows():
+        subgroup = row["subgroup"]
+        if subgroup == "DTHFL=Y":
+            label, level = "Deaths", 0
+        elif ";DTHCAUS=" in subgroup:
+            label, level = code_label(subgroup.split(";DTHCAUS=", 1)[1]), 2
+        else:
+            label, level = subgroup.split("=", 1)[1], 1
+        body.append((label, _cell(row)))
+        indents.append(level)
+    n = count(counts.iloc[0], "n")
+    notes = ("Deaths up to the data cut. Relapse-related: death after relapse or with relapse "
+             "as the cause; otherwise non-relapse.", "Percentages of the full analysis set.")
+    return Table("14.3.7", "Deaths by cause", "FAS", data_cut, ("", header_n("FAS", n)),
+                 tuple(body), tuple(indents), notes, "11_safety")

@@ -1,0 +1,216 @@
+"""Tables: every cell equals the formatted value of the result row it came from."""
+
+import zipfile
+
+import docx
+import numpy as np
+import pandas as pd
+import pytest
+
+from haplo_report.endpoints import tte_results
+from haplo_report.formatting import fmt_count_percent, fmt_estimate_ci, fmt_p_value
+from haplo_report.results import ResultRow, read_results, write_results
+from haplo_report.summaries import (ae_by_soc_pt, aesi_summary, baseline_summary,
+                                    death_summary, disposition_summary, gvhd_summary)
+from haplo_report.tables import BUILDERS, Table, TableInputError
+from haplo_report.tables.core import INDENT
+from test_summaries import make_adae, make_adsl
+
+CUT = "2026-03-31"
+KM = "Kaplan-Meier; Greenwood SE; log(-log) 95% CI"
+
+
+def pfs_rows() -> list[ResultRow]:
+    return [
+        ResultRow("PFS", "All", "survival", 100, 0.9, 0.75, 0.96, 29, 3, KM),
+        ResultRow("PFS", "All", "survival", 365, 0.72449, 0.5312, 0.849, 29, 8, KM),
+        ResultRow("PFS", "All", "survival", 730, None, None, None, 29, 9, KM, "NE"),
+        ResultRow("PFS", "All", "median", None, None, None, None, 29, 9, "BC", "NE"),
+        ResultRow("PFS", "All", "q25", None, 301.0, 120.0, None, 29, 9, "BC"),
+        ResultRow("PFS", "All", "q75", None, None, None, None, 29, 9, "BC", "NE"),
+        ResultRow("PFS", "MRDGRP=<1e-3", "survival", 365, 0.8, 0.5, 0.93, 15, 3, KM),
+        ResultRow("PFS", "MRDGRP=>=1e-3", "survival", 365, 0.64, 0.35, 0.83, 14, 5, KM),
+        ResultRow("PFS", "MRDGRP", "logrank_p", None, 0.0432, n=29, events=9, method="LR"),
+        ResultRow("PFS", "DISGRP", "not_analysed", None, None, n=4, method="too few", flag="NE"),
+    ]
+
+
+def cells(table: Table) -> dict[str, tuple[str, ...]]:
+    return {row[0]: row[1:] for row in table.rows}
+
+
+def test_time_to_event_table_cells_are_formatted_rows():
+    table = BUILDERS["14.2.1"](pfs_rows(), CUT)
+    got = cells(table)
+    assert table.columns == ("", "FAS (N=29)")
+    assert got["Events, n (%)"] == (fmt_count_percent(9, 29),) == ("9 (31.0)",)
+    assert got["1 year (day 365), % (95% CI)"] == ("72.4 (53.1, 84.9)",)
+    assert got["Day 100, % (95% CI)"] == (fmt_estimate_ci(0.9, 0.75, 0.96),)
+    assert got["2 years (day 730), % (95% CI)"] == ("NE",)
+    assert got["Median, days (95% CI)"] == ("NE",)
+    assert got["25th percentile, days (95% CI)"] == ("301 (120, NE)",)
+    assert table.rows[table.rows.index(("Events by day 365, n", "8"))] and \
+        table.indents[table.rows.index(("Events by day 365, n", "8"))] == 1
+    assert any(note.startswith("PFS event: relapse or death") for note in table.footnotes)
+    assert f"Method: {KM}." in table.footnotes and "Method: LR." not in table.footnotes
+
+
+def test_subgroup_table_levels_test_and_not_analysed():
+    table = BUILDERS["14.2.2"](pfs_rows(), CUT)
+    got = cells(table)
+    assert got["All patients"] == ("29", "8", "72.4 (53.1, 84.9)", "")
+    assert got["Pre-transplant MRD"] == ("", "", "", fmt_p_value(0.0432))
+    assert got["<1e-3"] == ("15", "3", "80.0 (50.0, 93.0)", "")
+    assert got[">=1e-3"] == ("14", "5", "64.0 (35.0, 83.0)", "")
+    assert got["Disease status at transplant"] == ("", "", "Not analysed", "")
+    assert "PFS, Disease status at transplant: too few." in table.footnotes
+    assert "Ph status" not in got  # no rows at all: left out
+
+
+def test_markdown_is_a_captioned_pipe_table_with_notes_and_source():
+    table = BUILDERS["14.2.1"](pfs_rows(), CUT)
+    text = table.to_markdown()
+    lines = text.splitlines()
+    assert lines[0] == "|  | FAS (N=29) |" and lines[1] == "|---|--:|"
+    assert (f"Table: Table 14.2.1. Progression-free survival (full analysis set; data cut "
+            f"{CUT})") in lines
+    assert f"| {INDENT}Events by day 365, n | 8 |" in lines
+    assert lines[-2] == f"Source: notebook 03_pfs, data cut {CUT}" and lines[-1] == ":::"
+
+
+def test_pipes_in_cells_are_escaped():
+    table = Table("9.9", "T", "FAS", CUT, ("a|b", "c"), (("x|y", "1"),))
+    assert "| a\\|b | c |" in table.to_markdown() and "| x\\|y | 1 |" in table.to_markdown()
+
+
+def test_ragged_rows_are_rejected():
+    with pytest.raises(TableInputError, match="has 1 cells, expected 2"):
+        Table("9.9", "T", "FAS", CUT, ("a", "b"), (("x",),))
+
+
+def test_missing_rows_name_what_is_missing():
+    with pytest.raises(TableInputError, match="Table 14.2.3: no result rows for OS"):
+        BUILDERS["14.2.3"](pfs_rows(), CUT)
+    with pytest.raises(TableInputError, match="no result row for endpoint DISP, subgroup "
+                                              "ENRLFL=Y, statistic count"):
+        BUILDERS["14.1.1"](pfs_rows(), CUT)
+
+
+def test_write_gives_csv_and_a_real_word_table_with_identical_bytes(tmp_path):
+    table = BUILDERS["14.2.1"](pfs_rows(), CUT)
+    csv_path, docx_path = table.write(tmp_path / "a")
+    again = table.write(tmp_path / "b")
+    assert csv_path.read_bytes() == again[0].read_bytes()
+    assert docx_path.read_bytes() == again[1].read_bytes()
+    assert pd.read_csv(csv_path, keep_default_na=False).iloc[4, 1] == "NE"
+    document = docx.Document(str(docx_path))
+    assert document.paragraphs[0].text == table.caption
+    assert document.paragraphs[-1].text == table.source_line
+    word = document.tables[0]
+    assert [c.text for c in word.rows[0].cells] == list(table.columns)
+    assert word.style.name == "Table Grid" and len(word.rows) == len(table.rows) + 1
+    assert word.rows[2].cells[1].text == "9 (31.0)"
+    with zipfile.ZipFile(docx_path) as archive:
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_population_tables_from_summary_rows_via_results_csv(tmp_path):
+    adsl = make_adsl()
+    rows = disposition_summary(adsl) + baseline_summary(adsl) + death_summary(adsl)
+    frame = read_results(tmp_path / "r.csv") if write_results(rows, tmp_path / "r.csv") \
+        is not None else None
+    disposition = cells(BUILDERS["14.1.1"](frame, CUT))
+    assert disposition["Enrolled"] == ("6 (100.0)",)
+    assert disposition["Not transplanted by the data cut"] == ("1 (16.7)",)
+    baseline = BUILDERS["14.1.2"](frame, CUT)
+    assert baseline.columns == ("Characteristic", "FAS (N=5)")
+    got = baseline.rows
+    age = got.index(("Age, years", ""))
+    assert got[age + 2] == ("Median (Q1, Q3)", "40.0 (30.0, 50.0)")
+    assert got[age + 3] == ("Range", "20.0\u201361.0")
+    assert ("Female", "3 (60.0)") in got and ("Missing", "1 (20.0)") in got
+    mrd = got.index(("Pre-transplant MRD level", ""))
+    assert got[mrd + 2] == ("Median (Q1, Q3)", "1.0E-03 (2.0E-04, 3.0E-03)")
+    deaths = BUILDERS["14.3.7"](frame, CUT)
+    assert deaths.rows[:3] == (("Deaths", "3 (60.0)"), ("Relapse-related", "1 (20.0)"),
+                               ("Relapse", "1 (20.0)"))
+    assert ("GVHD", "1 (20.0)") in deaths.rows and deaths.indents[:3] == (0, 1, 2)
+
+
+def test_safety_tables_keep_frequency_order_and_worst_grade_counts():
+    adsl, adae = make_adsl(), make_adae()
+    rows = ae_by_soc_pt(adae, adsl) + aesi_summary(adae, adsl)
+    socpt = BUILDERS["14.3.5"](rows, CUT)
+    assert socpt.columns[1:] == ("Any grade (N=5)", "Grade >= 3 (N=5)")
+    assert [r[0] for r in socpt.rows][:4] == ["Any adverse event", "Infections and infestations",
+                                              "Sepsis", "Cytomegalovirus infection reactivation"]
+    assert socpt.rows[2] == ("Sepsis", "2 (40.0)", "2 (40.0)") and socpt.indents[2] == 1
+    aesi = cells(BUILDERS["14.3.6"](rows, CUT))
+    assert aesi["CMV reactivation"] == ("1 (20.0)", "1 (20.0)")
+    assert aesi["Neurotoxicity (ICANS)"] == ("0", "0")
+
+
+def adtte(n: int = 30) -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    frames = []
+    for code in ("AGVHD24", "AGVHD34", "CGVHD", "CGVHDMS", "ANC", "PLT", "CIR", "NRM"):
+        frames.append(pd.DataFrame({
+            "USUBJID": [f"P{i:02d}" for i in range(n)], "PARAMCD": code,
+            "AVAL": rng.integers(1, 700, n).astype(float),
+            "EVNTTYPE": rng.choice([0, 1, 2], n),
+            "MRDGRP": ["<1e-3", ">=1e-3"] * (n // 2), "DISGRP": "CR1", "PHGRP": "Ph-negative"}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_gvhd_engraftment_and_relapse_tables_from_endpoint_rows():
+    data = adtte()
+    rows = []
+    for code in ("AGVHD24", "AGVHD34"):
+        rows += tte_results(data, code, landmarks=[100], subgroups=())
+    for code in ("ANC", "PLT"):
+        rows += tte_results(data, code, landmarks=[28, 100], subgroups=())
+    for code in ("CIR", "NRM"):
+        rows += tte_results(data, code, landmarks=[100, 365], subgroups=("MRDGRP",),
+                            subgroup_min_n=5)
+    adgvhd = pd.DataFrame({"USUBJID": ["P1", "P2"], "GVHDTYPE": ["ACUTE", "ACUTE"],
+                           "GRADE": ["II", "IV"], "ORGANS": ["SKIN", "GUT;LIVER"]})
+    rows += gvhd_summary(adgvhd, make_adsl())
+    frame = pd.DataFrame([r.__dict__ for r in rows])
+    by_key = {(r.endpoint, r.subgroup, r.statistic, r.time_days): r for r in rows}
+
+    acute = BUILDERS["14.3.1"](rows, CUT)
+    cif = by_key[("AGVHD34", "All", "cif", 100.0)]
+    start = acute.rows.index(("Cumulative incidence of grade III-IV acute GVHD", ""))
+    assert acute.rows[start + 2] == ("Day 100, % (95% CI)", fmt_estimate_ci(
+        cif.estimate, cif.ci_lower, cif.ci_upper))
+    assert ("Grade IV", "1 (20.0)") in acute.rows and ("Liver", "1 (20.0)") in acute.rows
+
+    engraftment = BUILDERS["14.3.3"](frame, CUT)
+    median = by_key[("PLT", "All", "median_days", None)]
+    low, high = by_key[("PLT", "All", "min", None)], by_key[("PLT", "All", "max", None)]
+    assert engraftment.rows[-1] == ("Median day of recovery (range)",
+                                    f"{median.estimate:.0f} ({low.estimate:.0f}\u2013"
+                                    f"{high.estimate:.0f})")
+
+    relapse = BUILDERS["14.2.5"](rows, CUT)
+    assert relapse.columns == ("", "Relapse (N=30)", "NRM (N=30)")
+    nrm = by_key[("NRM", "All", "cif", 365.0)]
+    assert cells(relapse)["1 year (day 365), % (95% CI)"][1] == fmt_estimate_ci(
+        nrm.estimate, nrm.ci_lower, nrm.ci_upper)
+    by_group = BUILDERS["14.2.6"](rows, CUT)
+    gray = by_key[("CIR", "MRDGRP", "gray_p", None)]
+    assert by_group.rows[2] == ("Pre-transplant MRD", "", "", "", fmt_p_value(gray.estimate))
+
+
+def test_mrd_tables():
+    rows = [ResultRow("MRD", "All", "proportion", 30, 0.5, 0.27, 0.73, 20, 10, "Exact"),
+            ResultRow("MRD", "All", "proportion", 365, 0.75, 0.43, 0.95, 12, 9, "Exact"),
+            ResultRow("MRD1Y", "OUTCOME=Not evaluable", "count", None, 3, n=29),
+            ResultRow("MRD1Y", "All", "proportion", 365, 12 / 29, 0.24, 0.61, 29, 12, "Exact")]
+    landmarks = BUILDERS["14.2.7"](rows, CUT)
+    assert landmarks.rows == (("Day 30", "20", "10 (50.0)", "50.0 (27.0, 73.0)"),
+                              ("1 year (day 365)", "12", "9 (75.0)", "75.0 (43.0, 95.0)"))
+    year = BUILDERS["14.2.8"](rows, CUT)
+    assert year.columns == ("", "FAS (N=29)")
+    assert year.rows == (("Not evaluable", "3 (10.3)"),
+                         ("MRD-negative, % (95% CI)", "41.4 (24.0, 61.0)"))
