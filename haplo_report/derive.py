@@ -1,0 +1,374 @@
+"""Analysis sets and ADaM-style datasets (ADSL, ADTTE, ADMRD, ADGVHD, ADAE) for one data cut.
+
+The data-cut rule (SAP "Origin, unit, data cut") is applied here and nowhere else: only
+information dated on or before ``data_cut_date`` is used. Events after the cut are ignored;
+follow-up ends at death (on or before the cut) or else at min(``LSTALVDT``, cut). A patient
+transplanted after the cut is enrolled but not in the full analysis set (FAS).
+
+Everything is vectorised (group-wise minima and masks), so 100,000 patients derive in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from haplo_report.cut import TABLES, Cut
+from haplo_report.params import Params
+
+DATASETS: tuple[str, ...] = ("adsl", "adtte", "admrd", "adgvhd", "adae")
+SUBGROUP_COLUMNS: tuple[str, ...] = ("MRDGRP", "DISGRP", "PHGRP")
+
+PARAMS: dict[str, str] = {
+    "PFS": "Progression-free survival (days)",
+    "OS": "Overall survival (days)",
+    "CIR": "Time to relapse (days)",
+    "NRM": "Time to non-relapse death (days)",
+    "AGVHD24": "Time to acute GVHD grade II-IV (days)",
+    "AGVHD34": "Time to acute GVHD grade III-IV (days)",
+    "CGVHD": "Time to chronic GVHD, any severity (days)",
+    "CGVHDMS": "Time to chronic GVHD, moderate-severe (days)",
+    "GRFS": "GVHD-free, relapse-free survival (days)",
+    "ANC": "Time to neutrophil recovery (days)",
+    "PLT": "Time to platelet recovery (days)",
+}
+
+ADSL_ADDED: tuple[str, ...] = ("ENRLFL", "FASFL", "SAFFL", "CUTDT", "EOSDT", "FUPDAYS",
+                               "DTHFL", "DTHDT", "DTHCAUS", "DTHCAT", "RELFL", "RELDT",
+                               *SUBGROUP_COLUMNS)
+ADTTE_COLUMNS: tuple[str, ...] = ("USUBJID", "PARAMCD", "PARAM", "STARTDT", "ADT", "AVAL",
+                                  "CNSR", "EVNTTYPE", "EVNTDESC", "CNSDTDSC", *SUBGROUP_COLUMNS)
+
+# Columns (and sort keys) of the event tables, as the data-cut spec and Cut types them;
+# used for the empty dataset of a table that was not supplied.
+_EVENT_TABLES: dict[str, dict[str, str]] = {
+    "mrd": {"USUBJID": "string", "MRDDT": "datetime64[ns]", "METHOD": "string",
+            "RESULT": "float64"},
+    "gvhd": {"USUBJID": "string", "GVHDTYPE": "string", "ONSETDT": "datetime64[ns]",
+             "GRADE": "string", "ORGANS": "string", "SYSTX": "string"},
+    "adverse_events": {"USUBJID": "string", "AETERM": "string", "AEDECOD": "string",
+                       "AEBODSYS": "string", "AETOXGR": "Int64", "AESER": "string",
+                       "AEREL": "string", "AESI": "string", "AESTDT": "datetime64[ns]"},
+}
+_SORT_KEYS: dict[str, list[str]] = {
+    "mrd": ["USUBJID", "MRDDT", "METHOD", "RESULT"],
+    "gvhd": ["USUBJID", "ONSETDT", "GVHDTYPE", "GRADE", "SYSTX"],
+    "adverse_events": ["USUBJID", "AESTDT", "AEBODSYS", "AEDECOD", "AETOXGR", "AETERM"],
+}
+
+ACUTE_24 = ("II", "III", "IV")
+ACUTE_34 = ("III", "IV")
+CHRONIC_ANY = ("MILD", "MODERATE", "SEVERE")
+CHRONIC_MS = ("MODERATE", "SEVERE")
+
+CENSORED_AT_LAST_CONTACT = "ALIVE WITHOUT EVENT AT LAST CONTACT"
+CENSORED_AT_CUT = "FOLLOW-UP CUT AT DATA CUT DATE"
+NO_ENGRAFTMENT_RECORD = "NO ENGRAFTMENT RECORD"
+
+
+class DerivedDataError(ValueError):
+    """A derived-data folder that cannot be read; the message names the problem."""
+
+
+@dataclass
+class Derived:
+    """The analysis datasets of one data cut and the rows supplied per input table."""
+
+    adsl: pd.DataFrame
+    adtte: pd.DataFrame
+    admrd: pd.DataFrame
+    adgvhd: pd.DataFrame
+    adae: pd.DataFrame
+    supplied: dict[str, int | None]
+
+    def write(self, folder: Path) -> None:
+        """Write each dataset as ``<name>.parquet`` and ``<name>.csv`` plus ``supplied.json``.
+
+        Rows are already sorted and columns fixed by :func:`derive_cut`; CSV dates are ISO,
+        floats ``%.10g``, line ends ``\\n``: equal inputs give equal bytes.
+        """
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in DATASETS:
+            frame = getattr(self, name)
+            frame.to_parquet(folder / f"{name}.parquet", index=False)
+            frame.to_csv(folder / f"{name}.csv", index=False, date_format="%Y-%m-%d",
+                         float_format="%.10g", lineterminator="\n")
+        (folder / "supplied.json").write_text(json.dumps(self.supplied, indent=2) + "\n",
+                                              encoding="utf-8")
+
+
+def load_derived(folder: Path) -> Derived:
+    """Read datasets written by :meth:`Derived.write` (the Parquet files keep the types)."""
+    folder = Path(folder)
+    paths = {name: folder / f"{name}.parquet" for name in DATASETS}
+    paths["supplied"] = folder / "supplied.json"
+    missing = [path.name for path in paths.values() if not path.is_file()]
+    if missing:
+        raise DerivedDataError(f"{folder}: derived dataset(s) not found: {', '.join(missing)}")
+    frames = {name: pd.read_parquet(paths[name]) for name in DATASETS}
+    try:
+        supplied = json.loads(paths["supplied"].read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DerivedDataError(f"{paths['supplied']}: not valid JSON ({error})") from None
+    return Derived(**frames, supplied=supplied)
+
+
+def derive_cut(cut: Cut, params: Params) -> Derived:
+    """All analysis datasets of ``cut`` at ``params.data_cut_date``."""
+    cut_date = pd.Timestamp(params.data_cut_date)
+    adsl = derive_adsl(cut, cut_date, mrdpre_cutoff=params.mrdpre_cutoff)
+    return Derived(
+        adsl=adsl,
+        adtte=derive_adtte(cut, adsl, cut_date,
+                           gvhd_relapse_competes=params.gvhd_relapse_competes),
+        admrd=_event_dataset(cut.mrd, "mrd", "MRDDT", adsl, cut_date),
+        adgvhd=_event_dataset(cut.gvhd, "gvhd", "ONSETDT", adsl, cut_date),
+        adae=_event_dataset(cut.adverse_events, "adverse_events", "AESTDT", adsl, cut_date,
+                            extra=("SAFFL",)),
+        supplied={name: cut.supplied()[name] for name in TABLES},
+    )
+
+
+def cutoff_label(cutoff: float) -> str:
+    """``1e-3`` for 0.001: the MRD cutoff as the SAP writes it."""
+    mantissa, exponent = f"{cutoff:e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _on_or_before(frame: pd.DataFrame | None, column: str, cut_date: pd.Timestamp
+                  ) -> pd.DataFrame | None:
+    return None if frame is None else frame[frame[column] <= cut_date]
+
+
+def _first(frame: pd.DataFrame | None, column: str, index: pd.Index,
+           mask: pd.Series | None = None) -> pd.Series:
+    """Earliest ``column`` date per patient (``NaT`` without a row), aligned to ``index``."""
+    if frame is None:
+        return pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
+    rows = frame if mask is None else frame[mask.fillna(False).astype(bool)]
+    return rows.groupby("USUBJID")[column].min().reindex(index).astype("datetime64[ns]")
+
+
+def _days(later: pd.Series, earlier: pd.Series) -> pd.Series:
+    return (later - earlier).dt.days.astype("Int64")
+
+
+def derive_adsl(cut: Cut, cut_date: pd.Timestamp, *, mrdpre_cutoff: float) -> pd.DataFrame:
+    """One row per enrolled patient: the subjects columns plus flags, death, relapse,
+    end of follow-up and subgroups.
+
+    - FASFL: transplanted on or before the cut; SAFFL: ``BLINDAYS`` > 0 (missing: N).
+    - DTHFL/DTHDT/DTHCAUS, RELFL/RELDT (first relapse): only dates on or before the cut.
+    - EOSDT: the death date when dead, else min(``LSTALVDT``, cut); FUPDAYS: EOSDT - HSCTDT
+      for FAS patients.
+    - DTHCAT: "Relapse-related" when the patient relapsed on or before death or
+      ``DTHCAUS`` is RELAPSE, else "Non-relapse"; missing when alive.
+    - MRDGRP by ``MRDPRE`` >= ``mrdpre_cutoff``; DISGRP "CR1" / "CR2+" (CR2, CR3+);
+      PHGRP "Ph-positive" when ``SUBTYPE`` names Ph-positive, else "Ph-negative"
+      (Ph-like ALL is BCR-ABL1 negative).
+    """
+    adsl = cut.subjects.copy()
+    ids = pd.Index(adsl["USUBJID"])
+    deaths = _on_or_before(cut.deaths, "DTHDT", cut_date).set_index("USUBJID")
+    death_date = deaths["DTHDT"].reindex(ids).astype("datetime64[ns]")
+    relapse_date = _first(_on_or_before(cut.relapses, "RELDT", cut_date), "RELDT", ids)
+    transplanted = adsl["HSCTDT"].notna() & (adsl["HSCTDT"] <= cut_date)
+    dead = death_date.notna().to_numpy()
+    relapsed = relapse_date.notna().to_numpy()
+    yes_no = np.array(["N", "Y"])
+    eos = np.where(dead, death_date.to_numpy(),
+                   adsl["LSTALVDT"].clip(upper=cut_date).to_numpy())
+    cause = deaths["DTHCAUS"].reindex(ids).astype("string").to_numpy()
+    relapse_death = relapsed | (pd.Series(cause) == "RELAPSE").fillna(False).to_numpy()
+    subtype = adsl["SUBTYPE"].astype("string").str.upper()
+    disstat = adsl["DISSTAT"].astype("string")
+    label = cutoff_label(mrdpre_cutoff)
+    added = {
+        "ENRLFL": np.full(len(adsl), "Y", dtype=object),
+        "FASFL": yes_no[transplanted.to_numpy(dtype=int)],
+        "SAFFL": yes_no[(adsl["BLINDAYS"] > 0).fillna(False).to_numpy(dtype=int)],
+        "CUTDT": np.full(len(adsl), cut_date.to_datetime64()).astype("datetime64[ns]"),
+        "EOSDT": pd.to_datetime(eos).astype("datetime64[ns]"),
+        "DTHFL": yes_no[dead.astype(int)],
+        "DTHDT": death_date.to_numpy(),
+        "DTHCAUS": cause,
+        "DTHCAT": np.where(dead, np.where(relapse_death, "Relapse-related", "Non-relapse"),
+                           None),
+        "RELFL": yes_no[relapsed.astype(int)],
+        "RELDT": relapse_date.to_numpy(),
+        "MRDGRP": np.where(adsl["MRDPRE"].isna(), None,
+                           np.where(adsl["MRDPRE"] >= mrdpre_cutoff, f">={label}",
+                                    f"<{label}")),
+        "DISGRP": np.where(disstat.isna(), None,
+                           np.where(disstat.eq("CR1").fillna(False), "CR1", "CR2+")),
+        "PHGRP": np.where(subtype.isna(), None,
+                          np.where(subtype.str.contains("PH-POSITIVE|PH\\+").fillna(False),
+                                   "Ph-positive", "Ph-negative")),
+    }
+    for name, values in added.items():
+        adsl[name] = values
+    adsl["FUPDAYS"] = _days(adsl["EOSDT"], adsl["HSCTDT"]).where(transplanted.to_numpy())
+    text = ["ENRLFL", "FASFL", "SAFFL", "DTHFL", "DTHCAUS", "DTHCAT", "RELFL",
+            *SUBGROUP_COLUMNS]
+    adsl[text] = adsl[text].astype("string")
+    columns = [c for c in cut.subjects.columns if c not in ADSL_ADDED] + list(ADSL_ADDED)
+    return adsl[columns].sort_values("USUBJID", kind="stable").reset_index(drop=True)
+
+
+def _endpoint(base: pd.DataFrame, paramcd: str, event: pd.Series, event_desc: pd.Series | str,
+              competing: pd.Series | None = None, competing_desc: pd.Series | str = "",
+              *, competing_wins_ties: bool = False,
+              no_record: pd.Series | None = None) -> pd.DataFrame:
+    """ADTTE rows of one parameter from per-patient dates aligned to ``base`` (FAS, by USUBJID).
+
+    The earlier of ``event`` and ``competing`` counts; on the same day the event counts
+    unless ``competing_wins_ties``. Without either, the patient is censored at EOSDT (CNSR 1
+    at last contact, CNSR 2 when follow-up was cut at the data cut); ``no_record`` marks
+    patients with nothing recorded, censored at EOSDT with CNSR 4.
+    """
+    if competing is None:
+        competing = pd.Series(pd.NaT, index=base.index, dtype="datetime64[ns]")
+    before = competing <= event if competing_wins_ties else competing < event
+    is_event = event.notna() & ~before.fillna(False)
+    if no_record is None:
+        no_record = pd.Series(False, index=base.index)
+    no_record = no_record & ~is_event
+    is_competing = competing.notna() & ~is_event & ~no_record
+    at_cut = base["CENSORED_AT_CUT"]
+    adt = base["EOSDT"].mask(is_event, event).mask(is_competing, competing)
+    cnsr = np.select([is_event, is_competing, no_record, at_cut], [0, 3, 4, 2], 1)
+    desc = np.select(
+        [is_event, is_competing, no_record, at_cut],
+        [pd.Series(event_desc, index=base.index).astype(object),
+         pd.Series(competing_desc, index=base.index).astype(object),
+         NO_ENGRAFTMENT_RECORD, CENSORED_AT_CUT], CENSORED_AT_LAST_CONTACT)
+    date_desc = np.select([is_event | is_competing, no_record, at_cut],
+                          [None, "END OF FOLLOW-UP", "DATA CUT DATE"], "LAST KNOWN ALIVE DATE")
+    return pd.DataFrame({
+        "USUBJID": base.index,
+        "PARAMCD": paramcd,
+        "PARAM": PARAMS[paramcd],
+        "STARTDT": base["HSCTDT"].to_numpy(),
+        "ADT": adt.to_numpy(),
+        "AVAL": (adt - base["HSCTDT"]).dt.days.to_numpy(dtype="int64"),
+        "CNSR": cnsr.astype("int64"),
+        "EVNTTYPE": np.select([is_event, is_competing], [1, 2], 0).astype("int64"),
+        "EVNTDESC": desc,
+        "CNSDTDSC": date_desc,
+        **{column: base[column].to_numpy() for column in SUBGROUP_COLUMNS},
+    })
+
+
+def _earliest(dates: dict[str, pd.Series]) -> tuple[pd.Series, pd.Series]:
+    """Per patient the earliest of several dates and the name of the first (in dict order)
+    reaching it: on the same day the earlier-listed component names the event."""
+    frame = pd.DataFrame(dates)
+    first = frame.min(axis=1)
+    name = pd.Series(None, index=frame.index, dtype=object)
+    for label in reversed(list(dates)):
+        name = name.mask(frame[label].eq(first) & frame[label].notna(), label)
+    return first.astype("datetime64[ns]"), name
+
+
+def derive_adtte(cut: Cut, adsl: pd.DataFrame, cut_date: pd.Timestamp, *,
+                 gvhd_relapse_competes: bool) -> pd.DataFrame:
+    """One row per FAS patient per parameter (``PARAMS``), AVAL in days from transplant.
+
+    Ties (same day):
+    - PFS: relapse and death on one day is described as RELAPSE.
+    - CIR / NRM: a relapse on the death date is the first event: CIR event, NRM competing.
+    - GVHD endpoints: onset on the day of death (or relapse, when it competes) is the event.
+    - GRFS: the event is named by the first component in the order acute GVHD III-IV,
+      chronic GVHD needing systemic therapy, relapse, death.
+    - ANC / PLT: recovery on the day of death is the event.
+    Without a gvhd table the GVHD endpoints and GRFS are absent; without an engraftment
+    table ANC and PLT are absent; a FAS patient without an engraftment row is censored at
+    end of follow-up with CNSR 4.
+    """
+    base = adsl[adsl["FASFL"] == "Y"].set_index("USUBJID")
+    base = base.assign(CENSORED_AT_CUT=base["LSTALVDT"] > base["CUTDT"])
+    ids = base.index
+    death = base["DTHDT"].astype("datetime64[ns]")
+    relapse = base["RELDT"].astype("datetime64[ns]")
+
+    pfs_desc = pd.Series(np.where(relapse.notna() & ~(death < relapse).fillna(False),
+                                  "RELAPSE", "DEATH"), index=ids)
+    frames = [
+        _endpoint(base, "PFS", pd.concat([relapse, death], axis=1).min(axis=1)
+                  .astype("datetime64[ns]"), pfs_desc),
+        _endpoint(base, "OS", death, "DEATH"),
+        _endpoint(base, "CIR", relapse, "RELAPSE", death, "DEATH WITHOUT RELAPSE (COMPETING)"),
+        _endpoint(base, "NRM", death, "DEATH WITHOUT RELAPSE", relapse, "RELAPSE (COMPETING)",
+                  competing_wins_ties=True),
+    ]
+
+    gvhd = _on_or_before(cut.gvhd, "ONSETDT", cut_date)
+    if gvhd is not None:
+        kind, grade = gvhd["GVHDTYPE"].astype("string"), gvhd["GRADE"].astype("string")
+        acute, chronic = kind.eq("ACUTE"), kind.eq("CHRONIC")
+        gvhd_endpoints = {
+            "AGVHD24": (acute & grade.isin(ACUTE_24), "ACUTE GVHD II-IV"),
+            "AGVHD34": (acute & grade.isin(ACUTE_34), "ACUTE GVHD III-IV"),
+            "CGVHD": (chronic & grade.isin(CHRONIC_ANY), "CHRONIC GVHD"),
+            "CGVHDMS": (chronic & grade.isin(CHRONIC_MS), "CHRONIC GVHD MODERATE-SEVERE"),
+        }
+        if gvhd_relapse_competes:
+            competing, competing_name = _earliest({"RELAPSE": relapse, "DEATH": death})
+        else:
+            competing, competing_name = death, pd.Series("DEATH", index=ids)
+        for paramcd, (mask, label) in gvhd_endpoints.items():
+            frames.append(_endpoint(base, paramcd, _first(gvhd, "ONSETDT", ids, mask), label,
+                                    competing,
+                                    competing_name.astype("string") + f" WITHOUT {label} (COMPETING)"))
+        systemic = chronic & gvhd["SYSTX"].astype("string").eq("Y")
+        grfs, grfs_name = _earliest({
+            "ACUTE GVHD III-IV": _first(gvhd, "ONSETDT", ids, acute & grade.isin(ACUTE_34)),
+            "CHRONIC GVHD REQUIRING SYSTEMIC THERAPY": _first(gvhd, "ONSETDT", ids, systemic),
+            "RELAPSE": relapse,
+            "DEATH": death,
+        })
+        frames.append(_endpoint(base, "GRFS", grfs, grfs_name))
+
+    engraftment = cut.engraftment
+    if engraftment is not None:
+        recorded = engraftment.drop_duplicates("USUBJID").set_index("USUBJID")
+        no_record = pd.Series(~ids.isin(recorded.index), index=ids)
+        for paramcd, column, label in (("ANC", "ANCDT", "NEUTROPHIL RECOVERY"),
+                                       ("PLT", "PLTDT", "PLATELET RECOVERY")):
+            recovery = recorded[column].reindex(ids).astype("datetime64[ns]")
+            recovery = recovery.where(recovery <= cut_date)
+            frames.append(_endpoint(base, paramcd, recovery, label, death,
+                                    f"DEATH WITHOUT {label} (COMPETING)", no_record=no_record))
+
+    adtte = pd.concat(frames, ignore_index=True)
+    order = {code: i for i, code in enumerate(PARAMS)}
+    adtte = (adtte.assign(_ORDER=adtte["PARAMCD"].map(order))
+             .sort_values(["_ORDER", "USUBJID"], kind="stable")
+             .drop(columns="_ORDER").reset_index(drop=True))
+    text = ["USUBJID", "PARAMCD", "PARAM", "EVNTDESC", "CNSDTDSC", *SUBGROUP_COLUMNS]
+    adtte[text] = adtte[text].astype("string")
+    for column in ("STARTDT", "ADT"):
+        adtte[column] = adtte[column].astype("datetime64[ns]")
+    return adtte[list(ADTTE_COLUMNS)]
+
+
+def _event_dataset(frame: pd.DataFrame | None, table: str, date_column: str,
+                   adsl: pd.DataFrame, cut_date: pd.Timestamp,
+                   extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Rows of an event table dated on or before the cut, with ``ADY`` (days from transplant;
+    negative before it, missing when never transplanted) and ``extra`` ADSL columns."""
+    if frame is None:
+        frame = pd.DataFrame({c: pd.Series(dtype=t) for c, t in _EVENT_TABLES[table].items()})
+    rows = frame[frame[date_column] <= cut_date].copy()
+    subjects = adsl.set_index("USUBJID")
+    rows["ADY"] = _days(rows[date_column],
+                        rows["USUBJID"].map(subjects["HSCTDT"]).astype("datetime64[ns]"))
+    for column in extra:
+        rows[column] = rows["USUBJID"].map(subjects[column]).astype("string")
+    return rows.sort_values(_SORT_KEYS[table], kind="stable").reset_index(drop=True)

@@ -1,0 +1,286 @@
+"""derive: data-cut rule, analysis sets, censoring and competing-event rules on hand-built patients."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from haplo_report.cut import Cut
+from haplo_report.derive import (DATASETS, DerivedDataError, cutoff_label, derive_cut,
+                                 load_derived)
+from haplo_report.params import Params
+
+CUT = dt.date(2025, 12, 31)
+HSCT = "2025-01-01"
+
+SUBJECT_TYPES = {"USUBJID": "string", "SITEID": "string", "AGE": "Int64", "SEX": "string",
+                 "SUBTYPE": "string", "DISSTAT": "string", "MRDPRE": "float64",
+                 "BLINDAYS": "Int64", "RFICDT": "datetime64[ns]", "HSCTDT": "datetime64[ns]",
+                 "LSTALVDT": "datetime64[ns]"}
+TYPES = {
+    "relapses": {"USUBJID": "string", "RELDT": "datetime64[ns]", "RELSITE": "string"},
+    "deaths": {"USUBJID": "string", "DTHDT": "datetime64[ns]", "DTHCAUS": "string"},
+    "gvhd": {"USUBJID": "string", "GVHDTYPE": "string", "ONSETDT": "datetime64[ns]",
+             "GRADE": "string", "ORGANS": "string", "SYSTX": "string"},
+    "mrd": {"USUBJID": "string", "MRDDT": "datetime64[ns]", "METHOD": "string",
+            "RESULT": "float64"},
+    "engraftment": {"USUBJID": "string", "ANCDT": "datetime64[ns]",
+                    "PLTDT": "datetime64[ns]"},
+    "adverse_events": {"USUBJID": "string", "AETERM": "string", "AEDECOD": "string",
+                       "AEBODSYS": "string", "AETOXGR": "Int64", "AESER": "string",
+                       "AEREL": "string", "AESI": "string", "AESTDT": "datetime64[ns]"},
+}
+
+
+def _frame(rows: list[dict], types: dict[str, str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(types))
+    return frame.astype({c: t for c, t in types.items()})
+
+
+def subject(usubjid: str, *, hsct: str | None = HSCT, lstalv: str = "2026-06-30",
+            blindays: int = 7, mrdpre: float = 0.002, disstat: str = "CR1",
+            subtype: str = "Ph-negative B-ALL") -> dict:
+    return dict(USUBJID=usubjid, SITEID="S01", AGE=40, SEX="F", SUBTYPE=subtype,
+                DISSTAT=disstat, MRDPRE=mrdpre, BLINDAYS=blindays, RFICDT="2024-12-01",
+                HSCTDT=hsct, LSTALVDT=lstalv)
+
+
+def make_cut(subjects: list[dict], *, relapses=(), deaths=(), gvhd=(), mrd=(),
+             engraftment: list[dict] | None = None, adverse_events=()) -> Cut:
+    subjects_frame = _frame(subjects, SUBJECT_TYPES)
+    return Cut(
+        subjects=subjects_frame,
+        relapses=_frame([dict(USUBJID=u, RELDT=d, RELSITE="BM") for u, d in relapses],
+                        TYPES["relapses"]),
+        deaths=_frame([dict(USUBJID=u, DTHDT=d, DTHCAUS=c) for u, d, c in deaths],
+                      TYPES["deaths"]),
+        gvhd=_frame([dict(USUBJID=u, GVHDTYPE=t, ONSETDT=d, GRADE=g, ORGANS="SKIN", SYSTX=s)
+                     for u, t, d, g, s in gvhd], TYPES["gvhd"]),
+        mrd=_frame([dict(USUBJID=u, MRDDT=d, METHOD="FCM", RESULT=r) for u, d, r in mrd],
+                   TYPES["mrd"]),
+        engraftment=(None if engraftment is None
+                     else _frame(engraftment, TYPES["engraftment"])),
+        adverse_events=_frame([dict(USUBJID=u, AETERM="x", AEDECOD="Nausea",
+                                    AEBODSYS="GI", AETOXGR=g, AESER="N", AEREL="N", AESI=None,
+                                    AESTDT=d) for u, d, g in adverse_events],
+                              TYPES["adverse_events"]),
+    )
+
+
+def params(**changes) -> Params:
+    values = dict(study_id="T", study_title="t", data_dir=Path("."), data_cut_date=CUT)
+    return Params(**(values | changes))
+
+
+def tte(derived, usubjid: str, paramcd: str) -> tuple[int, int, int, str]:
+    """(AVAL, CNSR, EVNTTYPE, EVNTDESC) of one patient's parameter."""
+    rows = derived.adtte[(derived.adtte["USUBJID"] == usubjid)
+                         & (derived.adtte["PARAMCD"] == paramcd)]
+    assert len(rows) == 1, (usubjid, paramcd, rows)
+    row = rows.iloc[0]
+    return int(row["AVAL"]), int(row["CNSR"]), int(row["EVNTTYPE"]), str(row["EVNTDESC"])
+
+
+def adsl_row(derived, usubjid: str) -> pd.Series:
+    return derived.adsl.set_index("USUBJID").loc[usubjid]
+
+
+def test_event_the_day_after_the_cut_is_ignored():
+    cut = make_cut([subject("A", lstalv="2026-02-01")], relapses=[("A", "2026-01-01")],
+                   deaths=[("A", "2026-02-01", "RELAPSE")])
+    derived = derive_cut(cut, params())
+    assert tte(derived, "A", "PFS") == (364, 2, 0, "FOLLOW-UP CUT AT DATA CUT DATE")
+    assert tte(derived, "A", "OS") == (364, 2, 0, "FOLLOW-UP CUT AT DATA CUT DATE")
+    row = adsl_row(derived, "A")
+    assert (row["RELFL"], row["DTHFL"]) == ("N", "N")
+    assert pd.isna(row["RELDT"]) and pd.isna(row["DTHCAT"])
+    assert row["EOSDT"] == pd.Timestamp(CUT) and row["FUPDAYS"] == 364
+    # The same raw data with a later cut counts both events.
+    later = derive_cut(cut, params(data_cut_date=dt.date(2026, 3, 1)))
+    assert tte(later, "A", "PFS") == (365, 0, 1, "RELAPSE")
+    assert tte(later, "A", "OS") == (396, 0, 1, "DEATH")
+
+
+def test_follow_up_ends_at_last_contact_or_the_cut():
+    cut = make_cut([subject("EARLY", lstalv="2025-07-20"), subject("LATE", lstalv="2026-05-01"),
+                    subject("ATCUT", lstalv="2025-12-31")])
+    derived = derive_cut(cut, params())
+    assert tte(derived, "EARLY", "OS") == (200, 1, 0, "ALIVE WITHOUT EVENT AT LAST CONTACT")
+    assert tte(derived, "LATE", "OS") == (364, 2, 0, "FOLLOW-UP CUT AT DATA CUT DATE")
+    # Last contact on the cut date itself: follow-up was not truncated, CNSR 1.
+    assert tte(derived, "ATCUT", "OS") == (364, 1, 0, "ALIVE WITHOUT EVENT AT LAST CONTACT")
+    adtte = derived.adtte.set_index(["USUBJID", "PARAMCD"])
+    assert adtte.loc[("EARLY", "OS"), "CNSDTDSC"] == "LAST KNOWN ALIVE DATE"
+    assert adtte.loc[("LATE", "OS"), "CNSDTDSC"] == "DATA CUT DATE"
+    assert adtte.loc[("LATE", "OS"), "ADT"] == pd.Timestamp(CUT)
+
+
+def test_transplant_after_the_cut_is_enrolled_not_fas():
+    cut = make_cut([subject("IN"), subject("AFTER", hsct="2026-01-15"),
+                    subject("NEVER", hsct=None, blindays=0)])
+    derived = derive_cut(cut, params())
+    flags = derived.adsl.set_index("USUBJID")[["ENRLFL", "FASFL", "SAFFL"]]
+    assert flags.loc["IN"].tolist() == ["Y", "Y", "Y"]
+    assert flags.loc["AFTER"].tolist() == ["Y", "N", "Y"]
+    assert flags.loc["NEVER"].tolist() == ["Y", "N", "N"]
+    assert pd.isna(adsl_row(derived, "AFTER")["FUPDAYS"])
+    assert set(derived.adtte["USUBJID"]) == {"IN"}
+    assert len(derived.adtte) == 9  # 9 parameters; ANC and PLT absent without engraftment
+
+
+def test_relapse_and_death_on_the_same_day_relapse_is_first():
+    cut = make_cut([subject("A")], relapses=[("A", "2025-04-11")],
+                   deaths=[("A", "2025-04-11", "INFECTION")])
+    derived = derive_cut(cut, params())
+    assert tte(derived, "A", "PFS") == (100, 0, 1, "RELAPSE")
+    assert tte(derived, "A", "CIR") == (100, 0, 1, "RELAPSE")
+    assert tte(derived, "A", "NRM") == (100, 3, 2, "RELAPSE (COMPETING)")
+    assert tte(derived, "A", "OS") == (100, 0, 1, "DEATH")
+    assert adsl_row(derived, "A")["DTHCAT"] == "Relapse-related"
+
+
+def test_day_zero_event_is_aval_zero():
+    cut = make_cut([subject("A")], deaths=[("A", HSCT, "OTHER")])
+    derived = derive_cut(cut, params())
+    assert tte(derived, "A", "OS") == (0, 0, 1, "DEATH")
+    assert tte(derived, "A", "NRM") == (0, 0, 1, "DEATH WITHOUT RELAPSE")
+    assert tte(derived, "A", "CIR") == (0, 3, 2, "DEATH WITHOUT RELAPSE (COMPETING)")
+    row = adsl_row(derived, "A")
+    assert (row["DTHCAT"], row["FUPDAYS"]) == ("Non-relapse", 0)
+
+
+def test_competing_events_for_relapse_and_nrm():
+    cut = make_cut([subject("DIED"), subject("RELAPSED")],
+                   relapses=[("RELAPSED", "2025-03-02"), ("RELAPSED", "2025-05-01")],
+                   deaths=[("DIED", "2025-02-10", "GVHD"),
+                           ("RELAPSED", "2025-06-30", "INFECTION")])
+    derived = derive_cut(cut, params())
+    assert tte(derived, "DIED", "CIR") == (40, 3, 2, "DEATH WITHOUT RELAPSE (COMPETING)")
+    assert tte(derived, "DIED", "NRM") == (40, 0, 1, "DEATH WITHOUT RELAPSE")
+    assert tte(derived, "RELAPSED", "CIR") == (60, 0, 1, "RELAPSE")  # the first relapse
+    assert tte(derived, "RELAPSED", "NRM") == (60, 3, 2, "RELAPSE (COMPETING)")
+    assert tte(derived, "RELAPSED", "PFS") == (60, 0, 1, "RELAPSE")
+    assert adsl_row(derived, "RELAPSED")["DTHCAT"] == "Relapse-related"  # cause INFECTION
+    assert adsl_row(derived, "DIED")["DTHCAT"] == "Non-relapse"
+
+
+def test_gvhd_grades_and_the_relapse_competes_switch():
+    cut = make_cut([subject("A"), subject("B"), subject("C")],
+                   relapses=[("A", "2025-02-01")],
+                   deaths=[("C", "2025-03-01", "OTHER")],
+                   gvhd=[("A", "ACUTE", "2025-02-20", "II", "N"),
+                         ("B", "ACUTE", "2025-01-21", "I", "N"),
+                         ("B", "ACUTE", "2025-02-10", "III", "Y"),
+                         ("C", "ACUTE", "2025-03-01", "IV", "Y")])
+    default = derive_cut(cut, params())
+    assert tte(default, "A", "AGVHD24") == (50, 0, 1, "ACUTE GVHD II-IV")
+    assert tte(default, "A", "AGVHD34")[1:3] == (2, 0)
+    assert tte(default, "B", "AGVHD24") == (40, 0, 1, "ACUTE GVHD II-IV")  # grade I skipped
+    assert tte(default, "C", "AGVHD34") == (59, 0, 1, "ACUTE GVHD III-IV")  # onset = death day
+    assert tte(default, "C", "CGVHD") == (59, 3, 2, "DEATH WITHOUT CHRONIC GVHD (COMPETING)")
+    switched = derive_cut(cut, params(gvhd_relapse_competes=True))
+    assert tte(switched, "A", "AGVHD24") == (
+        31, 3, 2, "RELAPSE WITHOUT ACUTE GVHD II-IV (COMPETING)")
+    assert tte(switched, "B", "AGVHD24") == (40, 0, 1, "ACUTE GVHD II-IV")
+
+
+def test_chronic_gvhd_severity_and_grfs_components():
+    cut = make_cut([subject("MILD"), subject("SYSTX"), subject("ACUTE2"), subject("ACUTE3"),
+                    subject("FREE")],
+                   gvhd=[("MILD", "CHRONIC", "2025-07-01", "MILD", "N"),
+                         ("SYSTX", "CHRONIC", "2025-06-01", "MILD", "Y"),
+                         ("SYSTX", "CHRONIC", "2025-08-01", "SEVERE", "Y"),
+                         ("ACUTE2", "ACUTE", "2025-02-01", "II", "Y"),
+                         ("ACUTE3", "ACUTE", "2025-02-15", "III", "Y")],
+                   relapses=[("ACUTE2", "2025-09-01")])
+    derived = derive_cut(cut, params())
+    assert tte(derived, "MILD", "CGVHD") == (181, 0, 1, "CHRONIC GVHD")
+    assert tte(derived, "MILD", "CGVHDMS")[1:3] == (2, 0)
+    assert tte(derived, "SYSTX", "CGVHDMS") == (212, 0, 1, "CHRONIC GVHD MODERATE-SEVERE")
+    # GRFS: mild chronic without systemic therapy and acute grade II are not events.
+    assert tte(derived, "MILD", "GRFS")[1:3] == (2, 0)
+    assert tte(derived, "SYSTX", "GRFS") == (
+        151, 0, 1, "CHRONIC GVHD REQUIRING SYSTEMIC THERAPY")
+    assert tte(derived, "ACUTE2", "GRFS") == (243, 0, 1, "RELAPSE")
+    assert tte(derived, "ACUTE3", "GRFS") == (45, 0, 1, "ACUTE GVHD III-IV")
+    assert tte(derived, "FREE", "GRFS") == (364, 2, 0, "FOLLOW-UP CUT AT DATA CUT DATE")
+
+
+def test_engraftment_rules():
+    patients = [subject("OK"), subject("LATE"), subject("DIED"), subject("NOROW"),
+                subject("NOROWDEAD")]
+    engraftment = [dict(USUBJID="OK", ANCDT="2025-01-15", PLTDT=HSCT),
+                   dict(USUBJID="LATE", ANCDT="2026-01-05", PLTDT=None),
+                   dict(USUBJID="DIED", ANCDT=None, PLTDT=None)]
+    deaths = [("DIED", "2025-01-20", "INFECTION"), ("NOROWDEAD", "2025-01-25", "VOD")]
+    derived = derive_cut(make_cut(patients, deaths=deaths, engraftment=engraftment), params())
+    assert tte(derived, "OK", "ANC") == (14, 0, 1, "NEUTROPHIL RECOVERY")
+    assert tte(derived, "OK", "PLT") == (0, 0, 1, "PLATELET RECOVERY")
+    assert tte(derived, "LATE", "ANC") == (364, 2, 0, "FOLLOW-UP CUT AT DATA CUT DATE")
+    assert tte(derived, "DIED", "ANC") == (
+        19, 3, 2, "DEATH WITHOUT NEUTROPHIL RECOVERY (COMPETING)")
+    assert tte(derived, "NOROW", "PLT") == (364, 4, 0, "NO ENGRAFTMENT RECORD")
+    assert tte(derived, "NOROWDEAD", "ANC") == (24, 4, 0, "NO ENGRAFTMENT RECORD")
+    absent = derive_cut(make_cut(patients, deaths=deaths), params())
+    assert not absent.adtte["PARAMCD"].isin(["ANC", "PLT"]).any()
+    assert absent.supplied["engraftment"] is None
+
+
+def test_subgroups_and_safety_flag():
+    cut = make_cut([subject("HI", mrdpre=0.001, disstat="CR1", subtype="Ph-positive B-ALL"),
+                    subject("LO", mrdpre=0.0009, disstat="CR3+", subtype="Ph-like B-ALL",
+                            blindays=0)])
+    derived = derive_cut(cut, params())
+    groups = derived.adsl.set_index("USUBJID")[["MRDGRP", "DISGRP", "PHGRP", "SAFFL"]]
+    assert groups.loc["HI"].tolist() == [">=1e-3", "CR1", "Ph-positive", "Y"]
+    assert groups.loc["LO"].tolist() == ["<1e-3", "CR2+", "Ph-negative", "N"]
+    pfs = derived.adtte[derived.adtte["PARAMCD"] == "PFS"].set_index("USUBJID")
+    assert pfs.loc["LO", ["MRDGRP", "DISGRP", "PHGRP"]].tolist() == ["<1e-3", "CR2+",
+                                                                     "Ph-negative"]
+    assert cutoff_label(5e-4) == "5e-4" and cutoff_label(0.0015) == "1.5e-3"
+
+
+def test_event_datasets_are_cut_with_study_days():
+    cut = make_cut([subject("A"), subject("N", hsct=None)],
+                   mrd=[("A", "2025-01-31", 0.0), ("A", "2026-01-02", 0.01)],
+                   gvhd=[("A", "ACUTE", "2025-12-31", "II", "N"),
+                         ("A", "CHRONIC", "2026-01-01", "MILD", "N")],
+                   adverse_events=[("A", "2024-12-20", 2), ("N", "2025-03-01", 1),
+                                   ("A", "2026-01-01", 3)])
+    derived = derive_cut(cut, params())
+    assert derived.admrd[["MRDDT", "ADY"]].values.tolist() == [[pd.Timestamp("2025-01-31"), 30]]
+    assert derived.adgvhd["ADY"].tolist() == [364]
+    assert derived.adae["ADY"].tolist()[0] == -12 and pd.isna(derived.adae["ADY"].iloc[1])
+    assert derived.adae["SAFFL"].tolist() == ["Y", "Y"]
+    missing = Cut(subjects=cut.subjects, relapses=cut.relapses, deaths=cut.deaths)
+    empty = derive_cut(missing, params())
+    assert empty.admrd.empty and "ADY" in empty.admrd.columns and empty.adae.empty
+    assert "GRFS" not in set(empty.adtte["PARAMCD"])  # no gvhd table: no GVHD endpoints
+
+
+def test_write_is_byte_identical_and_loads_back(tmp_path: Path):
+    cut = make_cut([subject("B", lstalv="2025-08-01"), subject("A")],
+                   relapses=[("A", "2025-05-01")], deaths=[("B", "2025-08-01", "TMA")],
+                   gvhd=[("A", "ACUTE", "2025-02-01", "II", "N")],
+                   mrd=[("A", "2025-01-31", 0.0)],
+                   engraftment=[dict(USUBJID="A", ANCDT="2025-01-15", PLTDT=None)],
+                   adverse_events=[("A", "2025-01-05", 2)])
+    derived = derive_cut(cut, params())
+    derived.write(tmp_path / "one")
+    derive_cut(cut, params()).write(tmp_path / "two")
+    for path in sorted((tmp_path / "one").iterdir()):
+        assert path.read_bytes() == (tmp_path / "two" / path.name).read_bytes(), path.name
+    assert (tmp_path / "one" / "adsl.csv").read_text().splitlines()[1].startswith("A,")
+    assert ",2025-01-01," in (tmp_path / "one" / "adtte.csv").read_text()
+    loaded = load_derived(tmp_path / "one")
+    for name in DATASETS:
+        pd.testing.assert_frame_equal(getattr(loaded, name), getattr(derived, name))
+    assert loaded.supplied == derived.supplied
+
+
+def test_load_derived_names_missing_files(tmp_path: Path):
+    with pytest.raises(DerivedDataError, match="adsl.parquet"):
+        load_derived(tmp_path)
