@@ -1,0 +1,108 @@
+"""Figures: curves follow the estimator tables, numbers at risk are right, files are stable."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from haplo_report.figures import (DAYS_PER_MONTH, at_risk, cif_figure, km_figure,
+                                  save_figure, swimmer_figure)
+
+
+def table(times, n_risk, n_event, n_censor, estimate) -> pd.DataFrame:
+    estimate = np.asarray(estimate, dtype=float)
+    return pd.DataFrame({"time": times, "n_risk": n_risk, "n_event": n_event,
+                         "n_censor": n_censor, "estimate": estimate, "se": 0.1,
+                         "ci_lower": estimate - 0.1, "ci_upper": np.minimum(estimate + 0.1, 1)})
+
+
+KM = table([30.0, 200.0, 400.0], [5, 4, 2], [1, 1, 0], [0, 1, 2], [0.8, 0.6, 0.6])
+
+
+def texts(axis) -> list[str]:
+    return [t.get_text() for t in axis.texts]
+
+
+def test_numbers_at_risk_use_the_next_observed_time():
+    assert at_risk(KM, [0, 30, 31, 200, 399, 400, 401]) == [5, 5, 4, 4, 2, 2, 0]
+
+
+def test_km_figure_steps_band_censor_marks_and_risk_table():
+    figure = km_figure({"All": KM}, times_at_risk=[0, 91.3125, 182.625, 365.25])
+    axis, risk = figure.axes
+    curve = axis.lines[0]
+    np.testing.assert_allclose(curve.get_xdata(), np.array([0, 30, 200, 400]) / DAYS_PER_MONTH)
+    np.testing.assert_allclose(curve.get_ydata(), [100, 80, 60, 60])
+    assert curve.get_drawstyle() == "steps-post"
+    censor = axis.lines[1]
+    assert censor.get_marker() == "+"
+    np.testing.assert_allclose(censor.get_ydata(), [60, 60])
+    assert len(axis.collections) == 1  # the 95% band
+    assert texts(risk) == ["5", "4", "4", "2"]
+    assert axis.get_ylim() == (0, 100)
+    np.testing.assert_allclose(axis.get_xticks(), [0, 3, 6, 12])
+    plt.close(figure)
+
+
+def test_groups_differ_in_line_style_and_marker():
+    other = table([50.0, 500.0], [3, 2], [1, 1], [0, 1], [0.67, 0.33])
+    figure = km_figure({"A": KM, "B": other})
+    axis = figure.axes[0]
+    legend = axis.get_legend()
+    lines = legend.get_lines()
+    assert [t.get_text() for t in legend.get_texts()] == ["A", "B", "Censored"]
+    assert lines[0].get_linestyle() != lines[1].get_linestyle()
+    assert lines[0].get_marker() != lines[1].get_marker()
+    # default ticks every 3 months up to the last time (500 d = 16.4 months)
+    np.testing.assert_allclose(axis.get_xticks(), np.arange(0, 19, 3))
+    plt.close(figure)
+
+
+def test_cif_figure_starts_at_zero():
+    cif = table([30.0, 90.0], [4, 3], [1, 1], [0, 3], [0.25, 0.5])
+    figure = cif_figure({"Relapse": cif, "NRM": cif})
+    np.testing.assert_allclose(figure.axes[0].lines[0].get_ydata(), [0, 25, 50])
+    plt.close(figure)
+
+
+def test_bad_input_is_a_clear_error():
+    with pytest.raises(ValueError, match="lacks column\\(s\\) n_censor"):
+        km_figure({"All": KM.drop(columns="n_censor")})
+    with pytest.raises(ValueError, match="fits is empty"):
+        cif_figure({})
+    with pytest.raises(ValueError, match="unknown EVENT value\\(s\\) Dead"):
+        swimmer_figure(pd.DataFrame({"USUBJID": ["P1"], "ADY": [3], "EVENT": ["Dead"]}))
+
+
+def timeline(patients: int) -> pd.DataFrame:
+    rows = []
+    for i in range(patients):
+        rows += [(f"P{i:02d}", 30, "MRD-negative" if i % 2 else "MRD-positive"),
+                 (f"P{i:02d}", 100 + i, "Death" if i % 3 == 0 else "Last follow-up")]
+    return pd.DataFrame(rows, columns=["USUBJID", "ADY", "EVENT"])
+
+
+def test_swimmer_orders_patients_by_follow_up_and_switches_to_summary():
+    figure = swimmer_figure(timeline(4))
+    axis = figure.axes[0]
+    assert [t.get_text() for t in axis.get_yticklabels()] == ["P00", "P01", "P02", "P03"]
+    widths = sorted(bar.get_width() for bar in axis.patches)
+    np.testing.assert_allclose(widths, np.array([100, 101, 102, 103]) / DAYS_PER_MONTH)
+    plt.close(figure)
+    summary = swimmer_figure(timeline(4), max_patients=3)
+    assert "summary of 4 patients" in summary.axes[0].get_title()
+    # bars: 6 statuses x 5 months (1, 3, 6, 12, 24), status by status
+    heights = np.array([b.get_height() for b in summary.axes[0].patches]).reshape(6, 5)
+    assert heights[:, 0].tolist() == [2, 2, 0, 0, 0, 0]  # month 1: 2 MRD-neg, 2 MRD-pos
+    assert heights[:, 2].tolist() == [0, 0, 0, 0, 2, 2]  # month 6: 2 died, 2 ended
+    plt.close(summary)
+
+
+def test_save_figure_writes_identical_png_and_svg(tmp_path):
+    first = save_figure(km_figure({"All": KM}), tmp_path / "a", "f")
+    second = save_figure(km_figure({"All": KM}), tmp_path / "b", "f")
+    assert [p.name for p in first] == ["f.png", "f.svg"]
+    for one, two in zip(first, second):
+        assert one.read_bytes() == two.read_bytes()
+    assert first[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<dc:date>" not in first[1].read_bytes()
