@@ -283,3 +283,41 @@ def gvhd_summary(adgvhd: pd.DataFrame, adsl: pd.DataFrame) -> list[ResultRow]:
                             ACUTE_GRADES)
             + _max_grade_rows(episodes[kind.eq("CHRONIC").fillna(False)], patients,
                               "CGVHDMAX", CHRONIC_GRADES))
+
+
+def patient_timeline(adsl: pd.DataFrame, admrd: pd.DataFrame | None,
+                     adgvhd: pd.DataFrame | None, mrd_threshold: float) -> pd.DataFrame:
+    """Per-patient events for the swimmer plot (FAS): ``USUBJID, ADY, EVENT`` with EVENT in
+    ``MRD-negative``/``MRD-positive`` (result >= ``mrd_threshold``), ``Relapse``,
+    ``Acute GVHD``/``Chronic GVHD`` (first onset of each), ``Death`` or ``Last follow-up``
+    (at ``EOSDT``); days from transplant, sorted by patient, day and event."""
+    data = fas(adsl)
+    _require(data, ["USUBJID", "HSCTDT", "EOSDT", "DTHFL", "RELFL", "RELDT"], "ADSL")
+    day = lambda column: (data[column] - data["HSCTDT"]).dt.days  # noqa: E731
+    dead = data["DTHFL"].astype("string").eq("Y").fillna(False)
+    relapsed = data["RELFL"].astype("string").eq("Y").fillna(False)
+    parts = [
+        pd.DataFrame({"USUBJID": data["USUBJID"], "ADY": day("EOSDT"),
+                      "EVENT": dead.map({True: "Death", False: "Last follow-up"})}),
+        pd.DataFrame({"USUBJID": data.loc[relapsed, "USUBJID"],
+                      "ADY": day("RELDT")[relapsed], "EVENT": "Relapse"}),
+    ]
+    if admrd is not None:
+        _require(admrd, ["USUBJID", "ADY", "RESULT"], "ADMRD")
+        mrd = admrd[admrd["USUBJID"].isin(data["USUBJID"])]
+        positive = mrd["RESULT"].astype("float64") >= mrd_threshold
+        parts.append(pd.DataFrame({"USUBJID": mrd["USUBJID"], "ADY": mrd["ADY"],
+                                   "EVENT": positive.map({True: "MRD-positive",
+                                                          False: "MRD-negative"})}))
+    if adgvhd is not None:
+        _require(adgvhd, ["USUBJID", "ADY", "GVHDTYPE"], "ADGVHD")
+        gvhd = adgvhd[adgvhd["USUBJID"].isin(data["USUBJID"])]
+        first = gvhd.groupby(["USUBJID", "GVHDTYPE"], as_index=False)["ADY"].min()
+        kind = first["GVHDTYPE"].astype("string").str.capitalize()
+        parts.append(first.assign(EVENT=kind + " GVHD")[["USUBJID", "ADY", "EVENT"]])
+    timeline = pd.concat(parts, ignore_index=True)
+    timeline["USUBJID"] = timeline["USUBJID"].astype(str)
+    timeline["ADY"] = timeline["ADY"].astype("float64")
+    timeline["EVENT"] = timeline["EVENT"].astype(str)
+    return timeline.sort_values(["USUBJID", "ADY", "EVENT"], kind="stable",
+                                ignore_index=True)

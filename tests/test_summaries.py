@@ -160,3 +160,21 @@ def test_missing_column_is_a_clear_error():
     bad = pd.DataFrame({"USUBJID": ["P1"], "GVHDTYPE": ["ACUTE"], "GRADE": ["V"]})
     with pytest.raises(ValueError, match="unknown GRADE value"):
         gvhd_summary(bad, make_adsl())
+
+
+def test_patient_timeline_for_the_swimmer_plot():
+    from haplo_report.summaries import patient_timeline
+    adsl = make_adsl().iloc[:2].assign(
+        HSCTDT=pd.to_datetime(["2025-01-01", "2025-02-01"]),
+        EOSDT=pd.to_datetime(["2025-06-01", "2025-12-01"]),
+        RELFL=pd.array(["Y", "N"], dtype="string"),
+        RELDT=pd.to_datetime(["2025-05-01", None]))
+    admrd = pd.DataFrame({"USUBJID": ["P1", "P1", "P2", "P6"], "ADY": [30, 90, 31, 30],
+                          "RESULT": [0.0, 2e-4, 1e-4, 0.0]})
+    adgvhd = pd.DataFrame({"USUBJID": ["P2", "P2"], "ADY": [40, 20],
+                           "GVHDTYPE": ["ACUTE", "ACUTE"]})
+    timeline = patient_timeline(adsl, admrd, adgvhd, mrd_threshold=1e-4)
+    assert list(timeline.itertuples(index=False, name=None)) == [
+        ("P1", 30.0, "MRD-negative"), ("P1", 90.0, "MRD-positive"), ("P1", 120.0, "Relapse"),
+        ("P1", 151.0, "Death"), ("P2", 20.0, "Acute GVHD"), ("P2", 31.0, "MRD-positive"),
+        ("P2", 303.0, "Last follow-up")]

@@ -8,7 +8,7 @@ import pandas as pd
 from haplo_report.formatting import fmt_count_percent, fmt_days, fmt_range
 from haplo_report.summaries import GRADE3
 from haplo_report.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame, count,
-                                      code_label, header_n, unique_methods, value)
+                                      code_label, header_n, value)
 from haplo_report.tables.efficacy import ABBREVIATIONS, NE_NOTE, stacked_tte_table
 
 AE_ABBREVIATIONS = ("AE: adverse event; CRS: cytokine release syndrome; CTCAE: Common "
