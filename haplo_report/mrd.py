@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from haplo_report.params import Params
-from haplo_report.results import NOT_ESTIMABLE, ResultRow, results_frame
+from haplo_report.results import NOT_ESTIMABLE, ResultRow
 from haplo_report.stats.binomial import clopper_pearson
 
 ENDPOINT = "MRD"
@@ -75,7 +75,7 @@ def _proportion_row(subgroup: str, time_days: int, negative: int, n: int) -> Res
 
 def mrd_landmarks(admrd: pd.DataFrame, adsl: pd.DataFrame, *, threshold: float,
                   window_days: int, window_days_365: int,
-                  landmarks: Sequence[int] = (30, 90, 180, 365)) -> pd.DataFrame:
+                  landmarks: Sequence[int] = (30, 90, 180, 365)) -> list[ResultRow]:
     """Result rows (endpoint MRD, statistic ``proportion``, subgroup ``All``) per landmark:
     ``n`` evaluable FAS patients (an assessment in the window), ``events`` MRD-negative,
     the proportion with its exact 95% CI (NE when nobody is evaluable).
@@ -89,7 +89,7 @@ def mrd_landmarks(admrd: pd.DataFrame, adsl: pd.DataFrame, *, threshold: float,
         chosen = landmark_assessment(admrd, adsl, landmark=landmark, window=window)
         negative = int((chosen["RESULT"] < threshold).sum())
         rows.append(_proportion_row("All", landmark, negative, len(chosen)))
-    return results_frame(rows)
+    return rows
 
 
 def mrd_status_1y(adsl: pd.DataFrame, admrd: pd.DataFrame, *, threshold: float,
@@ -128,7 +128,7 @@ def mrd_status_1y(adsl: pd.DataFrame, admrd: pd.DataFrame, *, threshold: float,
 
 def mrd_negative_1y(adsl: pd.DataFrame, admrd: pd.DataFrame, *,
                     threshold: float = Params.mrd_threshold,
-                    window_days_365: int = Params.mrd_window_days_365) -> pd.DataFrame:
+                    window_days_365: int = Params.mrd_window_days_365) -> list[ResultRow]:
     """Result rows of the registration's MRD endpoint (endpoint MRD, day 365, FAS).
 
     First one ``count`` row per status (``subgroup`` the status, ``n`` the FAS size), then
@@ -147,7 +147,7 @@ def mrd_negative_1y(adsl: pd.DataFrame, admrd: pd.DataFrame, *,
     rows.append(_proportion_row(PRIMARY, ONE_YEAR, n_of[SUCCESS], evaluable))
     rows.append(_proportion_row(SENSITIVITY, ONE_YEAR, n_of[SUCCESS],
                                 evaluable + n_of[NOT_EVALUABLE]))
-    return results_frame(rows)
+    return rows
 
 
 TIMELINE_EVENTS: tuple[str, ...] = ("Transplant", "MRD negative", "MRD positive", "Acute GVHD",

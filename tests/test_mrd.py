@@ -9,6 +9,7 @@ from haplo_report.mrd import (FAILURE_EVENT, FAILURE_POSITIVE, FOLLOW_UP_OPEN, N
                               PRIMARY, SENSITIVITY, SUCCESS, MrdInputError,
                               landmark_assessment, mrd_landmarks, mrd_negative_1y,
                               mrd_status_1y, mrd_timeline)
+from haplo_report.results import results_frame
 from haplo_report.stats.binomial import clopper_pearson
 
 HSCT = pd.Timestamp("2025-01-01")
@@ -64,8 +65,8 @@ def test_landmark_rows_count_fas_patients_with_exact_ci():
                       ("C", "Y", None, None, 500, None), ("X", "N", None, None, 500, None)])
     admrd = make_admrd([("A", 30, 0.0), ("B", 31, 0.00005), ("C", 29, THRESHOLD),
                         ("X", 30, 0.0), ("A", 380, 0.0), ("B", 340, 0.0)])
-    rows = mrd_landmarks(admrd, adsl, threshold=THRESHOLD, window_days=14,
-                         window_days_365=30).set_index("time_days")
+    rows = results_frame(mrd_landmarks(admrd, adsl, threshold=THRESHOLD, window_days=14,
+                                       window_days_365=30)).set_index("time_days")
     assert rows.loc[30.0, ["n", "events"]].tolist() == [3, 2]  # result == threshold: positive
     assert rows.loc[30.0, "estimate"] == pytest.approx(2 / 3)
     lower, upper = clopper_pearson(2, 3)
@@ -95,7 +96,8 @@ def test_one_year_status_rules():
                    "DIED": FAILURE_EVENT, "NOASSESS": NOT_EVALUABLE, "LATE": NOT_EVALUABLE,
                    "SHORT": FOLLOW_UP_OPEN, "EARLY": FOLLOW_UP_OPEN, "LATEREL": SUCCESS}
     assert status.set_index("USUBJID").loc["OK", "ADY"] == 360
-    rows = mrd_negative_1y(adsl, admrd, threshold=THRESHOLD, window_days_365=30)
+    rows = results_frame(mrd_negative_1y(adsl, admrd, threshold=THRESHOLD,
+                                         window_days_365=30))
     counts = rows[rows["statistic"] == "count"].set_index("subgroup")
     assert counts["estimate"].to_dict() == {SUCCESS: 2, FAILURE_EVENT: 2, FAILURE_POSITIVE: 1,
                                             NOT_EVALUABLE: 2, FOLLOW_UP_OPEN: 2}
@@ -110,7 +112,8 @@ def test_one_year_status_rules():
 
 def test_one_year_without_evaluable_patients_is_not_estimable():
     adsl = make_adsl([("EARLY", "Y", None, None, 100, None)])
-    rows = mrd_negative_1y(adsl, make_admrd([]), threshold=THRESHOLD, window_days_365=30)
+    rows = results_frame(mrd_negative_1y(adsl, make_admrd([]), threshold=THRESHOLD,
+                                         window_days_365=30))
     primary = rows[rows["subgroup"] == PRIMARY].iloc[0]
     assert primary["flag"] == "NE" and pd.isna(primary["estimate"]) and primary["n"] == 0
 
