@@ -351,12 +351,8 @@ def _sorted(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     """Rows by patient, then date (stable, so equal keys keep their generation order)."""
     keys = ["USUBJID"] + [c for c in COLUMNS[name] if c.endswith("DT")][:1]
     frame = frame.sort_values(keys, kind="mergesort").reset_index(drop=True)
-    for column in frame.columns:
-        if column.endswith("DT"):
-            frame[column] = frame[column].astype("datetime64[ns]")
-        elif frame[column].dtype == object:
-            frame[column] = frame[column].astype(str)
-    return frame
+    dates = [c for c in frame.columns if c.endswith("DT")]
+    return frame.astype(dict.fromkeys(dates, "datetime64[ns]"))
 
 
 def write_simulated_cut(out: Path, *, n: int, seed: int, file_format: str = "csv") -> Path:
