@@ -28,6 +28,7 @@ from docx.shared import Pt
 
 import haplo_report
 from haplo_report.formatting import fmt_estimate_ci, fmt_number
+from haplo_report.tables.core import save_docx
 from haplo_report.results import NOT_ESTIMABLE, read_results
 
 log = logging.getLogger(__name__)
@@ -410,8 +411,7 @@ def write_reference_docx(path: Path) -> Path:
     # schema order inside w:tblPr: ... w:tblInd, w:tblBorders, ..., w:tblCellMar
     style.element.find(qn("w:tblPr")).find(qn("w:tblInd")).addnext(borders)
     style.font.size = Pt(9)
-    document.save(path)
-    return path
+    return save_docx(document, path)
 
 
 def assemble_book(run_dir: Path, book_dir: Path | None = None) -> Book:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 from docx import Document
+from docx.document import Document as DocxDocument
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
@@ -140,9 +141,7 @@ class Table:
             paragraph.paragraph_format.space_after = Pt(0)
             paragraph.add_run(note).font.size = NOTE_SIZE
         path.parent.mkdir(parents=True, exist_ok=True)
-        document.save(str(path))
-        _fix_zip_times(path)
-        return path
+        return save_docx(document, path)
 
     def write(self, folder: Path) -> list[Path]:
         """Write ``<number>.csv`` and ``<number>.docx`` into ``folder``."""
@@ -151,8 +150,13 @@ class Table:
                 self.to_docx(folder / f"{self.number}.docx")]
 
 
-def _fix_zip_times(path: Path) -> None:
-    """Rewrite a zip archive with fixed entry times (zipfile stamps the wall clock)."""
+def save_docx(document: DocxDocument, path: Path) -> Path:
+    """Save a python-docx document with fixed zip entry times, so equal content gives equal bytes.
+
+    zipfile stamps each entry with the wall clock; Pandoc also copies those stamps from a
+    reference document into its output.
+    """
+    document.save(str(path))
     with zipfile.ZipFile(path) as archive:
         entries = [(info, archive.read(info)) for info in archive.infolist()]
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -160,6 +164,7 @@ def _fix_zip_times(path: Path) -> None:
             fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
             fixed.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(fixed, data)
+    return path
 
 
 # --- looking up result rows -------------------------------------------------------------
