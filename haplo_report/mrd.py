@@ -19,7 +19,8 @@ from haplo_report.params import Params
 from haplo_report.results import NOT_ESTIMABLE, ResultRow
 from haplo_report.stats.binomial import clopper_pearson
 
-ENDPOINT = "MRD"
+ENDPOINT = "MRD"  # MRD status at each landmark
+ENDPOINT_1Y = "MRD1Y"  # the registration's endpoint: MRD-negative at 1 year
 PROPORTION_METHOD = "Proportion; exact (Clopper-Pearson) 95% CI"
 COUNT_METHOD = "Number of patients (% of N)"
 ONE_YEAR = 365
@@ -31,7 +32,7 @@ NOT_EVALUABLE = "not evaluable: no assessment in window"
 FOLLOW_UP_OPEN = "not evaluable: follow-up ended before the window closed"
 STATUSES: tuple[str, ...] = (SUCCESS, FAILURE_EVENT, FAILURE_POSITIVE, NOT_EVALUABLE,
                              FOLLOW_UP_OPEN)
-PRIMARY = "primary"
+PRIMARY = "All"  # the primary analysis of the 1-year endpoint, on the whole FAS
 SENSITIVITY = "sensitivity: not evaluable as failure"
 
 
@@ -64,12 +65,13 @@ def landmark_assessment(admrd: pd.DataFrame, adsl: pd.DataFrame, *, landmark: in
     return rows.drop_duplicates("USUBJID").drop(columns="_DISTANCE").reset_index(drop=True)
 
 
-def _proportion_row(subgroup: str, time_days: int, negative: int, n: int) -> ResultRow:
+def _proportion_row(subgroup: str, time_days: int, negative: int, n: int,
+                    endpoint: str = ENDPOINT) -> ResultRow:
     if n == 0:
-        return ResultRow(ENDPOINT, subgroup, "proportion", float(time_days), None, n=0,
+        return ResultRow(endpoint, subgroup, "proportion", float(time_days), None, n=0,
                          events=0, method=PROPORTION_METHOD, flag=NOT_ESTIMABLE)
     lower, upper = clopper_pearson(negative, n)
-    return ResultRow(ENDPOINT, subgroup, "proportion", float(time_days), negative / n, lower,
+    return ResultRow(endpoint, subgroup, "proportion", float(time_days), negative / n, lower,
                      upper, n=n, events=negative, method=PROPORTION_METHOD)
 
 
@@ -129,7 +131,7 @@ def mrd_status_1y(adsl: pd.DataFrame, admrd: pd.DataFrame, *, threshold: float,
 def mrd_negative_1y(adsl: pd.DataFrame, admrd: pd.DataFrame, *,
                     threshold: float = Params.mrd_threshold,
                     window_days_365: int = Params.mrd_window_days_365) -> list[ResultRow]:
-    """Result rows of the registration's MRD endpoint (endpoint MRD, day 365, FAS).
+    """Result rows of the registration's MRD endpoint (endpoint MRD1Y, day 365, FAS).
 
     First one ``count`` row per status (``subgroup`` the status, ``n`` the FAS size), then
     two ``proportion`` rows: ``primary`` (successes among successes and failures) and
@@ -141,12 +143,12 @@ def mrd_negative_1y(adsl: pd.DataFrame, admrd: pd.DataFrame, *,
     counts = status["STATUS"].value_counts()
     n_of = {name: int(counts.get(name, 0)) for name in STATUSES}
     total = len(status)
-    rows = [ResultRow(ENDPOINT, name, "count", float(ONE_YEAR), float(n_of[name]), n=total,
+    rows = [ResultRow(ENDPOINT_1Y, name, "count", float(ONE_YEAR), float(n_of[name]), n=total,
                       method=COUNT_METHOD) for name in STATUSES]
     evaluable = n_of[SUCCESS] + n_of[FAILURE_EVENT] + n_of[FAILURE_POSITIVE]
-    rows.append(_proportion_row(PRIMARY, ONE_YEAR, n_of[SUCCESS], evaluable))
+    rows.append(_proportion_row(PRIMARY, ONE_YEAR, n_of[SUCCESS], evaluable, ENDPOINT_1Y))
     rows.append(_proportion_row(SENSITIVITY, ONE_YEAR, n_of[SUCCESS],
-                                evaluable + n_of[NOT_EVALUABLE]))
+                                evaluable + n_of[NOT_EVALUABLE], ENDPOINT_1Y))
     return rows
 
 

@@ -107,7 +107,7 @@ def test_one_year_status_rules():
     assert props.loc[SENSITIVITY, ["n", "events"]].tolist() == [7, 2]
     assert props.loc[SENSITIVITY, "estimate"] == pytest.approx(2 / 7)
     assert props.loc[PRIMARY, "ci_upper"] == pytest.approx(clopper_pearson(2, 5)[1])
-    assert set(rows["time_days"]) == {365.0} and set(rows["endpoint"]) == {"MRD"}
+    assert set(rows["time_days"]) == {365.0} and set(rows["endpoint"]) == {"MRD1Y"}
 
 
 def test_one_year_without_evaluable_patients_is_not_estimable():

@@ -97,7 +97,7 @@ HEADLINES: tuple[Headline, ...] = (
     Headline("GVHD-free, relapse-free survival, 1 year", "GRFS", "survival", 365),
     Headline("Cumulative incidence of relapse, 1 year", "CIR", "cif", 365),
     Headline("Non-relapse mortality, 1 year", "NRM", "cif", 365),
-    Headline("MRD-negative at 1 year", "MRD", "proportion", 365),
+    Headline("MRD-negative at 1 year", "MRD1Y", "proportion", 365),
     Headline("Acute GVHD grade II-IV, day 100", "AGVHD24", "cif", 100),
     Headline("Acute GVHD grade III-IV, day 100", "AGVHD34", "cif", 100),
     Headline("Chronic GVHD, any, 1 year", "CGVHD", "cif", 365),
