@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from haplo_report.formatting import EN_DASH, fmt_days, fmt_percent
+from haplo_report.mrd import PRIMARY, SENSITIVITY
 from haplo_report.params import Params
-from haplo_report.results import NOT_ESTIMABLE, ResultRow
+from haplo_report.results import NOT_ESTIMABLE, ResultRow, results_frame
 from haplo_report.stats.cif import cif_at, cumulative_incidence
 from haplo_report.stats.compare import gray_test, logrank_test
 from haplo_report.stats.followup import median_followup
@@ -44,6 +45,12 @@ ENDPOINT_NAMES: dict[str, str] = {
     "CGVHDMS": "cumulative incidence of moderate-severe chronic GVHD",
     "ANC": "cumulative incidence of neutrophil recovery",
     "PLT": "cumulative incidence of platelet recovery",
+}
+
+CURVE_LABELS: dict[str, str] = {  # figure legends
+    "PFS": "PFS", "OS": "OS", "GRFS": "GRFS", "CIR": "Relapse", "NRM": "NRM",
+    "AGVHD24": "Grade II-IV", "AGVHD34": "Grade III-IV", "CGVHD": "Any severity",
+    "CGVHDMS": "Moderate-severe", "ANC": "Neutrophils", "PLT": "Platelets",
 }
 
 TABLE_NAMES: dict[str, str] = {
@@ -224,6 +231,20 @@ def tte_results(adtte: pd.DataFrame, paramcd: str, *, landmarks: Sequence[int],
     return rows
 
 
+def curve_tables(adtte: pd.DataFrame, paramcds: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """The estimator table (Kaplan-Meier or Aalen-Johansen) of each endpoint, keyed by its
+    figure legend label, for :mod:`haplo_report.figures`."""
+    tables: dict[str, pd.DataFrame] = {}
+    for paramcd in paramcds:
+        data = _parameter(adtte, paramcd)
+        time = data["AVAL"].to_numpy(dtype=float)
+        event_type = data["EVNTTYPE"].to_numpy(dtype=int)
+        fit = (km_estimate(time, (event_type == 1).astype(int)) if paramcd in KM_ENDPOINTS
+               else cumulative_incidence(time, event_type, cause=1))
+        tables[CURVE_LABELS.get(paramcd, paramcd)] = fit.table
+    return tables
+
+
 def _landmark_words(days: float) -> str:
     if days % 365 == 0:
         return f"{int(days // 365)}-year"
@@ -291,3 +312,25 @@ def followup_headline(rows: Iterable[ResultRow]) -> str:
     return (f"Median follow-up (reverse Kaplan-Meier) was {fmt_days(row.estimate)} days "
             f"(95% CI {fmt_days(row.ci_lower)}{EN_DASH}{fmt_days(row.ci_upper)}) among "
             f"{row.n} patients, {died}.")
+
+
+def mrd_headline(rows: Sequence[ResultRow] | pd.DataFrame) -> str:
+    """The 1-year MRD endpoint in one sentence, from :func:`haplo_report.mrd.mrd_negative_1y`
+    rows: the primary proportion, then the sensitivity one (not evaluable as failure)."""
+    rows = rows if isinstance(rows, pd.DataFrame) else results_frame(list(rows))
+    one_year = rows[(rows["endpoint"] == "MRD") & (rows["statistic"] == "proportion")]
+    found = {s: one_year[one_year["subgroup"] == s] for s in (PRIMARY, SENSITIVITY)}
+    if any(f.empty for f in found.values()):
+        raise ValueError("no 1-year MRD proportion rows (primary and sensitivity)")
+    primary, sensitivity = (found[s].iloc[0] for s in (PRIMARY, SENSITIVITY))
+
+    def share(row: pd.Series) -> str:
+        if pd.isna(row["estimate"]):
+            return "not estimable"
+        return (f"{fmt_percent(row['estimate'])}%, 95% CI {fmt_percent(row['ci_lower'])}"
+                f"{EN_DASH}{fmt_percent(row['ci_upper'])}")
+
+    return (f"At 1 year, {int(primary['events'])} of {int(primary['n'])} evaluable patients "
+            f"were alive, relapse-free and MRD-negative ({share(primary)}); counting patients "
+            f"without an assessment in the window as failures, {int(sensitivity['events'])} of "
+            f"{int(sensitivity['n'])} ({share(sensitivity)}).")

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from haplo_report.endpoints import (CIF_METHOD, KM_METHOD, endpoint_landmarks,
+from haplo_report.endpoints import (CIF_METHOD, KM_METHOD, curve_tables, endpoint_landmarks,
                                     followup_headline, followup_results, headline,
-                                    main_landmark, not_supplied_sentence,
+                                    main_landmark, mrd_headline, not_supplied_sentence,
                                     tte_results)
-from haplo_report.results import ResultRow
+from haplo_report.results import ResultRow, results_frame
 from haplo_report.stats.cif import cif_at, cumulative_incidence
 from haplo_report.stats.compare import gray_test, logrank_test
 from haplo_report.stats.followup import median_followup
@@ -181,3 +181,31 @@ def test_main_landmark():
     assert main_landmark([100, 180]) == 180
     with pytest.raises(ValueError, match="no landmarks"):
         main_landmark([])
+
+
+def test_curve_tables_are_the_estimator_tables():
+    events = [1 if e == 1 else 0 for e in EVNT]
+    adtte = pd.concat([_adtte("OS", events), _adtte("CIR")])
+    tables = curve_tables(adtte, ["OS", "CIR"])
+    assert list(tables) == ["OS", "Relapse"]
+    pd.testing.assert_frame_equal(tables["OS"], km_estimate(np.array(AVAL, float),
+                                                            np.array(events)).table)
+    pd.testing.assert_frame_equal(tables["Relapse"], cumulative_incidence(
+        np.array(AVAL, float), np.array(EVNT), cause=1).table)
+
+
+def test_mrd_headline_reads_the_one_year_rows():
+    rows = [
+        ResultRow("MRD", "All", "proportion", 30.0, 0.5, 0.2, 0.8, 10, 5),
+        ResultRow("MRD", "primary", "proportion", 365.0, 12 / 20, 0.361, 0.809, 20, 12),
+        ResultRow("MRD", "sensitivity: not evaluable as failure", "proportion", 365.0,
+                  12 / 23, 0.306, 0.732, 23, 12),
+    ]
+    expected = (
+        "At 1 year, 12 of 20 evaluable patients were alive, relapse-free and MRD-negative "
+        "(60.0%, 95% CI 36.1\u201380.9); counting patients without an assessment in the window "
+        "as failures, 12 of 23 (52.2%, 95% CI 30.6\u201373.2).")
+    assert mrd_headline(rows) == expected
+    assert mrd_headline(results_frame(rows)) == expected
+    with pytest.raises(ValueError, match="no 1-year MRD proportion rows"):
+        mrd_headline(rows[:2])
