@@ -1,0 +1,54 @@
+"""Where things live: the project's notebooks and report definition, and a run's folders.
+
+A run of one cut owns these names inside ``OUTPUT/<study_id>/``: the report folder
+``<cut>/``, the build folder ``.<cut>.build/`` (swapped in only on success), the previous
+report ``.<cut>.previous/`` (aside for an instant during the swap), the lock ``.<cut>.lock``
+with its holder ``.<cut>.lock.holder``, and a kept failed build ``.failed/<cut>/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # holds notebooks/ and _quarto.yml
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+QUARTO_YML = PROJECT_ROOT / "_quarto.yml"
+
+
+@dataclass(frozen=True)
+class RunFolders:
+    """The folders and files of one study's data cut under the output folder."""
+
+    study_dir: Path  # OUTPUT/<study_id>
+    cut: str  # data cut date, YYYY-MM-DD
+
+    @classmethod
+    def of(cls, output_dir: Path, study_id: str, data_cut_date: str) -> RunFolders:
+        """The folders of ``study_id``'s cut ``data_cut_date`` under ``output_dir``."""
+        return cls(Path(output_dir) / study_id, data_cut_date)
+
+    @property
+    def final(self) -> Path:
+        """The report folder of the last good run."""
+        return self.study_dir / self.cut
+
+    @property
+    def build(self) -> Path:
+        return self.study_dir / f".{self.cut}.build"
+
+    @property
+    def previous(self) -> Path:
+        return self.study_dir / f".{self.cut}.previous"
+
+    @property
+    def failed(self) -> Path:
+        return self.study_dir / ".failed" / self.cut
+
+    @property
+    def lock(self) -> Path:
+        return self.study_dir / f".{self.cut}.lock"
+
+    @property
+    def lock_holder(self) -> Path:
+        return self.study_dir / f".{self.cut}.lock.holder"

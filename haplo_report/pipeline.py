@@ -1,0 +1,579 @@
+"""``haplo-report run``: validate, derive, execute the notebooks (parallel, cached), collect,
+render, write the manifest and swap the new report folder into place.
+
+The run of one cut holds a lock for its whole duration. It builds in ``.<cut>.build`` beside
+the report folder and swaps it in only when everything succeeded, so the previous report is
+never touched by a failed, interrupted or concurrent run (folder names: :mod:`paths`).
+
+Cache: each notebook's key hashes its source, its injected parameters, the derived data it
+reads (ADSL, the ADTTE rows of its endpoints, its other datasets) and the suite's code. A
+notebook whose key matches the previous good run of the same cut is not executed; its executed
+copy and outputs are taken over (checked against the previous manifest's hashes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, TextIO
+
+import nbformat
+import pandas as pd
+import papermill
+from filelock import FileLock, Timeout
+from jupyter_client import AsyncKernelManager
+from nbclient.exceptions import DeadKernelError
+from nbconvert import HTMLExporter
+from papermill.exceptions import PapermillExecutionError
+
+import haplo_report
+from haplo_report import plan
+from haplo_report.cut import Cut
+from haplo_report.derive import Derived, derive_cut
+from haplo_report.manifest import (MANIFEST, build_manifest, read_manifest, sha256_file,
+                                   without_timing, write_manifest)
+from haplo_report.params import Params
+from haplo_report.paths import NOTEBOOKS_DIR, RunFolders
+from haplo_report.plan import NotebookSpec
+from haplo_report.render import FORMATS, RenderError, choose_renderer, render_report
+from haplo_report.results import read_results, write_results
+from haplo_report.validation import InvalidCutError, validate_cut, write_violations
+
+OK_STATUSES: tuple[str, ...] = ("executed", "cached")
+PATH_PARAMS: tuple[str, ...] = ("data_dir", "out_dir")  # injected, but not part of the cache key
+# Remote scripts and stylesheets (require.js, MathJax CDNs): auditors' machines are offline.
+_REMOTE_SCRIPT = re.compile(r"<script[^>]*\bsrc=[\"'](?:https?:)?//[^\"']*[\"'][^>]*>\s*</script>",
+                            re.IGNORECASE)
+_REMOTE_LINK = re.compile(r"<link[^>]*\bhref=[\"'](?:https?:)?//[^\"']*[\"'][^>]*>", re.IGNORECASE)
+_REMOTE_IMPORT = re.compile(  # inline scripts that import from another host (mermaid)
+    r"<script\b[^>]*>(?:(?!</script>).)*?import\(\s*[\"'](?:https?:)?//(?:(?!</script>).)*?</script>",
+    re.IGNORECASE | re.DOTALL)
+
+
+class RunFailed(Exception):
+    """The run could not complete; the message is for the user and the previous report stands."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Where the report is and what this run did."""
+
+    run_dir: Path
+    executed: tuple[str, ...]  # notebooks executed by this run
+    cached: tuple[str, ...]  # notebooks taken over from the previous run
+    renderer: str | None  # None when not rendered
+    up_to_date: bool  # nothing changed: the folder was left as it was
+
+
+@dataclass(frozen=True)
+class NotebookJob:
+    """One notebook to execute or take over, with its cache key."""
+
+    spec: NotebookSpec
+    source: Path
+    parameters: dict[str, Any]  # injected, without the path parameters
+    key: str
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+class NotebookFailed(Exception):
+    """A notebook broke the output contract; the message names the notebook and the problem."""
+
+
+class _ThisInterpreterKernelManager(AsyncKernelManager):
+    """Kernel "python3" started with this interpreter, its stdout/stderr going to a log file.
+
+    A ``python3`` kernelspec found first on the Jupyter path (e.g. in the user's home) may
+    point to another Python without this package; jupyter_client only maps a bare "python".
+    The kernel's own messages would break the progress line; they are kept for failed builds.
+    """
+
+    def __init__(self, *, log: TextIO, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._log = log
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        cmd = super().format_kernel_cmd(extra_arguments)
+        return [sys.executable, *cmd[1:]]
+
+    async def start_kernel(self, **kw: Any) -> None:
+        await super().start_kernel(stdout=self._log, stderr=self._log, **kw)
+
+
+class Progress:
+    """Live progress on stderr: one updating line on a terminal, plain lines otherwise."""
+
+    def __init__(self, total: int, stream: TextIO | None = None) -> None:
+        self.total = total
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty()
+        self.done = 0
+        self.running: list[str] = []
+        self.started_at = time.monotonic()
+
+    def _elapsed(self) -> str:
+        return f"{time.monotonic() - self.started_at:.0f} s"
+
+    def _line(self) -> None:
+        running = ", ".join(self.running) or "-"
+        self.stream.write(f"\r\033[K[{self.done}/{self.total}] {self._elapsed()}  running: {running}")
+        self.stream.flush()
+
+    def say(self, text: str) -> None:
+        """A message of its own line."""
+        if self.tty:
+            self.stream.write("\r\033[K")
+        self.stream.write(text + "\n")
+        if self.tty and self.running:
+            self._line()
+        self.stream.flush()
+
+    def start(self, name: str) -> None:
+        self.running.append(name)
+        if self.tty:
+            self._line()
+        else:
+            self.say(f"notebook {name}: executing")
+
+    def finish(self, name: str, status: str) -> None:
+        if name in self.running:
+            self.running.remove(name)
+        self.done += 1
+        if self.tty:
+            self._line()
+        else:
+            self.say(f"notebook {name}: {status} ({self.done}/{self.total}, {self._elapsed()})")
+
+    def tick(self) -> None:
+        """Refresh the elapsed time on a terminal."""
+        if self.tty and self.running:
+            self._line()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+def run(params: Params, *, jobs: int | None = None, force: bool = False,
+        formats: tuple[str, ...] = FORMATS, notebooks: tuple[NotebookSpec, ...] = plan.NOTEBOOKS,
+        notebooks_dir: Path = NOTEBOOKS_DIR, render: bool = True,
+        stream: TextIO | None = None) -> RunResult:
+    """Build the report of ``params``' cut into ``OUTPUT/<study_id>/<data_cut_date>/``.
+
+    Raises :class:`RunFailed` (invalid data, a failed notebook, disk full, locked, not
+    writable); on ``KeyboardInterrupt`` the build is removed and the interrupt re-raised.
+    """
+    jobs = (os.cpu_count() or 1) if jobs is None else jobs
+    if jobs < 1:
+        raise RunFailed(f"--jobs must be at least 1, got {jobs}")
+    missing = [spec.name for spec in notebooks
+               if not (Path(notebooks_dir) / f"{spec.name}.ipynb").is_file()]
+    if missing:
+        raise RunFailed(f"notebook(s) not found in {notebooks_dir}: {', '.join(missing)}")
+    try:
+        cut = validate_cut(params.data_dir, params.data_cut_date)
+    except InvalidCutError as exc:
+        raise RunFailed(exc.format()) from None
+    try:
+        derived = derive_cut(cut, params)
+        renderer = choose_renderer() if render else None
+    except (ValueError, RenderError) as exc:
+        raise RunFailed(str(exc)) from None
+
+    folders = RunFolders.of(params.output_dir, params.study_id, str(params.data_cut_date))
+    progress = Progress(len(notebooks), stream)
+    with cut_lock(folders):
+        _recover(folders)
+        try:
+            return _build(params, cut, derived, folders, jobs=jobs, force=force,
+                          formats=tuple(formats), notebooks=tuple(notebooks),
+                          notebooks_dir=Path(notebooks_dir), renderer=renderer,
+                          progress=progress)
+        except KeyboardInterrupt:
+            progress.close()
+            _remove(folders.build)
+            raise
+        except OSError as exc:
+            progress.close()
+            _remove(folders.build)
+            raise RunFailed(_os_error_message(exc, folders)) from None
+
+
+@contextmanager
+def cut_lock(folders: RunFolders) -> Iterator[None]:
+    """Hold the cut's lock; refuse at once, naming the holder, when another run holds it.
+
+    The OS releases the lock when its process dies, so a killed run leaves no stale lock.
+    """
+    lock = FileLock(folders.lock, timeout=0)
+    try:
+        folders.study_dir.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except Timeout:
+        try:
+            holder = folders.lock_holder.read_text(encoding="utf-8").strip()
+        except OSError:
+            holder = "holder unknown"
+        raise RunFailed(f"another run of {folders.study_dir.name} cut {folders.cut} is in "
+                        f"progress ({holder}); wait for it to finish") from None
+    except OSError as exc:
+        raise RunFailed(_os_error_message(exc, folders)) from None
+    try:
+        started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        try:
+            folders.lock_holder.write_text(
+                f"pid {os.getpid()} on {socket.gethostname()}, started {started}",
+                encoding="utf-8")
+        except OSError as exc:
+            raise RunFailed(_os_error_message(exc, folders)) from None
+        yield
+    finally:
+        lock.release()
+
+
+def _os_error_message(exc: OSError, folders: RunFolders) -> str:
+    where = exc.filename or folders.study_dir
+    if exc.errno == errno.ENOSPC:
+        return (f"disk full while writing {where}: free some space and run again "
+                "(the previous report is unchanged)")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST):
+        return f"output folder not writable: {where} ({exc.strerror})"
+    return f"cannot write {where}: {exc.strerror or exc}"
+
+
+def _remove(path: Path) -> None:
+    if path.exists():
+        shutil.rmtree(path)
+
+
+def _recover(folders: RunFolders) -> None:
+    """Undo what a crashed run left: a half-done swap, a build folder."""
+    if folders.previous.exists():
+        if folders.final.exists():
+            _remove(folders.previous)
+        else:
+            folders.previous.rename(folders.final)
+    _remove(folders.build)
+
+
+def _swap(folders: RunFolders) -> None:
+    """Build in, previous out; :func:`_recover` completes this after a crash in between."""
+    if folders.final.exists():
+        folders.final.rename(folders.previous)
+    folders.build.rename(folders.final)
+    _remove(folders.previous)
+
+
+def _fail_keeping_build(folders: RunFolders, message: str) -> RunFailed:
+    """Move the build to ``.failed/<cut>`` and return the error to raise."""
+    _remove(folders.failed)
+    folders.failed.parent.mkdir(parents=True, exist_ok=True)
+    folders.build.rename(folders.failed)
+    return RunFailed(f"{message}\nthe failed build is kept in {folders.failed}; "
+                     "the previous report is unchanged")
+
+
+@lru_cache(maxsize=1)
+def suite_fingerprint() -> dict[str, str]:
+    """The suite's version and a hash of its code (an editable install changes without a
+    version bump, and a cached notebook must not outlive the code that made it)."""
+    root = Path(haplo_report.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return {"version": haplo_report.__version__, "code_sha256": digest.hexdigest()}
+
+
+def _sha256_json(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _data_bytes(value: Any) -> bytes:
+    if isinstance(value, pd.DataFrame):
+        return value.to_csv(index=False, date_format="%Y-%m-%d", float_format="%.10g",
+                            lineterminator="\n").encode()
+    return json.dumps(value, sort_keys=True).encode()
+
+
+def data_read_by(spec: NotebookSpec, derived: Derived) -> dict[str, str]:
+    """SHA-256 of each piece of derived data ``spec`` reads."""
+    adtte = derived.adtte
+    if "*" not in spec.endpoints:
+        adtte = adtte[adtte["PARAMCD"].isin(spec.endpoints)]
+    pieces = {"adsl": derived.adsl, "adtte": adtte}
+    pieces.update({name: getattr(derived, name) for name in spec.datasets})
+    return {name: hashlib.sha256(_data_bytes(value)).hexdigest() for name, value in pieces.items()}
+
+
+def notebook_job(spec: NotebookSpec, params: Params, derived: Derived,
+                 notebooks_dir: Path) -> NotebookJob:
+    """The job of one notebook: its injected parameters and its cache key."""
+    values = params.to_dict()
+    parameters = {name: values[name] for name in (*plan.COMMON_PARAMS, *spec.params)}
+    source = notebooks_dir / f"{spec.name}.ipynb"
+    key = _sha256_json({"notebook": sha256_file(source), "parameters": parameters,
+                        "data": data_read_by(spec, derived), "suite": suite_fingerprint()})
+    return NotebookJob(spec, source, parameters, key)
+
+
+def _take_over(job: NotebookJob, previous: dict[str, Any] | None, final: Path,
+               build: Path) -> list[str] | None:
+    """Copy the previous run's outputs of ``job`` into the build when its key matches."""
+    entry = (previous or {}).get("notebooks", {}).get(job.name)
+    if not entry or entry.get("status") not in OK_STATUSES or entry.get("cache_key") != job.key:
+        return None
+    recorded = previous.get("outputs", {})
+    outputs = list(entry.get("outputs") or [])
+    for relative in outputs:
+        path = final / relative
+        if (relative not in recorded or not path.is_file()
+                or sha256_file(path) != recorded[relative]["sha256"]):
+            return None
+    for relative in outputs:
+        (build / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(final / relative, build / relative)
+    return outputs
+
+
+def _make_reproducible(path: Path) -> None:
+    """Drop wall-clock metadata (it belongs in the manifest only) and papermill's random id of
+    the injected cell, so the same inputs give the same executed notebook."""
+    notebook = nbformat.read(path, as_version=4)
+    for node in (notebook, *notebook.cells):
+        node.metadata.pop("execution", None)
+        for key in ("start_time", "end_time", "duration"):
+            node.metadata.get("papermill", {}).pop(key, None)
+    for cell in notebook.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.id = "injected-parameters"
+    nbformat.write(notebook, path)
+
+
+def write_html(notebook_path: Path) -> Path:
+    """An offline HTML copy of an executed notebook (images embedded, no other hosts)."""
+    exporter = HTMLExporter(template_name="lab", embed_images=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook_path, as_version=4))
+    for pattern in (_REMOTE_SCRIPT, _REMOTE_LINK, _REMOTE_IMPORT):
+        body = pattern.sub("", body)
+    html = notebook_path.with_suffix(".html")
+    html.write_text(body, encoding="utf-8")
+    return html
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return line if len(line) <= limit else line[:limit] + "..."
+
+
+def _execute_one(job: NotebookJob, build: Path) -> dict[str, Any]:
+    """Execute one notebook into ``build/notebooks``; its outputs go to ``.staging/<name>``.
+
+    Returns the manifest entry: status "executed", or "failed" with the ``error`` message.
+    """
+    staging = build / ".staging" / job.name
+    work = build / ".work" / job.name  # neutral working directory; kept in a failed build
+    staging.mkdir(parents=True)
+    work.mkdir(parents=True)
+    output = build / "notebooks" / f"{job.name}.ipynb"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    injected = {**job.parameters, "data_dir": str(build / "data"), "out_dir": str(staging)}
+    entry: dict[str, Any] = {"start": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                             "cache_key": job.key, "status": "executed"}
+    began = time.monotonic()
+    try:
+        with (work.parent / f"{job.name}.kernel.log").open("w", encoding="utf-8") as log:
+            papermill.execute_notebook(
+                str(job.source), str(output), parameters=injected, kernel_name="python3",
+                cwd=str(work), progress_bar=False, log_output=False,
+                km=_ThisInterpreterKernelManager(kernel_name="python3", log=log))
+    except PapermillExecutionError as exc:
+        entry["error"] = (f"notebook {job.name} failed in cell In [{exc.exec_count}]: "
+                          f"{exc.ename}: {_first_line(exc.evalue)}")
+    except DeadKernelError:
+        entry["error"] = (f"notebook {job.name}: its kernel died (crashed, out of memory or "
+                          "killed) before the notebook finished")
+    except (KeyboardInterrupt, OSError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any other papermill/nbclient failure
+        entry["error"] = (f"notebook {job.name} could not be executed: "
+                          f"{type(exc).__name__}: {_first_line(str(exc))}")
+    entry["duration_s"] = round(time.monotonic() - began, 3)
+    if "error" in entry:
+        entry["status"] = "failed"
+    if output.is_file():
+        _make_reproducible(output)
+        write_html(output)
+    return entry
+
+
+def _merge_staging(name: str, build: Path) -> list[str]:
+    """Move a notebook's outputs from its staging folder into the build; their paths."""
+    staging = build / ".staging" / name
+    moved = []
+    for path in sorted(p for p in staging.rglob("*") if p.is_file()):
+        relative = path.relative_to(staging)
+        target = build / relative
+        if target.exists():
+            raise NotebookFailed(f"notebook {name} wrote {relative.as_posix()}, "
+                                 "which another notebook wrote too")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.rename(target)
+        moved.append(relative.as_posix())
+    shutil.rmtree(staging)
+    return moved
+
+
+def _execute_all(todo: list[NotebookJob], build: Path, jobs: int,
+                 progress: Progress) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Execute ``todo`` in parallel; per-notebook entries and the failure messages.
+
+    After a failure, notebooks not yet started are cancelled and running ones finish.
+    """
+    entries: dict[str, dict[str, Any]] = {}
+    failures: list[str] = []
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="notebook")
+    running: dict[Future, NotebookJob] = {}
+    try:
+        for job in todo:
+            running[pool.submit(_execute_one, job, build)] = job
+        started: set[str] = set()
+        while running:
+            for future, job in running.items():
+                if job.name not in started and (future.running() or future.done()):
+                    started.add(job.name)
+                    progress.start(job.name)
+            done, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
+            progress.tick()
+            for future in done:
+                job = running.pop(future)
+                if future.cancelled():
+                    continue
+                if job.name not in started:
+                    started.add(job.name)
+                    progress.start(job.name)
+                entry = future.result()
+                outputs = [f"notebooks/{job.name}.{suffix}" for suffix in ("ipynb", "html")
+                           if (build / "notebooks" / f"{job.name}.{suffix}").is_file()]
+                if entry["status"] == "executed":
+                    try:
+                        outputs += _merge_staging(job.name, build)
+                    except NotebookFailed as exc:
+                        entry.update(status="failed", error=str(exc))
+                if entry["status"] == "failed":
+                    failures.append(entry["error"])
+                    pool.shutdown(wait=False, cancel_futures=True)
+                entries[job.name] = {**entry, "outputs": sorted(outputs)}
+                progress.finish(job.name, entry["status"])
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return entries, failures
+
+
+def _write_validation(cut: Cut, build: Path) -> None:
+    record = {"valid": True, "violations": [], "supplied": cut.supplied(),
+              "files": {name: path.name for name, path in sorted(cut.files.items())}}
+    (build / "validation.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n",
+                                           encoding="utf-8")
+    write_violations(None, build / "validation.csv")
+
+
+def collect_results(names: list[str], build: Path) -> pd.DataFrame:
+    """Every notebook's ``results/<name>.csv`` into ``results.csv``: plan order, then row order."""
+    frames = []
+    for name in names:
+        path = build / "results" / f"{name}.csv"
+        if not path.is_file():
+            raise NotebookFailed(f"notebook {name} wrote no results/{name}.csv")
+        frames.append(read_results(path))
+    return write_results(pd.concat(frames, ignore_index=True), build / "results.csv")
+
+
+def _report_key(entries: dict[str, dict[str, Any]], params: Params, formats: tuple[str, ...],
+                renderer: str | None, build: Path) -> str:
+    values = {k: v for k, v in params.to_dict().items() if k != "output_dir"}
+    return _sha256_json({
+        "chapters": [[name, entry["cache_key"]] for name, entry in entries.items()],
+        "formats": list(formats), "renderer": renderer, "params": values,
+        "results": sha256_file(build / "results.csv"),
+        "validation": sha256_file(build / "validation.json"), "suite": suite_fingerprint(),
+    })
+
+
+def _build(params: Params, cut: Cut, derived: Derived, folders: RunFolders, *, jobs: int,
+           force: bool, formats: tuple[str, ...], notebooks: tuple[NotebookSpec, ...],
+           notebooks_dir: Path, renderer: str | None, progress: Progress) -> RunResult:
+    build = folders.build
+    build.mkdir(parents=True)
+    derived.write(build / "data")
+    _write_validation(cut, build)
+    planned = [notebook_job(spec, params, derived, notebooks_dir) for spec in notebooks]
+    previous = None if force else read_manifest(folders.final / MANIFEST)
+
+    entries: dict[str, dict[str, Any]] = {}
+    todo = []
+    for job in planned:
+        outputs = _take_over(job, previous, folders.final, build)
+        if outputs is None:
+            todo.append(job)
+        else:
+            entries[job.name] = {"status": "cached", "start": None, "duration_s": 0.0,
+                                 "cache_key": job.key, "outputs": outputs}
+            progress.finish(job.name, "cached")
+    executed, failures = _execute_all(todo, build, jobs, progress)
+    entries.update(executed)
+    entries = {job.name: entries[job.name] for job in planned if job.name in entries}
+    inputs = [*cut.files.values(), *([params.source] if params.source else [])]
+
+    def manifest(report_key: str) -> dict[str, Any]:
+        return build_manifest(params, inputs=inputs, run_dir=build, notebooks=entries,
+                              renderer=renderer, report_key=report_key, suite=suite_fingerprint())
+
+    if not failures:
+        try:
+            collect_results([job.name for job in planned], build)
+        except NotebookFailed as exc:
+            failures.append(str(exc))
+    progress.close()
+    if failures:
+        write_manifest(manifest(""), build / MANIFEST)
+        raise _fail_keeping_build(folders, "\n".join(failures))
+    _remove(build / ".staging")
+    _remove(build / ".work")
+
+    report_key = _report_key(entries, params, formats, renderer, build)
+    executed_names = tuple(name for name, e in entries.items() if e["status"] == "executed")
+    cached_names = tuple(name for name, e in entries.items() if e["status"] == "cached")
+    if previous and not todo and previous.get("report_key") == report_key:
+        _remove(build)
+        progress.say(f"up to date: nothing changed since the last run; {folders.final} "
+                     "left as it is")
+        return RunResult(folders.final, (), cached_names, previous.get("renderer"), True)
+    if renderer is not None:
+        write_manifest(without_timing(manifest(report_key)), build / MANIFEST)
+        progress.say(f"rendering the report ({', '.join(formats)}) with {renderer}")
+        try:
+            render_report(build, formats, renderer=renderer)
+        except RenderError as exc:
+            raise _fail_keeping_build(folders, f"rendering the report failed: {exc}") from None
+    write_manifest(manifest(report_key), build / MANIFEST)
+    _swap(folders)
+    return RunResult(folders.final, executed_names, cached_names, renderer, False)

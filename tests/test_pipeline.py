@@ -1,0 +1,198 @@
+"""haplo_report.pipeline: execution, collection, layout, cache and progress (fake notebooks)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from haplo_report import pipeline
+from haplo_report.render import RenderResult
+from haplo_report.results import read_results
+from pipeline_fixtures import (ALPHA, BETA, NOTEBOOKS_DIR, SPECS, VALID_CUT, good_run,  # noqa: F401
+                               make_params, previous, run_fake, tree_hashes)
+
+RUN = Path("TEST") / "2026-06-30"
+
+
+def _injected(notebook: Path) -> str:
+    cells = nbformat.read(notebook, as_version=4).cells
+    return next(c.source for c in cells if "injected-parameters" in c.metadata.get("tags", []))
+
+
+def test_every_notebook_executed_and_results_collected(good_run):
+    output, result = good_run
+    run_dir = output / RUN
+    assert result.run_dir == run_dir
+    assert result.executed == ("01_alpha", "02_beta") and result.cached == ()
+    assert not result.up_to_date
+    for name in ("data/adsl.parquet", "data/adtte.csv", "data/supplied.json",
+                 "notebooks/01_alpha.ipynb", "notebooks/01_alpha.html", "notebooks/02_beta.ipynb",
+                 "notebooks/02_beta.html", "tables/alpha.csv", "results/01_alpha.csv",
+                 "results.csv", "validation.json", "validation.csv", "manifest.json"):
+        assert (run_dir / name).is_file(), name
+    # nothing but the report folder and the lock is left in the study folder
+    assert sorted(p.name for p in (output / "TEST").iterdir()) == [
+        ".2026-06-30.lock", ".2026-06-30.lock.holder", "2026-06-30"]
+
+    results = read_results(run_dir / "results.csv")
+    assert results["endpoint"].tolist() == ["DISPOSITION", "OS", "MRD"]  # plan, then row order
+    subjects = pd.read_csv(VALID_CUT / "subjects.csv")
+    admrd = pd.read_csv(run_dir / "data" / "admrd.csv")
+    assert results.loc[0, "estimate"] == len(subjects) == 8
+    assert results.loc[2, "estimate"] == (admrd["RESULT"] >= 1e-4).sum()
+    assert results.loc[2, "n"] == len(admrd)
+    validation = json.loads((run_dir / "validation.json").read_text())
+    assert validation["valid"] is True and validation["supplied"]["subjects"] == 8
+
+
+def test_parameters_injected_per_plan(good_run):
+    run_dir = good_run[0] / RUN
+    alpha, beta = (_injected(run_dir / "notebooks" / f"{n}.ipynb") for n in ("01_alpha", "02_beta"))
+    assert 'data_cut_date = "2026-06-30"' in alpha and 'study_id = "TEST"' in alpha
+    assert "mrd_threshold" not in alpha
+    assert "mrd_threshold = 0.0001" in beta
+    assert f'data_dir = "{(good_run[0] / "TEST" / ".2026-06-30.build" / "data")}"' in beta
+
+
+def test_executed_notebooks_carry_no_wall_clock_and_html_is_offline(good_run):
+    run_dir = good_run[0] / RUN
+    notebook = nbformat.read(run_dir / "notebooks" / "01_alpha.ipynb", as_version=4)
+    for node in (notebook, *notebook.cells):
+        assert not {"start_time", "end_time", "duration"} & set(node.metadata.get("papermill", {}))
+    html = (run_dir / "notebooks" / "01_alpha.html").read_text()
+    assert "Enrolled patients: 8" in html
+    remote = [url for url in re.findall(r"(?:src|href)=[\"']([^\"']+)", html) if "//" in url]
+    assert remote == []
+    assert not re.search(r"import\(\s*[\"']https?://", html)
+
+
+def test_second_run_executes_nothing_and_leaves_the_folder(previous):
+    before = tree_hashes(previous / RUN)
+    stream = io.StringIO()
+    result = run_fake(make_params(previous), stream=stream)
+    assert result.up_to_date and result.executed == ()
+    assert result.cached == ("01_alpha", "02_beta")
+    assert tree_hashes(previous / RUN) == before
+    assert "up to date" in stream.getvalue()
+
+
+def test_changed_parameter_reexecutes_only_the_notebook_that_reads_it(previous):
+    old = tree_hashes(previous / RUN)
+    result = run_fake(make_params(previous, mrd_threshold=0.5))
+    assert result.executed == ("02_beta",) and result.cached == ("01_alpha",)
+    run_dir = previous / RUN
+    results = read_results(run_dir / "results.csv")
+    admrd = pd.read_csv(run_dir / "data" / "admrd.csv")
+    assert results.loc[2, "estimate"] == (admrd["RESULT"] >= 0.5).sum()
+    new = tree_hashes(run_dir)
+    for name in ("notebooks/01_alpha.ipynb", "tables/alpha.csv", "results/01_alpha.csv"):
+        assert new[name] == old[name]
+    assert new["notebooks/02_beta.ipynb"] != old["notebooks/02_beta.ipynb"]
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["notebooks"]["01_alpha"]["status"] == "cached"
+    assert manifest["notebooks"]["02_beta"]["status"] == "executed"
+    assert manifest["params"]["mrd_threshold"] == 0.5
+
+
+def test_changed_cut_reexecutes_what_depends_on_it(previous, tmp_path):
+    cut = tmp_path / "cut"
+    shutil.copytree(VALID_CUT, cut)
+    mrd = (cut / "mrd.csv").read_text().splitlines()
+    mrd[1] = mrd[1].rsplit(",", 1)[0] + ",0.01"  # one MRD result changes; ADSL and OS do not
+    (cut / "mrd.csv").write_text("\n".join(mrd) + "\n")
+    result = run_fake(make_params(previous, data_dir=cut))
+    assert result.executed == ("02_beta",) and result.cached == ("01_alpha",)
+
+
+def test_force_executes_all_with_byte_identical_outputs(good_run, previous):
+    old = tree_hashes(previous / RUN)
+    result = run_fake(make_params(previous), force=True)
+    assert result.executed == ("01_alpha", "02_beta")
+    new = tree_hashes(previous / RUN)
+    same = [k for k in new if not k.startswith("notebooks/") and k != "manifest.json"]
+    assert "results.csv" in same and "tables/alpha.csv" in same
+    assert {k: new[k] for k in same} == {k: old[k] for k in same}
+    # executed notebooks differ only by the injected folder paths of the two output folders
+    for name in ("01_alpha.ipynb", "02_beta.ipynb", "02_beta.html"):
+        before = (good_run[0] / RUN / "notebooks" / name).read_text()
+        after = (previous / RUN / "notebooks" / name).read_text()
+        assert after.replace(str(previous), str(good_run[0])) == before
+
+
+def test_render_runs_once_and_is_skipped_when_nothing_changed(previous, monkeypatch):
+    calls = []
+
+    def fake_render(run_dir: Path, formats: tuple[str, ...], *, renderer: str) -> RenderResult:
+        calls.append((formats, renderer, json.loads((run_dir / "manifest.json").read_text())))
+        (run_dir / "report").mkdir()
+        (run_dir / "report" / "TEST_2026-06-30.html").write_text("report")
+        return RenderResult(renderer, {"html": run_dir / "report" / "TEST_2026-06-30.html"})
+
+    monkeypatch.setattr(pipeline, "choose_renderer", lambda: "stub")
+    monkeypatch.setattr(pipeline, "render_report", fake_render)
+    params = make_params(previous)
+    kwargs = dict(jobs=2, notebooks=SPECS, notebooks_dir=NOTEBOOKS_DIR, formats=("html",))
+    first = pipeline.run(params, **kwargs)
+    assert first.renderer == "stub" and not first.up_to_date and first.executed == ()
+    assert len(calls) == 1 and calls[0][:2] == (("html",), "stub")
+    assert "start" not in calls[0][2]["notebooks"]["01_alpha"]  # the report sees no wall clock
+    manifest = json.loads((previous / RUN / "manifest.json").read_text())
+    assert manifest["renderer"] == "stub"
+    assert "report/TEST_2026-06-30.html" in manifest["outputs"]
+    second = pipeline.run(params, **kwargs)
+    assert second.up_to_date and len(calls) == 1
+    third = pipeline.run(params, **{**kwargs, "formats": ("html", "docx")})
+    assert not third.up_to_date and len(calls) == 2
+
+
+def test_missing_notebook_and_bad_jobs_are_refused(tmp_path):
+    params = make_params(tmp_path / "output")
+    with pytest.raises(pipeline.RunFailed, match="notebook.*not found.*00_missing"):
+        run_fake(params, (ALPHA, pipeline.NotebookSpec("00_missing", "M", "14.1")))
+    with pytest.raises(pipeline.RunFailed, match="--jobs must be at least 1"):
+        pipeline.run(params, jobs=0, notebooks=(ALPHA,), notebooks_dir=NOTEBOOKS_DIR)
+    assert not (tmp_path / "output").exists()
+
+
+def test_invalid_cut_lists_violations_and_writes_nothing(tmp_path):
+    cut = tmp_path / "cut"
+    shutil.copytree(VALID_CUT, cut)
+    text = (cut / "subjects.csv").read_text().replace(",M,", ",X,", 1)
+    (cut / "subjects.csv").write_text(text)
+    with pytest.raises(pipeline.RunFailed) as caught:
+        run_fake(make_params(tmp_path / "output", data_dir=cut), (BETA,))
+    message = str(caught.value)
+    assert "subjects.csv" in message and "SEX" in message and "'X'" in message
+    assert "1 violation(s)" in message
+    assert not (tmp_path / "output").exists()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_plain_lines_and_terminal_line():
+    plain = io.StringIO()
+    progress = pipeline.Progress(2, plain)
+    progress.start("03_pfs")
+    progress.finish("03_pfs", "executed")
+    lines = plain.getvalue().splitlines()
+    assert lines[0] == "notebook 03_pfs: executing"
+    assert re.fullmatch(r"notebook 03_pfs: executed \(1/2, \d+ s\)", lines[1])
+
+    terminal = _Terminal()
+    progress = pipeline.Progress(2, terminal)
+    progress.start("03_pfs")
+    progress.start("04_os")
+    assert "\n" not in terminal.getvalue()
+    assert terminal.getvalue().endswith("running: 03_pfs, 04_os")
+    progress.finish("03_pfs", "executed")
+    assert re.search(r"\r\x1b\[K\[1/2\] \d+ s  running: 04_os$", terminal.getvalue())
