@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from haplo_report.formatting import EN_DASH, fmt_days, fmt_percent
-from haplo_report.mrd import PRIMARY, SENSITIVITY
+from haplo_report.mrd import ENDPOINT_1Y, PRIMARY, SENSITIVITY
 from haplo_report.params import Params
 from haplo_report.results import NOT_ESTIMABLE, ResultRow, results_frame
 from haplo_report.stats.cif import cif_at, cumulative_incidence
@@ -318,7 +318,7 @@ def mrd_headline(rows: Sequence[ResultRow] | pd.DataFrame) -> str:
     """The 1-year MRD endpoint in one sentence, from :func:`haplo_report.mrd.mrd_negative_1y`
     rows: the primary proportion, then the sensitivity one (not evaluable as failure)."""
     rows = rows if isinstance(rows, pd.DataFrame) else results_frame(list(rows))
-    one_year = rows[(rows["endpoint"] == "MRD") & (rows["statistic"] == "proportion")]
+    one_year = rows[(rows["endpoint"] == ENDPOINT_1Y) & (rows["statistic"] == "proportion")]
     found = {s: one_year[one_year["subgroup"] == s] for s in (PRIMARY, SENSITIVITY)}
     if any(f.empty for f in found.values()):
         raise ValueError("no 1-year MRD proportion rows (primary and sensitivity)")

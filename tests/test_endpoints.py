@@ -197,8 +197,8 @@ def test_curve_tables_are_the_estimator_tables():
 def test_mrd_headline_reads_the_one_year_rows():
     rows = [
         ResultRow("MRD", "All", "proportion", 30.0, 0.5, 0.2, 0.8, 10, 5),
-        ResultRow("MRD", "primary", "proportion", 365.0, 12 / 20, 0.361, 0.809, 20, 12),
-        ResultRow("MRD", "sensitivity: not evaluable as failure", "proportion", 365.0,
+        ResultRow("MRD1Y", "All", "proportion", 365.0, 12 / 20, 0.361, 0.809, 20, 12),
+        ResultRow("MRD1Y", "sensitivity: not evaluable as failure", "proportion", 365.0,
                   12 / 23, 0.306, 0.732, 23, 12),
     ]
     expected = (
