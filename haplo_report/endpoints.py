@@ -279,8 +279,8 @@ def headline(rows: Iterable[ResultRow], endpoint: str, time_days: int | None = N
     if row is None:
         raise ValueError(f"no {statistic} row for {endpoint} ({subgroup}) at day {time_days}")
     if row.estimate is None or (isinstance(row.estimate, float) and math.isnan(row.estimate)):
-        return (f"The {when} {name} could not be estimated: follow-up of the {row.n} "
-                f"patients ends before day {fmt_days(time_days)}.")
+        return (f"The {when} {name} is not estimable: the last observed time of the "
+                f"{row.n} patients for this endpoint is before day {fmt_days(time_days)}.")
     sentence = (f"The {when} {name} was {fmt_percent(row.estimate)}% (95% CI "
                 f"{fmt_percent(row.ci_lower)}{EN_DASH}{fmt_percent(row.ci_upper)}) among "
                 f"{row.n} patients with {row.events} "
