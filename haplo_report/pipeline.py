@@ -98,23 +98,28 @@ class NotebookFailed(Exception):
 
 
 class _ThisInterpreterKernelManager(AsyncKernelManager):
-    """Kernel "python3" started with this interpreter, its stdout/stderr going to a log file.
+    """Kernel "python3" started with this interpreter in ``cwd``, its output going to ``log``.
+
+    papermill's own ``cwd`` argument changes the working directory of the whole process, which
+    races between notebooks executed in parallel threads; here only the kernel gets it.
 
     A ``python3`` kernelspec found first on the Jupyter path (e.g. in the user's home) may
     point to another Python without this package; jupyter_client only maps a bare "python".
     The kernel's own messages would break the progress line; they are kept for failed builds.
     """
 
-    def __init__(self, *, log: TextIO, **kwargs: Any) -> None:
+    def __init__(self, *, log: TextIO, cwd: Path, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._log = log
+        self._cwd = cwd
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         cmd = super().format_kernel_cmd(extra_arguments)
         return [sys.executable, *cmd[1:]]
 
     async def start_kernel(self, **kw: Any) -> None:
-        await super().start_kernel(stdout=self._log, stderr=self._log, **kw)
+        await super().start_kernel(**{**kw, "stdout": self._log, "stderr": self._log,
+                                      "cwd": str(self._cwd)})
 
 
 class Progress:
@@ -403,8 +408,8 @@ def _execute_one(job: NotebookJob, build: Path) -> dict[str, Any]:
         with (work.parent / f"{job.name}.kernel.log").open("w", encoding="utf-8") as log:
             papermill.execute_notebook(
                 str(job.source), str(output), parameters=injected, kernel_name="python3",
-                cwd=str(work), progress_bar=False, log_output=False,
-                km=_ThisInterpreterKernelManager(kernel_name="python3", log=log))
+                progress_bar=False, log_output=False,
+                km=_ThisInterpreterKernelManager(kernel_name="python3", log=log, cwd=work))
     except PapermillExecutionError as exc:
         entry["error"] = (f"notebook {job.name} failed in cell In [{exc.exec_count}]: "
                           f"{exc.ename}: {_first_line(exc.evalue)}")

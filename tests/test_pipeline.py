@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import json
 import re
 import shutil
@@ -196,3 +197,9 @@ def test_progress_plain_lines_and_terminal_line():
     assert terminal.getvalue().endswith("running: 03_pfs, 04_os")
     progress.finish("03_pfs", "executed")
     assert re.search(r"\r\x1b\[K\[1/2\] \d+ s  running: 04_os$", terminal.getvalue())
+
+
+def test_notebooks_run_in_a_neutral_folder_and_leave_the_process_cwd(previous, tmp_path):
+    cwd = os.getcwd()
+    run_fake(make_params(previous), force=True)
+    assert os.getcwd() == cwd  # papermill's cwd= would chdir the whole process

@@ -1,0 +1,129 @@
+"""Faults of a run: each leaves the previous report folder byte-for-byte as it was."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from filelock import FileLock
+
+from haplo_report import pipeline
+from haplo_report.paths import RunFolders
+from pipeline_fixtures import (ALPHA, DIE, FAIL, SPECS, good_run, make_params,  # noqa: F401
+                               previous, run_fake, tree_hashes)
+
+RUN = Path("TEST") / "2026-06-30"
+
+
+def _folders(output: Path) -> RunFolders:
+    return RunFolders.of(output, "TEST", "2026-06-30")
+
+
+def test_notebook_raising_keeps_failed_build_and_previous_report(previous):
+    before = tree_hashes(previous / RUN)
+    with pytest.raises(pipeline.RunFailed) as caught:
+        run_fake(make_params(previous), (*SPECS, FAIL))
+    message = str(caught.value)
+    # parameters In [1], injected In [2], "x = 1" In [3], the raise In [4]
+    assert "notebook 03_fail failed in cell In [4]: ValueError: deliberate failure" in message
+    folders = _folders(previous)
+    assert str(folders.failed) in message
+    assert tree_hashes(previous / RUN) == before
+    assert not folders.build.exists()
+    kept = nbformat.read(folders.failed / "notebooks" / "03_fail.ipynb", as_version=4)
+    errors = [o for c in kept.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.output_type == "error"]
+    assert errors and errors[0].ename == "ValueError"
+    assert (folders.failed / "manifest.json").is_file()
+
+
+def test_dead_kernel_is_a_failed_notebook(previous):
+    before = tree_hashes(previous / RUN)
+    with pytest.raises(pipeline.RunFailed, match="notebook 04_die: its kernel died"):
+        run_fake(make_params(previous), (ALPHA, DIE))
+    assert tree_hashes(previous / RUN) == before
+    assert (_folders(previous).failed / "notebooks" / "04_die.ipynb").is_file()
+
+
+def test_keyboard_interrupt_removes_build_and_keeps_previous(previous, monkeypatch):
+    before = tree_hashes(previous / RUN)
+
+    def interrupted(job, build):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "_execute_one", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_fake(make_params(previous), force=True)
+    folders = _folders(previous)
+    assert tree_hashes(previous / RUN) == before
+    assert not folders.build.exists() and not folders.failed.exists()
+    FileLock(folders.lock, timeout=0).acquire()  # released
+
+
+def test_disk_full_is_one_clear_message(previous, monkeypatch):
+    before = tree_hashes(previous / RUN)
+
+    def full(rows, path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(pipeline, "write_results", full)
+    with pytest.raises(pipeline.RunFailed, match=r"^disk full while writing .*results\.csv"):
+        run_fake(make_params(previous))
+    assert tree_hashes(previous / RUN) == before
+    assert not _folders(previous).build.exists()
+
+
+def test_output_folder_not_writable(tmp_path):
+    blocked = tmp_path / "output"
+    blocked.write_text("a file where the output folder should be")
+    with pytest.raises(pipeline.RunFailed) as caught:
+        run_fake(make_params(blocked), (ALPHA,))
+    assert str(caught.value).startswith(f"output folder not writable: {blocked}")
+    assert "\n" not in str(caught.value)
+
+
+def test_second_run_of_the_same_cut_is_refused_naming_the_holder(previous):
+    before = tree_hashes(previous / RUN)
+    with pipeline.cut_lock(_folders(previous)):
+        with pytest.raises(pipeline.RunFailed, match=rf"in progress \(pid {os.getpid()} on "):
+            run_fake(make_params(previous))
+    assert tree_hashes(previous / RUN) == before
+
+
+def test_lock_of_a_killed_run_does_not_block(previous):
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\nfrom haplo_report.pipeline import cut_lock\n"
+         "from haplo_report.paths import RunFolders\n"
+         f"with cut_lock(RunFolders.of({str(previous)!r}, 'TEST', '2026-06-30')):\n"
+         "    print('locked', flush=True)\n    time.sleep(60)\n"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(pipeline.RunFailed, match=rf"pid {holder.pid} on "):
+            run_fake(make_params(previous))
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert run_fake(make_params(previous)).up_to_date
+
+
+@pytest.mark.parametrize("crash", ["between renames", "after renames"])
+def test_crash_during_the_swap_is_recovered(previous, crash):
+    folders = _folders(previous)
+    before = tree_hashes(folders.final)
+    if crash == "between renames":  # report moved aside, the new one not yet in
+        folders.final.rename(folders.previous)
+    else:  # new report in, the old one not yet deleted
+        shutil.copytree(folders.final, folders.previous)
+    folders.build.mkdir()  # and a half-written build
+    assert run_fake(make_params(previous)).up_to_date
+    assert tree_hashes(folders.final) == before
+    assert not folders.previous.exists() and not folders.build.exists()
