@@ -8,7 +8,7 @@ import pytest
 from haplo_report.mrd import (FAILURE_EVENT, FAILURE_POSITIVE, FOLLOW_UP_OPEN, NOT_EVALUABLE,
                               PRIMARY, SENSITIVITY, SUCCESS, MrdInputError,
                               landmark_assessment, mrd_landmarks, mrd_negative_1y,
-                              mrd_status_1y, mrd_timeline)
+                              mrd_status_1y)
 from haplo_report.results import results_frame
 from haplo_report.stats.binomial import clopper_pearson
 
@@ -116,21 +116,6 @@ def test_one_year_without_evaluable_patients_is_not_estimable():
                                          window_days_365=30))
     primary = rows[rows["subgroup"] == PRIMARY].iloc[0]
     assert primary["flag"] == "NE" and pd.isna(primary["estimate"]) and primary["n"] == 0
-
-
-def test_timeline_events_in_study_days():
-    adsl = make_adsl([("A", "Y", 200, 250, 250, "RELAPSE"), ("B", "Y", None, None, 400, None),
-                      ("X", "N", None, None, None, None)])
-    admrd = make_admrd([("A", 30, 0.0), ("A", 180, 0.02), ("B", 30, 0.0)])
-    adgvhd = pd.DataFrame({"USUBJID": pd.array(["B"], dtype="string"), "ADY": [30],
-                           "GVHDTYPE": ["ACUTE"], "GRADE": ["II"]})
-    timeline = mrd_timeline(adsl, admrd, adgvhd, threshold=THRESHOLD)
-    assert timeline[["USUBJID", "ADY", "EVENT"]].values.tolist() == [
-        ["A", 0, "Transplant"], ["A", 30, "MRD negative"], ["A", 180, "MRD positive"],
-        ["A", 200, "Relapse"], ["A", 250, "Death"],
-        ["B", 0, "Transplant"], ["B", 30, "MRD negative"], ["B", 30, "Acute GVHD"],
-        ["B", 400, "Last follow-up"]]
-    assert timeline["DETAIL"].tolist()[4] == "RELAPSE"
 
 
 def test_missing_columns_are_named():

@@ -125,7 +125,7 @@ def table_14_1_4(rows: Rows, data_cut: str) -> Table:
          f"{fmt_number(months[0])} ({fmt_number(months[1])}, {fmt_number(months[2])})"),
         ("Follow-up range, days", fmt_range(value(low, "estimate"), value(high, "estimate"), 0)),
     )
-    notes = (f"Method: {median['method']}.", "Range: shortest and longest observed follow-up "
-             "(death or censoring). 1 month = 30.4375 days.", "NE: not estimable.")
+    notes = (f"Method: {median['method']}.", "Range: shortest and longest follow-up of patients "
+             "alive at last contact. 1 month = 30.4375 days.", "NE: not estimable.")
     return Table("14.1.4", "Follow-up", "FAS", data_cut, ("", header_n("FAS", n)), body,
                  footnotes=notes, source="01_population")
