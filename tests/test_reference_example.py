@@ -1,0 +1,176 @@
+"""The bundled example cut's reported numbers against R (survival, cmprsk).
+
+The pipeline runs for real (validate_cut -> derive_cut -> endpoints.tte_results with
+params/example.yml); every landmark estimate, CI limit, quartile, subgroup test and the
+follow-up rows are compared with tests/reference/expected/example_*.csv within 1e-6. SE and
+numbers at risk are not in result rows: those are checked on ``km_at``/``cif_at`` directly.
+Regenerate the references as tests/reference/README.md says.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from haplo_report.endpoints import (CIF_ENDPOINTS, KM_ENDPOINTS, SUBGROUPS, endpoint_landmarks,
+                                    followup_results, tte_results)
+from haplo_report.results import results_frame
+from haplo_report.stats.cif import cif_at, cumulative_incidence
+from haplo_report.stats.km import Z95, km_at, km_estimate
+from stats_reference import REFERENCE, assert_close, expected
+
+sys.path.insert(0, str(REFERENCE))
+from export_example import OUTPUT, example_adtte, example_params, export_text  # noqa: E402
+
+PAST_FOLLOW_UP = 5000  # the day make_expected_example.R adds past every group's follow-up
+KEY = ["endpoint", "subgroup", "time"]
+
+
+@pytest.fixture(scope="module")
+def params():
+    return example_params()
+
+
+@pytest.fixture(scope="module")
+def adtte(params) -> pd.DataFrame:
+    return example_adtte(params)
+
+
+@pytest.fixture(scope="module")
+def rows(adtte, params) -> pd.DataFrame:
+    """Result rows of every endpoint, each with all three subgroups, and the follow-up."""
+    found = []
+    for code in KM_ENDPOINTS + CIF_ENDPOINTS:
+        found += tte_results(adtte, code, landmarks=endpoint_landmarks(code, params.landmarks_days),
+                             subgroup_min_n=params.subgroup_min_n)
+    return results_frame(found + followup_results(adtte))
+
+
+def reference(name: str) -> pd.DataFrame:
+    return expected(f"example_{name}").fillna({"flag": ""})
+
+
+def test_exported_adtte_is_the_example_cut(adtte) -> None:
+    assert OUTPUT.read_text(encoding="utf-8") == export_text(adtte), (
+        "tests/reference/inputs/example_adtte.csv differs from the example cut: regenerate "
+        "it and the R references (tests/reference/README.md)")
+
+
+def test_every_endpoint_and_subgroup_is_analysed(rows) -> None:
+    assert not (rows["statistic"] == "not_analysed").any()
+    tests = rows[rows["statistic"].isin(["logrank_p", "gray_p"])]
+    want = reference("tests")
+    assert sorted(zip(tests["endpoint"], tests["subgroup"])) == \
+        sorted(zip(want["endpoint"], want["grouping"]))
+
+
+@pytest.mark.parametrize(("kind", "statistic"), [("km", "survival"), ("cif", "cif")])
+def test_landmark_rows_match_r(rows, kind: str, statistic: str) -> None:
+    want = reference(f"{kind}_landmarks").query("time != @PAST_FOLLOW_UP")
+    got = rows[rows["statistic"] == statistic].rename(columns={"time_days": "time"})
+    both = want.merge(got, on=KEY, how="outer", suffixes=("_r", ""), indicator=True)
+    unmatched = both.loc[both["_merge"] != "both", KEY + ["_merge"]]
+    assert unmatched.empty, f"rows only in R or only in Python:\n{unmatched}"
+    for column in ("estimate", "ci_lower", "ci_upper"):
+        assert_close(both[column], both[f"{column}_r"], f"{statistic} {column}")
+    assert both["n"].tolist() == both["n_r"].tolist()
+    assert both["events"].tolist() == both["events_r"].tolist()
+    assert both["flag"].tolist() == both["flag_r"].tolist()
+
+
+def test_cif_ci_is_the_sap_formula_on_r_variance(rows) -> None:
+    want = reference("cif_landmarks").query("time != @PAST_FOLLOW_UP")
+    got = rows[rows["statistic"] == "cif"].rename(columns={"time_days": "time"})
+    both = want.merge(got, on=KEY, suffixes=("_r", ""))
+    est = both["estimate_r"].where((both["estimate_r"] > 0) & (both["estimate_r"] < 1))
+    k = Z95 * np.sqrt(both["var"]) / (est * np.log(est))
+    assert_close(both["ci_lower"], est ** np.exp(-k), "cif ci_lower from R var")
+    assert_close(both["ci_upper"], est ** np.exp(k), "cif ci_upper from R var")
+
+
+def test_quartile_rows_match_r(rows) -> None:
+    want = reference("km_quantiles")
+    want["statistic"] = want["quantile"].map({0.25: "q25", 0.5: "median", 0.75: "q75"})
+    got = rows[rows["statistic"].isin(["q25", "median", "q75"])]
+    key = ["endpoint", "subgroup", "statistic"]
+    both = want.merge(got, on=key, how="outer", suffixes=("_r", ""), indicator=True)
+    assert (both["_merge"] == "both").all(), both.loc[both["_merge"] != "both", key]
+    for column in ("estimate", "ci_lower", "ci_upper"):
+        assert_close(both[column], both[f"{column}_r"], f"quartile {column}")
+    assert both["events"].tolist() == both["events_r"].tolist()
+
+
+def test_subgroup_tests_match_r(rows) -> None:
+    want = reference("tests")
+    for test in ("logrank", "gray"):
+        r = want[want["test"] == test].rename(columns={"grouping": "subgroup",
+                                                        "statistic": "chisq"})
+        for suffix, column in (("chisq", "chisq"), ("p", "p_value")):
+            got = rows[rows["statistic"] == f"{test}_{suffix}"]
+            both = r.merge(got, on=["endpoint", "subgroup"], suffixes=("_r", ""))
+            assert len(both) == len(r) == len(got)
+            assert_close(both["estimate"], both[column], f"{test} {column}")
+            assert both["n"].tolist() == both["n_r"].tolist()
+            assert both["events"].tolist() == both["events_r"].tolist()
+            assert all(m.endswith(f"; {int(df)} df") for m, df in zip(both["method"], both["df"]))
+
+
+def _parts(adtte: pd.DataFrame, code: str) -> dict[str, pd.DataFrame]:
+    data = adtte[adtte["PARAMCD"] == code]
+    parts = {"All": data}
+    for variable in SUBGROUPS:
+        for level, group in data.groupby(data[variable].astype(str)):
+            parts[f"{variable}={level}"] = group
+    return parts
+
+
+@pytest.mark.parametrize("kind", ["km", "cif"])
+def test_se_and_numbers_at_risk_match_r(adtte, kind: str) -> None:
+    # SE and n at risk are not in result rows: stats functions on the same ADTTE rows
+    want = reference(f"{kind}_landmarks")
+    for code in KM_ENDPOINTS if kind == "km" else CIF_ENDPOINTS:
+        for label, data in _parts(adtte, code).items():
+            r = want[(want["endpoint"] == code) & (want["subgroup"] == label)]
+            time = data["AVAL"].to_numpy(dtype=float)
+            event_type = data["EVNTTYPE"].to_numpy(dtype=int)
+            got = (km_at(km_estimate(time, (event_type == 1).astype(int)), r["time"])
+                   if kind == "km" else
+                   cif_at(cumulative_incidence(time, event_type, 1), r["time"]))
+            for column in ("estimate", "se", "ci_lower", "ci_upper"):
+                assert_close(got[column], r[column], f"{code} {label} {column}")
+            assert got["n_risk"].tolist() == r["n_risk"].tolist(), f"{code} {label} n_risk"
+            assert got["flag"].tolist() == r["flag"].tolist(), f"{code} {label} flag"
+
+
+@pytest.mark.parametrize("code", KM_ENDPOINTS + CIF_ENDPOINTS)
+def test_landmark_past_follow_up_is_ne_in_rows(adtte, code: str) -> None:
+    got = results_frame(tte_results(adtte, code, landmarks=[PAST_FOLLOW_UP]))
+    got = got[got["time_days"] == PAST_FOLLOW_UP]
+    want = reference("km_landmarks" if code in KM_ENDPOINTS else "cif_landmarks")
+    want = want[(want["endpoint"] == code) & (want["time"] == PAST_FOLLOW_UP)]
+    assert sorted(got["subgroup"]) == sorted(want["subgroup"])
+    assert got["estimate"].isna().all() and (got["flag"] == "NE").all()
+    assert want["estimate"].isna().all()
+
+
+def test_median_followup_matches_r(rows) -> None:
+    want = reference("followup").iloc[0]
+    got = rows[rows["endpoint"] == "OS"].set_index("statistic")
+    median = got.loc["median_followup"]
+    assert_close([median["estimate"], median["ci_lower"], median["ci_upper"]],
+                 [want["median"], want["ci_lower"], want["ci_upper"]], "median follow-up")
+    assert (median["n"], median["events"]) == (want["n"], want["deaths"])
+    assert_close([got.loc["min", "estimate"], got.loc["max", "estimate"]],
+                 [want["min"], want["max"]], "follow-up range")
+
+
+def test_median_day_of_recovery_matches_r(rows) -> None:
+    for want in reference("recovery").itertuples(index=False):
+        got = rows[rows["endpoint"] == want.endpoint].set_index("statistic")
+        assert_close(got.loc[["median_days", "min", "max"], "estimate"],
+                     [want.median_days, want.min, want.max], f"{want.endpoint} recovery")
+        assert got.loc["median_days", "n"] == want.n
