@@ -31,6 +31,7 @@ SUBGROUPS: tuple[str, ...] = ("MRDGRP", "DISGRP", "PHGRP")
 # Landmarks the SAP fixes per endpoint; every other endpoint uses the run's landmarks_days.
 FIXED_LANDMARKS: dict[str, tuple[int, ...]] = {
     "AGVHD24": (100,), "AGVHD34": (100,), "ANC": (28, 100), "PLT": (28, 100),
+    "CGVHD": (365, 730), "CGVHDMS": (365, 730),  # SAP: chronic GVHD at 1 year (also 2)
 }
 
 ENDPOINT_NAMES: dict[str, str] = {

@@ -31,7 +31,8 @@ subgroups <- c("MRDGRP", "DISGRP", "PHGRP")
 past_follow_up <- 5000
 # endpoints.FIXED_LANDMARKS; the others use landmarks_days of params/example.yml
 landmarks_of <- function(code) {
-  switch(code, AGVHD24 = , AGVHD34 = 100, ANC = , PLT = c(28, 100), c(100, 365, 730))
+  switch(code, AGVHD24 = , AGVHD34 = 100, ANC = , PLT = c(28, 100), CGVHD = , CGVHDMS = c(365, 730),
+         c(100, 365, 730))
 }
 
 write_csv <- function(frame, name) {
