@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 NE = "NE"
+NOT_REACHED = "Not reached"
 EN_DASH = "\u2013"
 
 
@@ -64,6 +65,26 @@ def fmt_range(low: float | None, high: float | None, decimals: int = 1) -> str:
     return f"{fmt_number(low, decimals)}{EN_DASH}{fmt_number(high, decimals)}"
 
 
+SUPERSCRIPT = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3"
+                                                 "\u2074\u2075\u2076\u2077\u2078\u2079")
+
+
 def fmt_scientific(value: float | None, digits: int = 1) -> str:
-    """A small fraction (e.g. an MRD level) in E notation, "2.3E-03"; "NE" when missing."""
-    return NE if _missing(value) else f"{value:.{digits}E}"
+    """A small fraction (e.g. an MRD level) as "2.3×10⁻³" (readers stumble over "2.3E-03");
+    "0" for zero; "NE" when missing."""
+    if _missing(value):
+        return NE
+    if value == 0:
+        return "0"
+    mantissa, exponent = f"{value:.{digits}e}".split("e")
+    return f"{mantissa}\u00d710{str(int(exponent)).translate(SUPERSCRIPT)}"
+
+
+def fmt_quantile_ci(estimate: float | None, lower: float | None, upper: float | None) -> str:
+    """A Kaplan-Meier median or quartile in days with its 95% CI; a missing estimate means the
+    curve never fell that low: "Not reached (337, NE)", or "Not reached" without any limit."""
+    if _missing(estimate):
+        if _missing(lower) and _missing(upper):
+            return NOT_REACHED
+        return f"{NOT_REACHED} {fmt_ci(lower, upper, percent=False, decimals=0)}"
+    return fmt_estimate_ci(estimate, lower, upper, percent=False, decimals=0)

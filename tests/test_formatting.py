@@ -1,7 +1,7 @@
 import math
 
 from haplo_report.formatting import (fmt_ci, fmt_count_percent, fmt_estimate_ci, fmt_p_value,
-                                     fmt_percent)
+                                     fmt_percent, fmt_quantile_ci, fmt_scientific)
 
 
 def test_estimate_with_ci_as_percent():
@@ -20,3 +20,16 @@ def test_count_percent_and_p_values():
     assert fmt_count_percent(0, 31) == "0"
     assert fmt_p_value(0.0004) == "<0.001"
     assert fmt_p_value(0.04567) == "0.046"
+
+
+def test_quantile_not_reached_reads_as_words_with_its_ci():
+    assert fmt_quantile_ci(None, 337.0, None) == "Not reached (337, NE)"
+    assert fmt_quantile_ci(float("nan"), None, None) == "Not reached"
+    assert fmt_quantile_ci(278.0, 137.0, None) == "278 (137, NE)"
+
+
+def test_scientific_uses_times_ten_to_the_power():
+    assert fmt_scientific(8.1e-4) == "8.1\u00d710\u207b\u2074"
+    assert fmt_scientific(1.23e-2, 2) == "1.23\u00d710\u207b\u00b2"
+    assert fmt_scientific(1e-4, 0) == "1\u00d710\u207b\u2074"
+    assert fmt_scientific(0.0) == "0" and fmt_scientific(None) == "NE"

@@ -12,7 +12,8 @@ from haplo_report.formatting import fmt_count_percent, fmt_estimate_ci, fmt_p_va
 from haplo_report.results import ResultRow, read_results, write_results
 from haplo_report.summaries import (ae_by_soc_pt, aesi_summary, baseline_summary,
                                     death_summary, disposition_summary, gvhd_summary)
-from haplo_report.tables import BUILDERS, Table, TableInputError
+from haplo_report.tables import (BUILDERS, Table, TableInputError, listing_14_2_8_1,
+                                 listing_markdown)
 from haplo_report.tables.core import INDENT
 from test_summaries import make_adae, make_adsl
 
@@ -47,7 +48,7 @@ def test_time_to_event_table_cells_are_formatted_rows():
     assert got["1 year (day 365), % (95% CI)"] == ("72.4 (53.1, 84.9)",)
     assert got["Day 100, % (95% CI)"] == (fmt_estimate_ci(0.9, 0.75, 0.96),)
     assert got["2 years (day 730), % (95% CI)"] == ("NE",)
-    assert got["Median, days (95% CI)"] == ("NE",)
+    assert got["Median, days (95% CI)"] == ("Not reached",)  # KM never fell to 50%
     assert got["25th percentile, days (95% CI)"] == ("301 (120, NE)",)
     assert table.rows[table.rows.index(("Events by day 365, n", "8"))] and \
         table.indents[table.rows.index(("Events by day 365, n", "8"))] == 1
@@ -102,7 +103,7 @@ def test_write_gives_csv_and_a_real_word_table_with_identical_bytes(tmp_path):
     again = table.write(tmp_path / "b")
     assert csv_path.read_bytes() == again[0].read_bytes()
     assert docx_path.read_bytes() == again[1].read_bytes()
-    assert pd.read_csv(csv_path, keep_default_na=False).iloc[4, 1] == "NE"
+    assert pd.read_csv(csv_path, keep_default_na=False).iloc[4, 1] == "Not reached"
     document = docx.Document(str(docx_path))
     assert document.paragraphs[0].text == table.caption
     assert document.paragraphs[-1].text == table.source_line
@@ -130,7 +131,9 @@ def test_population_tables_from_summary_rows_via_results_csv(tmp_path):
     assert got[age + 3] == ("Range", "20.0\u201361.0")
     assert ("Female", "3 (60.0)") in got and ("Missing", "1 (20.0)") in got
     mrd = got.index(("Pre-transplant MRD level", ""))
-    assert got[mrd + 2] == ("Median (Q1, Q3)", "1.0E-03 (2.0E-04, 3.0E-03)")
+    assert got[mrd + 2] == ("Median (Q1, Q3)",
+                             "1.0\u00d710\u207b\u00b3 (2.0\u00d710\u207b\u2074, "
+                             "3.0\u00d710\u207b\u00b3)")
     deaths = BUILDERS["14.3.7"](frame, CUT)
     assert deaths.rows[:3] == (("Deaths", "3 (60.0)"), ("Relapse-related", "1 (20.0)"),
                                ("Relapse", "1 (20.0)"))
@@ -214,3 +217,60 @@ def test_mrd_tables():
     assert year.columns == ("", "FAS (N=29)")
     assert year.rows == (("Not evaluable", "3 (10.3)"),
                          ("MRD-negative, % (95% CI)", "41.4 (24.0, 61.0)"))
+
+
+# --- Listing 14.2.8.1 -------------------------------------------------------------------
+
+def mrd_status(n: int) -> pd.DataFrame:
+    """``mrd_status_1y``-shaped rows: success, MRD-positive, failure by event, cycling."""
+    statuses = ["success: alive, relapse-free and MRD-negative", "failure: MRD-positive",
+                "failure: relapse or death by day 365"]
+    return pd.DataFrame({
+        "USUBJID": [f"P{i:03d}" for i in range(n)],
+        "STATUS": pd.array([statuses[i % 3] for i in range(n)], dtype="string"),
+        "ADY": pd.array([370 if i % 3 == 0 else 360 if i % 3 == 1 else None
+                         for i in range(n)], dtype="Int64"),
+        "RESULT": [0.0 if i % 3 == 0 else 2.3e-3 if i % 3 == 1 else np.nan for i in range(n)],
+    })
+
+
+def test_mrd_listing_shows_study_days_not_dates_by_default():
+    listing = listing_14_2_8_1(mrd_status(3), "2026-07-31", threshold=1e-4)
+    assert listing.caption.startswith("Listing 14.2.8.1. MRD status at 1 year by patient")
+    assert listing.columns == ("Patient", "Assessment, study day", "MRD result",
+                               "1-year status")
+    assert listing.rows == (
+        ("P000", "370", "Undetectable", "Success: alive, relapse-free and MRD-negative"),
+        ("P001", "360", "2.3\u00d710\u207b\u00b3 (positive)", "Failure: MRD-positive"),
+        ("P002", "", "", "Failure: relapse or death by day 365"),
+    )
+    assert not any("2026-" in cell or "2025-" in cell for row in listing.rows for cell in row)
+
+
+def test_mrd_listing_shows_dates_when_asked():
+    hsct = pd.Series(pd.to_datetime(["2025-01-10", "2025-02-01", "2025-03-01"]),
+                     index=["P000", "P001", "P002"])
+    listing = listing_14_2_8_1(mrd_status(3), "2026-07-31", threshold=1e-4,
+                               transplant_dates=hsct, listing_dates=True)
+    assert listing.columns[1] == "Assessment date"
+    assert [row[1] for row in listing.rows] == ["2026-01-15", "2026-01-27", ""]
+    with pytest.raises(TableInputError, match="transplant dates"):
+        listing_14_2_8_1(mrd_status(3), "2026-07-31", threshold=1e-4, listing_dates=True)
+
+
+def test_mrd_listing_in_report_up_to_60_patients_then_csv_only(tmp_path):
+    small = listing_14_2_8_1(mrd_status(60), "2026-07-31", threshold=1e-4)
+    text = listing_markdown(small, tmp_path / "small")
+    assert "Table: Listing 14.2.8.1." in text and "| P059 |" in text
+    assert sorted(p.name for p in (tmp_path / "small").iterdir()) == [
+        "14.2.8.1.csv", "14.2.8.1.docx"]
+    large = listing_14_2_8_1(mrd_status(61), "2026-07-31", threshold=1e-4)
+    text = listing_markdown(large, tmp_path / "large")
+    assert "|" not in text and "61 patients" in text and "tables/14.2.8.1.csv" in text
+    assert [p.name for p in (tmp_path / "large").iterdir()] == ["14.2.8.1.csv"]
+    assert len(pd.read_csv(tmp_path / "large" / "14.2.8.1.csv")) == 61
+
+
+def test_mrd_listing_names_missing_columns():
+    with pytest.raises(TableInputError, match="lacks column\\(s\\) RESULT"):
+        listing_14_2_8_1(mrd_status(2).drop(columns="RESULT"), "2026-07-31", threshold=1e-4)

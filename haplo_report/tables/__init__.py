@@ -12,6 +12,7 @@ from haplo_report.tables.core import Table, TableInputError
 from haplo_report.tables.efficacy import (table_14_2_1, table_14_2_2, table_14_2_3,
                                           table_14_2_4, table_14_2_5, table_14_2_6,
                                           table_14_2_7, table_14_2_8, table_14_2_9)
+from haplo_report.tables.listings import listing_14_2_8_1, listing_markdown
 from haplo_report.tables.population import (table_14_1_1, table_14_1_2, table_14_1_3,
                                             table_14_1_4)
 from haplo_report.tables.safety import (table_14_3_1, table_14_3_2, table_14_3_3,
@@ -26,5 +27,5 @@ BUILDERS: dict[str, Callable[..., Table]] = {
                     table_14_3_3, table_14_3_4, table_14_3_5, table_14_3_6, table_14_3_7)
 }
 
-__all__ = ["BUILDERS", "Table", "TableInputError", *(f"table_{k.replace('.', '_')}"
-                                                     for k in BUILDERS)]
+__all__ = ["BUILDERS", "Table", "TableInputError", "listing_14_2_8_1", "listing_markdown",
+           *(f"table_{k.replace('.', '_')}" for k in BUILDERS)]

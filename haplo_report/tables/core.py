@@ -54,22 +54,23 @@ class Table:
     indents: tuple[int, ...] = ()  # indentation level of each row's first cell (default 0)
     footnotes: tuple[str, ...] = ()  # method, censoring rule, abbreviations
     source: str = ""  # notebook name, e.g. "03_pfs"
+    kind: str = "Table"  # "Table" or "Listing" (per-patient rows)
 
     def __post_init__(self) -> None:
         width = len(self.columns)
         for row in self.rows:
             if len(row) != width:
-                raise TableInputError(f"Table {self.number}: row {row!r} has {len(row)} cells,"
-                                      f" expected {width}")
+                raise TableInputError(f"{self.kind} {self.number}: row {row!r} has "
+                                      f"{len(row)} cells, expected {width}")
         if self.indents and len(self.indents) != len(self.rows):
-            raise TableInputError(f"Table {self.number}: {len(self.indents)} indents for "
+            raise TableInputError(f"{self.kind} {self.number}: {len(self.indents)} indents for "
                                   f"{len(self.rows)} rows")
 
     @property
     def caption(self) -> str:
         """"Table 14.2.1. Progression-free survival (full analysis set; data cut 2026-03-31)"."""
         population = POPULATIONS.get(self.population, self.population)
-        return f"Table {self.number}. {self.title} ({population}; data cut {self.data_cut})"
+        return f"{self.kind} {self.number}. {self.title} ({population}; data cut {self.data_cut})"
 
     @property
     def source_line(self) -> str:

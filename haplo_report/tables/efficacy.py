@@ -13,7 +13,7 @@ import pandas as pd
 
 from haplo_report.endpoints import ENDPOINT_NAMES, KM_ENDPOINTS, SUBGROUPS
 from haplo_report.formatting import (fmt_count_percent, fmt_days, fmt_estimate_ci,
-                                     fmt_p_value)
+                                     fmt_p_value, fmt_quantile_ci)
 from haplo_report.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame, count,
                                       header_n, sentence_case, unique_methods, value)
 
@@ -50,6 +50,8 @@ SUBGROUP_LABELS: dict[str, str] = {
 }
 NE_NOTE = ("NE: not estimable (follow-up ends before the landmark, or the CI formula is "
            "undefined at 0% or 100%).")
+NOT_REACHED_NOTE = ("Not reached: the Kaplan-Meier curve did not fall to that level during "
+                    "follow-up.")
 ABBREVIATIONS = ("CI: confidence interval; FAS: full analysis set; GVHD: graft-versus-host "
                  "disease; GRFS: GVHD-free, relapse-free survival; MRD: minimal residual "
                  "disease; NRM: non-relapse mortality; OS: overall survival; PFS: "
@@ -124,9 +126,8 @@ def tte_table(rows: Rows, data_cut: str, *, number: str, title: str, source: str
             cells = []
             for e in endpoints:
                 row = lookup.find(e, "All", statistic) if e in km else None
-                cells.append("" if row is None else fmt_estimate_ci(
-                    value(row, "estimate"), value(row, "ci_lower"), value(row, "ci_upper"),
-                    percent=False, decimals=0))
+                cells.append("" if row is None else fmt_quantile_ci(
+                    value(row, "estimate"), value(row, "ci_lower"), value(row, "ci_upper")))
             body.append((f"{label}, days (95% CI)", *cells))
             indents.append(0)
     for time in _landmarks(lookup, endpoints):
@@ -140,8 +141,11 @@ def tte_table(rows: Rows, data_cut: str, *, number: str, title: str, source: str
             for r in found)))
         indents += [0, 1]
     statistics = ("survival", "cif", *(s for s, _ in QUANTILES))
+    notes = _footnotes(lookup, endpoints, statistics)
+    if km:
+        notes = (*notes[:-1], NOT_REACHED_NOTE, notes[-1])
     return Table(number, title, "FAS", data_cut, tuple(columns), tuple(body),
-                 tuple(indents), _footnotes(lookup, endpoints, statistics), source)
+                 tuple(indents), notes, source)
 
 
 def stacked_tte_table(rows: Rows, data_cut: str, *, number: str, title: str, source: str,

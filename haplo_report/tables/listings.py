@@ -1,0 +1,82 @@
+"""Per-patient listings (ICH E3 16.2 style, numbered under their table): one row per patient.
+
+Privacy rule: listings show study days from transplant, never calendar dates, unless the run
+asks for dates (parameter ``listing_dates``). A listing longer than a reader can use in the
+report (more than :data:`MAX_LISTING_PATIENTS` patients, as for the swimmer plot) is written
+as CSV only and the report says where it is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from haplo_report.formatting import fmt_scientific
+from haplo_report.tables.core import Table, TableInputError, sentence_case
+
+MAX_LISTING_PATIENTS = 60
+STATUS_COLUMNS = ("USUBJID", "STATUS", "ADY", "RESULT")
+
+
+def _result_label(result: float | None, threshold: float) -> str:
+    if result is None or pd.isna(result):
+        return ""
+    if result == 0:
+        return "Undetectable"
+    return fmt_scientific(result) + (" (positive)" if result >= threshold else "")
+
+
+def listing_14_2_8_1(status: pd.DataFrame, data_cut: str, *, threshold: float,
+                     transplant_dates: pd.Series | None = None,
+                     listing_dates: bool = False) -> Table:
+    """Listing 14.2.8.1, MRD status at 1 year by patient, from
+    :func:`haplo_report.mrd.mrd_status_1y` (``USUBJID, STATUS, ADY, RESULT``).
+
+    The assessment is shown as its study day, or as its date (transplant date + day) when
+    ``listing_dates``; ``transplant_dates`` (``HSCTDT`` indexed by ``USUBJID``) is then needed.
+    """
+    missing = [c for c in STATUS_COLUMNS if c not in status.columns]
+    if missing:
+        raise TableInputError(f"Listing 14.2.8.1: MRD status lacks column(s) "
+                              f"{', '.join(missing)}")
+    if listing_dates and transplant_dates is None:
+        raise TableInputError("Listing 14.2.8.1: listing_dates needs the transplant dates")
+    rows = []
+    for _, patient in status.iterrows():
+        day = patient["ADY"]
+        if pd.isna(day):
+            when = ""
+        elif listing_dates:
+            hsct = transplant_dates.get(patient["USUBJID"])  # type: ignore[union-attr]
+            if hsct is None or pd.isna(hsct):
+                raise TableInputError(f"Listing 14.2.8.1: no transplant date for "
+                                      f"{patient['USUBJID']}")
+            when = (pd.Timestamp(hsct) + pd.Timedelta(days=int(day))).date().isoformat()
+        else:
+            when = str(int(day))
+        rows.append((str(patient["USUBJID"]), when,
+                     _result_label(patient["RESULT"], threshold),
+                     sentence_case(str(patient["STATUS"]))))
+    columns = ("Patient", "Assessment date" if listing_dates else "Assessment, study day",
+               "MRD result", "1-year status")
+    notes = ("Assessment: the MRD assessment closest to day 365 within its window; none is "
+             "shown when relapse or death came first or no assessment fell in the window. "
+             "Study day: days from transplant (day 0).",
+             "MRD result: fraction of leukemic cells; positive when >= "
+             f"{fmt_scientific(threshold, 0)}; undetectable: 0.")
+    return Table("14.2.8.1", "MRD status at 1 year by patient", "FAS", data_cut, columns,
+                 tuple(rows), footnotes=notes, source="06_mrd", kind="Listing")
+
+
+def listing_markdown(listing: Table, folder: Path,
+                     max_patients: int = MAX_LISTING_PATIENTS) -> str:
+    """Write the listing into ``folder`` and return what the report shows: the listing itself,
+    or above ``max_patients`` rows a sentence naming its CSV (the DOCX is not written then)."""
+    if len(listing.rows) <= max_patients:
+        listing.write(folder)
+        return listing.to_markdown()
+    path = listing.to_csv(Path(folder) / f"{listing.number}.csv")
+    return (f"{listing.caption} has {len(listing.rows)} patients, more than a report page can "
+            f"usefully show ({max_patients}); it is in the run folder as tables/{path.name} "
+            f"(CSV) only.\n")
