@@ -182,7 +182,8 @@ def _cross_violations(text: dict[str, pd.DataFrame], typed: dict[str, pd.DataFra
 def validate_cut(data_dir: Path, data_cut_date: dt.date) -> Cut:
     """Read and check a cut folder; the typed tables, or :class:`InvalidCutError`.
 
-    ``data_cut_date`` is the run's cut; dates after it are legal and kept (derive cuts them).
+    ``data_cut_date`` is the run's cut; dates after it are legal and kept (derive cuts them),
+    but a cut before the first informed consent is a :class:`ParamsError` (nothing to report).
     Required tables (subjects, relapses, deaths) must be supplied; optional ones may be absent.
     """
     data_dir = Path(data_dir)
@@ -207,4 +208,8 @@ def validate_cut(data_dir: Path, data_cut_date: dt.date) -> Cut:
     if records:
         raise InvalidCutError(data_dir, violations_frame(records), raw.files)
     frames = {table: frame.reset_index(drop=True) for table, frame in typed.items()}
+    first_consent = frames["subjects"]["RFICDT"].min()
+    if pd.notna(first_consent) and pd.Timestamp(data_cut_date) < first_consent:
+        raise ParamsError(f"data_cut_date: {data_cut_date} is before the first informed consent "
+                          f"({first_consent.date()}): no patient would be in the analysis")
     return Cut(**frames, files=dict(raw.files))

@@ -163,3 +163,16 @@ def test_cli_validate_valid_cut(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert capsys.readouterr().out == (
         f"valid: {FIXTURE} (subjects 8, relapses 3, deaths 3, gvhd 5, mrd 7, engraftment 7, "
         "adverse_events 6)\n")
+
+
+def test_cut_before_first_consent_is_a_parameter_error(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ParamsError, match=r"2025-01-09 is before the first informed consent "
+                                          r"\(2025-01-10\)"):
+        validate_cut(FIXTURE, dt.date(2025, 1, 9))
+    params = tmp_path / "params.yml"
+    params.write_text(f"study_id: T\nstudy_title: T\ndata_dir: {FIXTURE}\n"
+                      "data_cut_date: 2025-01-09\n", encoding="utf-8")
+    assert main(["run", str(params), "--output-dir", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.startswith("error: data_cut_date: 2025-01-09 is before")
+    assert not (tmp_path / "out").exists()
