@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import docx
 import pandas as pd
 import pytest
 import yaml
@@ -61,7 +62,7 @@ def test_book_keeps_chapters_present_in_order(tmp_path):
         {"part": "14.1 Study population", "chapters": ["notebooks/01_population.ipynb"]},
         {"part": "14.2 Efficacy", "chapters": ["notebooks/03_pfs.ipynb"]},
         {"part": "14.3 Safety", "chapters": ["notebooks/11_safety.ipynb"]}]
-    assert config["book"]["date"] == "2026-01-31"
+    assert config["book"]["date"] == "Data cut 2026-01-31"
     provenance = re.sub(" +", " ", (book.folder / "provenance.qmd").read_text(encoding="utf-8"))
     assert "| subjects.csv | " + "a" * 64 + " | 33 |" in provenance
     assert "| 03_pfs | ok | 3.1 |" in provenance
@@ -72,3 +73,20 @@ def test_manifest_without_data_cut_is_a_clear_error(tmp_path):
     (run / "manifest.json").write_text(json.dumps({"params": {"study_id": "X"}}))
     with pytest.raises(BookError, match="study_id and data_cut_date are required"):
         assemble_book(run)
+
+
+def test_table_notes_get_a_style_in_every_format(tmp_path):
+    from haplo_report.render.book import NOTES_DOCX_STYLE, TEMPLATES, write_reference_docx
+    from haplo_report.render.pandoc import _normalise, _parse
+
+    doc = _parse("::: table-notes\nMethod: KM.\\\nSource: notebook 03_pfs\n:::\n", tmp_path)
+    _normalise(doc["blocks"], "03_pfs")
+    (attributes, blocks), = [block["c"] for block in doc["blocks"]]
+    assert ["custom-style", NOTES_DOCX_STYLE] in attributes[2]
+    assert blocks[0] == {"t": "RawBlock", "c": ["typst", "#tablenotes["]}
+    assert blocks[-1] == {"t": "RawBlock", "c": ["typst", "]"]}
+    assert "#let tablenotes(body)" in (TEMPLATES / "report-header.typ").read_text()
+    assert "div.table-notes" in (TEMPLATES / "report.css").read_text()
+    style = docx.Document(str(write_reference_docx(tmp_path / "ref.docx"))).styles[
+        NOTES_DOCX_STYLE]
+    assert style.font.size.pt == 8

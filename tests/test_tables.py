@@ -61,8 +61,8 @@ def test_subgroup_table_levels_test_and_not_analysed():
     got = cells(table)
     assert got["All patients"] == ("29", "8", "72.4 (53.1, 84.9)", "")
     assert got["Pre-transplant MRD"] == ("", "", "", fmt_p_value(0.0432))
-    assert got["<1e-3"] == ("15", "3", "80.0 (50.0, 93.0)", "")
-    assert got[">=1e-3"] == ("14", "5", "64.0 (35.0, 83.0)", "")
+    assert got["<1\u00d710\u207b\u00b3"] == ("15", "3", "80.0 (50.0, 93.0)", "")
+    assert got["\u22651\u00d710\u207b\u00b3"] == ("14", "5", "64.0 (35.0, 83.0)", "")
     assert got["Disease status at transplant"] == ("", "", "Not analysed", "")
     assert "PFS, Disease status at transplant: too few." in table.footnotes
     assert "Ph status" not in got  # no rows at all: left out

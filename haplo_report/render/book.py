@@ -22,12 +22,13 @@ import docx
 import pandas as pd
 import pypandoc
 import yaml
+from docx.enum.style import WD_STYLE_TYPE
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Pt
 
 import haplo_report
-from haplo_report.formatting import fmt_estimate_ci, fmt_number
+from haplo_report.formatting import fmt_estimate_ci, fmt_number, fmt_scientific
 from haplo_report.tables.core import save_docx
 from haplo_report.results import NOT_ESTIMABLE, read_results
 
@@ -37,6 +38,7 @@ PROJECT_ROOT = Path(haplo_report.__file__).resolve().parents[1]
 TEMPLATES = Path(haplo_report.__file__).resolve().parent / "templates"
 ASSETS: tuple[str, ...] = ("report.css", "report-header.typ")  # referenced by _quarto.yml
 REFERENCE_DOCX = "report-reference.docx"  # referenced by _quarto.yml (format: docx)
+NOTES_DOCX_STYLE = "Table Notes"  # Word paragraph style of a table's notes block
 
 NOT_REPORTED = "not reported"
 
@@ -205,8 +207,7 @@ def synopsis_frame(results: pd.DataFrame) -> pd.DataFrame:
                     "" if low is None or high is None else
                     f" (range {fmt_number(low['estimate'], 0)}, {fmt_number(high['estimate'], 0)})")
             n, events, method = _int(row["n"]), _int(row["events"]), row["method"]
-        unit = "% (95% CI)" if h.percent else "days (95% CI or range)"
-        lines.append({"Endpoint": h.label, "Estimate": f"{value}", "Unit": unit, "n": n,
+        lines.append({"Endpoint": h.label, "Estimate": f"{value}", "n": n,
                       "Events": events, "Method": method})
     return pd.DataFrame(lines)
 
@@ -259,9 +260,10 @@ def index_markdown(identity: dict[str, str], results: pd.DataFrame) -> str:
         "## Analysis sets", "",
         pipe_table(analysis_sets_frame(results), f"Analysis sets, data cut {identity['data_cut']}"),
         "## Headline results", "",
-        "Time-to-event estimates are percentages with their 95% confidence interval; n is the "
-        "number of patients analysed, events the number of events of interest. \"NE\": not "
-        "estimable (the time point lies beyond the last observed time).", "",
+        "Estimates at a time point are percentages with their 95% confidence interval; "
+        "recovery and follow-up are in days, with their 95% confidence interval or range. n "
+        "is the number of patients analysed, events the number of events of interest. "
+        "\"NE\": not estimable (the time point lies beyond the last observed time).", "",
         pipe_table(synopsis_frame(results),
                    f"Headline results, full analysis set, data cut {identity['data_cut']}"),
     ])
@@ -298,7 +300,8 @@ def methods_markdown(params: dict[str, Any]) -> str:
          "Rule": "Log-rank test (Kaplan-Meier endpoints), Gray's test (cumulative incidence); "
                  f"only when every level has at least {params.get('subgroup_min_n', 10)} patients"},
         {"Topic": "MRD",
-         "Rule": f"Positive when result >= {params.get('mrd_threshold', 1e-4):g}; landmarks day "
+         "Rule": f"Positive when result >= {fmt_scientific(params.get('mrd_threshold', 1e-4))}"
+                 "; landmarks day "
                  f"30, 90, 180 (window +/- {params.get('mrd_window_days', 14)} days) and 365 "
                  f"(+/- {params.get('mrd_window_days_365', 30)} days), closest assessment counts; "
                  "exact (Clopper-Pearson) 95% CI"},
@@ -357,8 +360,10 @@ def provenance_markdown(manifest: dict[str, Any], identity: dict[str, str]) -> s
                 ("notebooks", "Notebooks executed", "notebook"))
     for key, title, column in sections:
         frame = _records(manifest.get(key), column)
-        parts += [f"## {title}", ""]
-        parts += [pipe_table(frame, title) if not frame.empty else "None recorded.\n"]
+        if "cache_key" in frame.columns:  # a 64-digit hash overflows its cell; 12 identify it
+            frame["cache_key"] = frame["cache_key"].astype(str).str[:12]
+        parts += [f"## {title}", ""]  # the heading names the table: no second caption
+        parts += [pipe_table(frame) if not frame.empty else "None recorded.\n"]
     return "\n".join(parts)
 
 
@@ -372,7 +377,7 @@ def _book_config(identity: dict[str, str], present: set[str]) -> dict[str, Any]:
     if identity["study_title"]:
         book["subtitle"] = identity["study_title"]
     book["title"] = f"{book['title']}: {identity['study_id']}"
-    book["date"] = identity["data_cut"]
+    book["date"] = f"Data cut {identity['data_cut']}"
     missing = [c.path for c in book_chapters(config) if c.path not in present]
     if missing:
         log.warning("report chapters without a notebook in the run, left out: %s",
@@ -391,7 +396,8 @@ def _book_config(identity: dict[str, str], present: set[str]) -> dict[str, Any]:
 
 
 def write_reference_docx(path: Path) -> Path:
-    """Pandoc's default Word styles with every table cell bordered and 9 pt table text.
+    """Pandoc's default Word styles with every table cell bordered, 9 pt table text and an
+    8 pt "Table Notes" paragraph style for the notes under each table.
 
     Pandoc's own "Table" style rules only the header row; medical writers copy these tables
     into Word documents, where a fully ruled table is the expected look. Generated from
@@ -411,6 +417,11 @@ def write_reference_docx(path: Path) -> Path:
     # schema order inside w:tblPr: ... w:tblInd, w:tblBorders, ..., w:tblCellMar
     style.element.find(qn("w:tblPr")).find(qn("w:tblInd")).addnext(borders)
     style.font.size = Pt(9)
+    notes = document.styles.add_style(NOTES_DOCX_STYLE, WD_STYLE_TYPE.PARAGRAPH)
+    notes.base_style = document.styles["Normal"]
+    notes.font.size = Pt(8)
+    notes.paragraph_format.space_before = Pt(2)
+    notes.paragraph_format.space_after = Pt(10)
     return save_docx(document, path)
 
 

@@ -22,7 +22,7 @@ import typst
 import yaml
 
 from haplo_report.plan import NOTEBOOKS
-from haplo_report.render.book import Book, Chapter
+from haplo_report.render.book import NOTES_DOCX_STYLE, Book, Chapter
 
 # Report format -> the Quarto format key that configures it in _quarto.yml.
 FORMAT_KEYS: dict[str, str] = {"html": "html", "docx": "docx", "pdf": "typst"}
@@ -37,6 +37,8 @@ _QUARTO_ONLY = {"fig-align", "output-file"}
 _TOP_LEVEL_METADATA = ("lang",)
 
 _TITLES = {spec.name: spec.title for spec in NOTEBOOKS}
+NOTES_CLASS = "table-notes"  # the footnote block under each table (tables.core.Table)
+NOTES_TYPST_FUNCTION = "tablenotes"  # defined in templates/report-header.typ
 _OBJECT_REPR_PREFIX = "<"  # text/plain like "<Figure size 640x480 with 1 Axes>": not content
 
 
@@ -107,7 +109,8 @@ def _normalise(node: Any, prefix: str) -> None:
     Heading identifiers get the chapter's prefix (each chapter is parsed on its own, so two
     chapters may both have "#notes"). Table column widths are reset to automatic: pipe-table
     widths come from the number of dashes a notebook happened to write, while automatic widths
-    follow the content and are shrunk to the text width by Typst and Word.
+    follow the content and are shrunk to the text width by Typst and Word. Table notes get
+    their per-format style (:func:`_style_notes`).
     """
     if isinstance(node, list):
         for item in node:
@@ -120,7 +123,21 @@ def _normalise(node: Any, prefix: str) -> None:
     elif node.get("t") == "Table":
         for colspec in node["c"][2]:
             colspec[1] = {"t": "ColWidthDefault"}
+    elif node.get("t") == "Div" and NOTES_CLASS in node["c"][0][1]:
+        _style_notes(node)
     _normalise(node.get("c"), prefix)
+
+
+def _style_notes(div: dict[str, Any]) -> None:
+    """Give a table's notes block its look in every format, in place: HTML styles the class
+    (report.css), Word a paragraph style (``custom-style``), Typst a function call around the
+    block (Pandoc's Typst writer drops classes, so it is wrapped in raw Typst)."""
+    attributes, blocks = div["c"]
+    if any(key == "custom-style" for key, _ in attributes[2]):
+        return
+    attributes[2].append(["custom-style", NOTES_DOCX_STYLE])
+    div["c"][1] = [{"t": "RawBlock", "c": ["typst", f"#{NOTES_TYPST_FUNCTION}["]},
+                   *blocks, {"t": "RawBlock", "c": ["typst", "]"]}]
 
 
 def _parse(markdown: str, cwd: Path, shift: int = 0) -> dict[str, Any]:

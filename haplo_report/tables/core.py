@@ -7,6 +7,7 @@ Cells are text, already formatted by :mod:`haplo_report.formatting`; a table nev
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,8 +22,10 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Pt
 
+from haplo_report.formatting import fmt_scientific
 from haplo_report.results import ResultRow, results_frame
 
+ACRONYMS = frozenset({"TMA", "VOD", "GVHD", "CRS", "ICANS", "CMV", "EBV", "BM", "PB", "EM"})
 INDENT = "\u00a0" * 4  # non-breaking spaces survive Markdown, HTML and Word
 FONT = "Arial"
 FONT_SIZE = Pt(9)
@@ -92,7 +95,9 @@ class Table:
         def line(cells: Sequence[str]) -> str:
             return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
-        align = ["---"] + ["--:" for _ in self.columns[1:]]  # numbers right-aligned
+        # numbers right-aligned; a listing's cells are mostly text, left-aligned
+        number_align = "---" if self.kind == "Listing" else "--:"
+        align = ["---"] + [number_align for _ in self.columns[1:]]
         parts = [line(self.columns), "|" + "|".join(align) + "|"]
         parts += [line(row) for row in self.display_rows()]
         notes = [*self.footnotes, self.source_line]
@@ -240,9 +245,21 @@ def sentence_case(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+ORGAN_LABELS: dict[str, str] = {"GI": "Gastrointestinal tract", "GUT": "Gastrointestinal tract"}
+
+
 def code_label(code: str) -> str:
-    """A coded value for display: "INFECTION" -> "Infection"; short codes ("GVHD") kept."""
-    return code if len(code) <= 4 else code.capitalize()
+    """A coded value for display: "INFECTION" -> "Infection", "SKIN" -> "Skin", "GI" ->
+    "Gastrointestinal tract"; acronyms that are names ("TMA", "VOD", "GVHD") kept."""
+    if code in ORGAN_LABELS:
+        return ORGAN_LABELS[code]
+    return code if code in ACRONYMS else code.capitalize()
+
+
+def level_label(level: str) -> str:
+    """A subgroup level for display: ">=1e-3" -> "≥1×10⁻³", "child" -> "Child"."""
+    level = re.sub(r"\d+(?:\.\d+)?e-?\d+", lambda m: fmt_scientific(float(m.group()), 0), level)
+    return sentence_case(level.replace(">=", "\u2265").replace("<=", "\u2264"))
 
 
 def header_n(label: str, n: int) -> str:

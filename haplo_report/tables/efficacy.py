@@ -15,7 +15,8 @@ from haplo_report.endpoints import ENDPOINT_NAMES, KM_ENDPOINTS, SUBGROUPS
 from haplo_report.formatting import (fmt_count_percent, fmt_days, fmt_estimate_ci,
                                      fmt_p_value, fmt_quantile_ci)
 from haplo_report.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame, count,
-                                      header_n, sentence_case, unique_methods, value)
+                                      header_n, level_label, sentence_case, unique_methods,
+                                      value)
 
 FOLLOW_UP = ("patients without an event are censored at the end of follow-up (last known "
              "alive or data cut, whichever is first)")
@@ -212,7 +213,7 @@ def subgroup_table(rows: Rows, data_cut: str, *, number: str, title: str, source
             levels = levels[levels["subgroup"].str.startswith(f"{variable}=")
                             & (levels["time_days"] == float(landmark))]
             for _, row in levels.iterrows():
-                estimate_row(row["subgroup"].split("=", 1)[1], row, base + 1)
+                estimate_row(level_label(row["subgroup"].split("=", 1)[1]), row, base + 1)
     statistics = ("survival", "cif", "logrank_p", "gray_p")
     notes = [*_footnotes(lookup, endpoints, statistics)[:-2], *notes,
              "Subgroup comparisons are exploratory; p-values are not adjusted for "
@@ -304,7 +305,7 @@ def table_14_2_8(rows: Rows, data_cut: str) -> Table:
     n = count(found.iloc[0], "n")
     body = []
     for _, row in found.iterrows():
-        label = row["subgroup"].split("=", 1)[-1]
+        label = sentence_case(row["subgroup"].split("=", 1)[-1])
         if row["statistic"] == "count":
             body.append((label, fmt_count_percent(count(row), count(row, "n"))))
         else:

@@ -64,7 +64,7 @@ def listing_14_2_8_1(status: pd.DataFrame, data_cut: str, *, threshold: float,
              "shown when relapse or death came first or no assessment fell in the window. "
              "Study day: days from transplant (day 0).",
              "MRD result: fraction of leukemic cells; positive when >= "
-             f"{fmt_scientific(threshold, 0)}; undetectable: 0.")
+             f"{fmt_scientific(threshold)}; undetectable: 0.")
     return Table("14.2.8.1", "MRD status at 1 year by patient", "FAS", data_cut, columns,
                  tuple(rows), footnotes=notes, source="06_mrd", kind="Listing")
 

@@ -9,7 +9,7 @@ from haplo_report.formatting import (EN_DASH, fmt_count_percent, fmt_days, fmt_n
                                      fmt_range, fmt_scientific)
 from haplo_report.summaries import BASELINE_VARIABLES, MISSING, TRANSPLANT_VARIABLES
 from haplo_report.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame, count,
-                                      header_n, unique_methods, value)
+                                      header_n, level_label, unique_methods, value)
 
 VARIABLE_LABELS: dict[str, str] = {
     "AGE": "Age, years", "SEX": "Sex", "SUBTYPE": "Subtype", "DISSTAT": "Disease status at "
@@ -58,7 +58,7 @@ def _categorical(lookup: RowLookup, endpoint: str, variable: str
     lines = [((VARIABLE_LABELS.get(variable, variable) + ", n (%)", ""), 0)]
     for _, row in found.iterrows():
         level = row["subgroup"].split("=", 1)[1]
-        label = LEVEL_LABELS.get(row["subgroup"], level)
+        label = LEVEL_LABELS.get(row["subgroup"], level_label(level))
         lines.append(((label, fmt_count_percent(count(row), count(row, "n"))), 1))
     return lines
 
