@@ -1,7 +1,8 @@
 """The run manifest: what went in, what came out, with what software, and how each notebook ran.
 
 ``manifest.json`` is the only file of a run that holds wall-clock values (notebook start
-times and durations); results, tables and the report never do.
+times and durations, seconds per stage under ``timings``); results, tables and the report
+never do.
 """
 
 from __future__ import annotations
@@ -69,8 +70,12 @@ def git_state(root: Path = PROJECT_ROOT) -> dict[str, Any]:
 
 def build_manifest(params: Params, *, inputs: list[Path], run_dir: Path,
                    notebooks: dict[str, dict[str, Any]], renderer: str | None,
-                   report_key: str, suite: dict[str, str]) -> dict[str, Any]:
-    """The manifest of the run folder ``run_dir`` as it is now (hashes every file in it)."""
+                   report_key: str, suite: dict[str, str],
+                   timings: dict[str, float] | None = None) -> dict[str, Any]:
+    """The manifest of the run folder ``run_dir`` as it is now (hashes every file in it).
+
+    ``timings``: wall-clock seconds per stage (validation, derivation, ..., rendering).
+    """
     return {
         "study_id": params.study_id,
         "data_cut_date": str(params.data_cut_date),
@@ -85,6 +90,7 @@ def build_manifest(params: Params, *, inputs: list[Path], run_dir: Path,
         "renderer": renderer,
         "report_key": report_key,
         "notebooks": notebooks,
+        "timings": timings or {},
     }
 
 
@@ -92,7 +98,7 @@ def without_timing(manifest: dict[str, Any]) -> dict[str, Any]:
     """A copy without wall-clock values: what the report may show, so reports stay identical."""
     notebooks = {name: {k: v for k, v in entry.items() if k not in TIMING_KEYS}
                  for name, entry in manifest.get("notebooks", {}).items()}
-    return {**manifest, "notebooks": notebooks}
+    return {**{k: v for k, v in manifest.items() if k != "timings"}, "notebooks": notebooks}
 
 
 def write_manifest(manifest: dict[str, Any], path: Path) -> None:

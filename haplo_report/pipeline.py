@@ -22,6 +22,7 @@ import re
 import shutil
 import socket
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -36,6 +37,7 @@ import pandas as pd
 import papermill
 from filelock import FileLock, Timeout
 from jupyter_client import AsyncKernelManager
+from jupyter_core.utils import run_sync
 from nbclient.exceptions import DeadKernelError
 from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
@@ -122,6 +124,82 @@ class _ThisInterpreterKernelManager(AsyncKernelManager):
                                       "cwd": str(self._cwd)})
 
 
+# Run silently (no execution count, no output in the notebook) before each notebook, so a
+# reused kernel starts the notebook as a fresh one would: in its working folder, no figures,
+# no variables, warnings shown again ("once" registries dropped), execution counts from 1.
+_FRESH_START = """\
+import os, sys, warnings
+os.chdir({cwd!r})
+if "matplotlib.pyplot" in sys.modules:
+    sys.modules["matplotlib.pyplot"].close("all")
+_filters = list(warnings.filters)
+warnings.resetwarnings()
+warnings.filters.extend(_filters)
+get_ipython().reset(new_session=True)
+"""
+
+
+class KernelPool:
+    """One kernel per worker thread, reused from one notebook to the next.
+
+    Starting a kernel and importing pandas, scipy, matplotlib and the suite takes 2-3 s of CPU,
+    more than most notebooks' own work; reusing the kernel (reset by :data:`_FRESH_START`)
+    pays it once per worker instead of once per notebook. A kernel whose notebook failed is
+    shut down rather than reused. Kernel output goes to ``logs/kernel-<n>.log``.
+    """
+
+    def __init__(self, logs: Path) -> None:
+        self._logs = logs
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._started: list[tuple[_ThisInterpreterKernelManager, TextIO]] = []
+
+    def kernel(self, cwd: Path) -> _ThisInterpreterKernelManager:
+        """This thread's kernel, started if needed, freshly reset and working in ``cwd``."""
+        km = getattr(self._local, "km", None)
+        if km is None or not run_sync(km.is_alive)():
+            with self._lock:
+                self._logs.mkdir(parents=True, exist_ok=True)
+                log = (self._logs / f"kernel-{len(self._started) + 1}.log").open(
+                    "w", encoding="utf-8")
+                km = _ThisInterpreterKernelManager(kernel_name="python3", log=log, cwd=cwd)
+                self._started.append((km, log))
+            run_sync(km.start_kernel)()
+            self._local.km = km
+        client = km.blocking_client()
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=60)
+            reply = client.execute_interactive(_FRESH_START.format(cwd=str(cwd)), silent=True,
+                                               store_history=False, timeout=60)
+        finally:
+            client.stop_channels()
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"the kernel could not be reset: {reply['content'].get('evalue')}")
+        return km
+
+    def discard(self) -> None:
+        """Shut down this thread's kernel (after a failure: its state is unknown)."""
+        km = getattr(self._local, "km", None)
+        self._local.km = None
+        if km is not None:
+            _shutdown(km)
+
+    def close(self) -> None:
+        """Shut down every kernel started and close their logs."""
+        for km, log in self._started:
+            _shutdown(km)
+            log.close()
+
+
+def _shutdown(km: _ThisInterpreterKernelManager) -> None:
+    try:
+        if km.has_kernel:
+            run_sync(km.shutdown_kernel)(now=True)
+    except RuntimeError:  # already gone
+        pass
+
+
 class Progress:
     """Live progress on stderr: one updating line on a terminal, plain lines otherwise."""
 
@@ -193,15 +271,20 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
                if not (Path(notebooks_dir) / f"{spec.name}.ipynb").is_file()]
     if missing:
         raise RunFailed(f"notebook(s) not found in {notebooks_dir}: {', '.join(missing)}")
+    timings: dict[str, float] = {}
+    began = time.monotonic()
     try:
         cut = validate_cut(params.data_dir, params.data_cut_date)
     except InvalidCutError as exc:
         raise RunFailed(exc.format()) from None
+    timings["validation"] = time.monotonic() - began
+    began = time.monotonic()
     try:
         derived = derive_cut(cut, params)
         renderer = choose_renderer() if render else None
     except (ValueError, RenderError) as exc:
         raise RunFailed(str(exc)) from None
+    timings["derivation"] = time.monotonic() - began
 
     folders = RunFolders.of(params.output_dir, params.study_id, str(params.data_cut_date))
     progress = Progress(len(notebooks), stream)
@@ -211,7 +294,7 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
             return _build(params, cut, derived, folders, jobs=jobs, force=force,
                           formats=tuple(formats), notebooks=tuple(notebooks),
                           notebooks_dir=Path(notebooks_dir), renderer=renderer,
-                          progress=progress)
+                          progress=progress, timings=timings)
         except KeyboardInterrupt:
             progress.close()
             _remove(folders.build)
@@ -389,7 +472,7 @@ def _first_line(text: str, limit: int = 200) -> str:
     return line if len(line) <= limit else line[:limit] + "..."
 
 
-def _execute_one(job: NotebookJob, build: Path) -> dict[str, Any]:
+def _execute_one(job: NotebookJob, build: Path, kernels: KernelPool) -> dict[str, Any]:
     """Execute one notebook into ``build/notebooks``; its outputs go to ``.staging/<name>``.
 
     Returns the manifest entry: status "executed", or "failed" with the ``error`` message.
@@ -405,11 +488,9 @@ def _execute_one(job: NotebookJob, build: Path) -> dict[str, Any]:
                              "cache_key": job.key, "status": "executed"}
     began = time.monotonic()
     try:
-        with (work.parent / f"{job.name}.kernel.log").open("w", encoding="utf-8") as log:
-            papermill.execute_notebook(
-                str(job.source), str(output), parameters=injected, kernel_name="python3",
-                progress_bar=False, log_output=False,
-                km=_ThisInterpreterKernelManager(kernel_name="python3", log=log, cwd=work))
+        papermill.execute_notebook(
+            str(job.source), str(output), parameters=injected, kernel_name="python3",
+            progress_bar=False, log_output=False, km=kernels.kernel(work))
     except PapermillExecutionError as exc:
         entry["error"] = (f"notebook {job.name} failed in cell In [{exc.exec_count}]: "
                           f"{exc.ename}: {_first_line(exc.evalue)}")
@@ -424,6 +505,7 @@ def _execute_one(job: NotebookJob, build: Path) -> dict[str, Any]:
     entry["duration_s"] = round(time.monotonic() - began, 3)
     if "error" in entry:
         entry["status"] = "failed"
+        kernels.discard()
     if output.is_file():
         _make_reproducible(output)
         write_html(output)
@@ -456,10 +538,11 @@ def _execute_all(todo: list[NotebookJob], build: Path, jobs: int,
     entries: dict[str, dict[str, Any]] = {}
     failures: list[str] = []
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="notebook")
+    kernels = KernelPool(build / ".work" / "logs")
     running: dict[Future, NotebookJob] = {}
     try:
         for job in todo:
-            running[pool.submit(_execute_one, job, build)] = job
+            running[pool.submit(_execute_one, job, build, kernels)] = job
         started: set[str] = set()
         while running:
             for future, job in running.items():
@@ -490,6 +573,7 @@ def _execute_all(todo: list[NotebookJob], build: Path, jobs: int,
                 progress.finish(job.name, entry["status"])
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        kernels.close()
     return entries, failures
 
 
@@ -525,13 +609,18 @@ def _report_key(entries: dict[str, dict[str, Any]], params: Params, formats: tup
 
 def _build(params: Params, cut: Cut, derived: Derived, folders: RunFolders, *, jobs: int,
            force: bool, formats: tuple[str, ...], notebooks: tuple[NotebookSpec, ...],
-           notebooks_dir: Path, renderer: str | None, progress: Progress) -> RunResult:
+           notebooks_dir: Path, renderer: str | None, progress: Progress,
+           timings: dict[str, float]) -> RunResult:
+    """Build the run folder; ``timings`` (seconds by stage) gets the stages of this step."""
     build = folders.build
     build.mkdir(parents=True)
+    began = time.monotonic()
     derived.write(build / "data")
     _write_validation(cut, build)
     planned = [notebook_job(spec, params, derived, notebooks_dir) for spec in notebooks]
     previous = None if force else read_manifest(folders.final / MANIFEST)
+    timings["derived_data_and_keys"] = time.monotonic() - began
+    began = time.monotonic()
 
     entries: dict[str, dict[str, Any]] = {}
     todo = []
@@ -544,13 +633,15 @@ def _build(params: Params, cut: Cut, derived: Derived, folders: RunFolders, *, j
                                  "cache_key": job.key, "outputs": outputs}
             progress.finish(job.name, "cached")
     executed, failures = _execute_all(todo, build, jobs, progress)
+    timings["notebooks"] = time.monotonic() - began
     entries.update(executed)
     entries = {job.name: entries[job.name] for job in planned if job.name in entries}
     inputs = [*cut.files.values(), *([params.source] if params.source else [])]
 
     def manifest(report_key: str) -> dict[str, Any]:
         return build_manifest(params, inputs=inputs, run_dir=build, notebooks=entries,
-                              renderer=renderer, report_key=report_key, suite=suite_fingerprint())
+                              renderer=renderer, report_key=report_key, suite=suite_fingerprint(),
+                              timings={k: round(v, 3) for k, v in timings.items()})
 
     if not failures:
         try:
@@ -575,10 +666,12 @@ def _build(params: Params, cut: Cut, derived: Derived, folders: RunFolders, *, j
     if renderer is not None:
         write_manifest(without_timing(manifest(report_key)), build / MANIFEST)
         progress.say(f"rendering the report ({', '.join(formats)}) with {renderer}")
+        began = time.monotonic()
         try:
             render_report(build, formats, renderer=renderer)
         except RenderError as exc:
             raise _fail_keeping_build(folders, f"rendering the report failed: {exc}") from None
+        timings["rendering"] = time.monotonic() - began
     write_manifest(manifest(report_key), build / MANIFEST)
     _swap(folders)
     return RunResult(folders.final, executed_names, cached_names, renderer, False)

@@ -55,7 +55,7 @@ def test_dead_kernel_is_a_failed_notebook(previous):
 def test_keyboard_interrupt_removes_build_and_keeps_previous(previous, monkeypatch):
     before = tree_hashes(previous / RUN)
 
-    def interrupted(job, build):
+    def interrupted(job, build, kernels):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(pipeline, "_execute_one", interrupted)

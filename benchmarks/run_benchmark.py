@@ -1,0 +1,194 @@
+"""Speed and memory of the suite, in one invocation (issue: performance).
+
+For each cohort size it simulates a cut and measures, as separate ``haplo-report run``
+processes: a cold full run (validate, derive, all notebooks, render all formats), a warm re-run
+with nothing changed, and a re-run after changing one parameter (``mrd_threshold``). On the
+31-patient cut it also measures the plain baseline: every notebook executed by papermill one
+after another, then rendering. Wall time and peak memory are of the whole process tree (the
+run and its kernels), sampled with psutil. Ratios are only taken between figures of the same
+invocation: absolute times on a shared machine are noisy.
+
+    .venv/bin/python benchmarks/run_benchmark.py                 # 31, 1k, 10k, 100k patients
+    .venv/bin/python benchmarks/run_benchmark.py --sizes 31,1000  # a quicker look
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+EXAMPLE_PARAMS = ROOT / "params" / "example.yml"
+
+
+@dataclass
+class Measure:
+    seconds: float
+    peak_mb: float
+    returncode: int
+
+
+def _tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def measure(cmd: list[str], *, env: dict[str, str] | None = None) -> Measure:
+    """Run a command; wall time and peak resident memory of its whole process tree."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    ps = psutil.Process(proc.pid)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            try:
+                peak = max(peak, _tree_rss(ps))
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, err = proc.communicate()
+    done.set()
+    sampler.join()
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.stderr.write(err.decode(errors="replace")[-2000:])
+    return Measure(seconds, peak / 2**20, proc.returncode)
+
+
+def write_params(base: dict, folder: Path, data_dir: Path, **changes) -> Path:
+    params = {**base, "data_dir": str(data_dir), **changes}
+    params.pop("output_dir", None)
+    path = folder / "params.yml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def manifest_of(out_dir: Path) -> dict:
+    manifests = sorted(out_dir.glob("*/*/manifest.json"))
+    return json.loads(manifests[0].read_text()) if manifests else {}
+
+
+def stage_rows(size: int, manifest: dict) -> list[dict]:
+    """Where the cold run's time went, as recorded in its manifest."""
+    rows = [{"patients": size, "stage": stage, "seconds": round(sec, 3)}
+            for stage, sec in manifest.get("timings", {}).items()]
+    for name, info in sorted(manifest.get("notebooks", {}).items()):
+        if info.get("duration_seconds") is not None:
+            rows.append({"patients": size, "stage": f"notebook {name}",
+                         "seconds": round(info["duration_seconds"], 3)})
+    return rows
+
+
+def executed_count(manifest: dict) -> int:
+    return sum(1 for info in manifest.get("notebooks", {}).values()
+               if info.get("status") == "executed")
+
+
+def bench_size(size: int, work: Path, base: dict, jobs: int | None) -> tuple[list[dict], list[dict]]:
+    folder = work / f"n{size}"
+    folder.mkdir()
+    data_dir, out_dir = folder / "cut", folder / "out"
+    sim = measure([str(BIN / "haplo-report"), "simulate", "--n", str(size), "--seed", "11",
+                   "--out", str(data_dir)])
+    params = write_params(base, folder, data_dir)
+    run = [str(BIN / "haplo-report"), "run", str(params), "--output-dir", str(out_dir)]
+    if jobs:
+        run += ["--jobs", str(jobs)]
+    rows = [{"patients": size, "case": "simulate", **vars(sim), "notebooks_executed": ""}]
+    cold = measure(run + ["--force"])
+    cold_manifest = manifest_of(out_dir)
+    rows.append({"patients": size, "case": "cold", **vars(cold),
+                 "notebooks_executed": executed_count(cold_manifest)})
+    warm = measure(run)
+    rows.append({"patients": size, "case": "warm (no change)", **vars(warm),
+                 "notebooks_executed": executed_count(manifest_of(out_dir)) if warm.returncode == 0 else ""})
+    write_params(base, folder, data_dir, mrd_threshold=base.get("mrd_threshold", 1e-4) * 10)
+    changed = measure(run)
+    rows.append({"patients": size, "case": "one parameter changed", **vars(changed),
+                 "notebooks_executed": executed_count(manifest_of(out_dir))})
+    return rows, stage_rows(size, cold_manifest)
+
+
+def bench_baseline(work: Path, base: dict) -> dict:
+    """The plain way on the 31-patient cut: papermill one notebook after another, then render."""
+    folder = work / "n31"
+    script = ROOT / "benchmarks" / "plain_baseline.py"
+    m = measure([sys.executable, str(script), str(folder / "params.yml"), str(work / "baseline")])
+    return {"patients": 31, "case": "plain baseline (sequential papermill + render)", **vars(m),
+            "notebooks_executed": ""}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="31,1000,10000,100000")
+    parser.add_argument("--jobs", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.csv")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    base = yaml.safe_load(EXAMPLE_PARAMS.read_text(encoding="utf-8"))
+    rows: list[dict] = []
+    stages: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="haplo-bench-") as tmp:
+        work = Path(tmp)
+        for size in sizes:
+            size_rows, size_stages = bench_size(size, work, base, args.jobs)
+            rows += size_rows
+            stages += size_stages
+            if size == 31:
+                rows.append(bench_baseline(work, base))
+    fields = ["patients", "case", "seconds", "peak_mb", "returncode", "notebooks_executed"]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with args.out.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows({k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()}
+                         for r in rows)
+    with args.out.with_name("stages.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["patients", "stage", "seconds"])
+        writer.writeheader()
+        writer.writerows(stages)
+    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, "
+          f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}")
+    print(f"{'patients':>9}  {'case':<48} {'seconds':>8} {'peak MB':>8} {'executed':>8}")
+    for r in rows:
+        print(f"{r['patients']:>9}  {r['case']:<48} {r['seconds']:>8.1f} {r['peak_mb']:>8.0f} "
+              f"{str(r['notebooks_executed']):>8}")
+    by = {(r["patients"], r["case"]): r["seconds"] for r in rows}
+    if (31, "cold") in by and (31, "plain baseline (sequential papermill + render)") in by:
+        print(f"cold 31 vs plain baseline: {by[(31, 'plain baseline (sequential papermill + render)')] / by[(31, 'cold')]:.2f}x faster")
+        print(f"warm 31 / cold 31: {100 * by[(31, 'warm (no change)')] / by[(31, 'cold')]:.1f}%")
+    if (31, "cold") in by and (max(sizes), "cold") in by and max(sizes) != 31:
+        print(f"cold {max(sizes)} / cold 31: {by[(max(sizes), 'cold')] / by[(31, 'cold')]:.2f}x")
+    print("stages of each cold run:")
+    for s in stages:
+        print(f"{s['patients']:>9}  {s['stage']:<40} {s['seconds']:>8.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
