@@ -52,8 +52,9 @@ def _tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def measure(cmd: list[str], *, env: dict[str, str] | None = None) -> Measure:
-    """Run a command; wall time and peak resident memory of its whole process tree."""
+def measure(cmd: list[str], *, env: dict[str, str] | None = None) -> tuple[Measure, str]:
+    """Run a command; wall time and peak resident memory of its whole process tree, and its
+    standard error."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     ps = psutil.Process(proc.pid)
@@ -75,9 +76,10 @@ def measure(cmd: list[str], *, env: dict[str, str] | None = None) -> Measure:
     done.set()
     sampler.join()
     seconds = time.perf_counter() - start
+    text = err.decode(errors="replace")
     if proc.returncode != 0:
-        sys.stderr.write(err.decode(errors="replace")[-2000:])
-    return Measure(seconds, peak / 2**20, proc.returncode)
+        sys.stderr.write(text[-2000:])
+    return Measure(seconds, peak / 2**20, proc.returncode), text
 
 
 def write_params(base: dict, folder: Path, data_dir: Path, **changes) -> Path:
@@ -98,9 +100,9 @@ def stage_rows(size: int, manifest: dict) -> list[dict]:
     rows = [{"patients": size, "stage": stage, "seconds": round(sec, 3)}
             for stage, sec in manifest.get("timings", {}).items()]
     for name, info in sorted(manifest.get("notebooks", {}).items()):
-        if info.get("duration_seconds") is not None:
+        if info.get("duration_s") is not None:
             rows.append({"patients": size, "stage": f"notebook {name}",
-                         "seconds": round(info["duration_seconds"], 3)})
+                         "seconds": round(info["duration_s"], 3)})
     return rows
 
 
@@ -113,22 +115,23 @@ def bench_size(size: int, work: Path, base: dict, jobs: int | None) -> tuple[lis
     folder = work / f"n{size}"
     folder.mkdir()
     data_dir, out_dir = folder / "cut", folder / "out"
-    sim = measure([str(BIN / "haplo-report"), "simulate", "--n", str(size), "--seed", "11",
+    sim, _ = measure([str(BIN / "haplo-report"), "simulate", "--n", str(size), "--seed", "11",
                    "--out", str(data_dir)])
     params = write_params(base, folder, data_dir)
     run = [str(BIN / "haplo-report"), "run", str(params), "--output-dir", str(out_dir)]
     if jobs:
         run += ["--jobs", str(jobs)]
     rows = [{"patients": size, "case": "simulate", **vars(sim), "notebooks_executed": ""}]
-    cold = measure(run + ["--force"])
+    cold, _ = measure(run + ["--force"])
     cold_manifest = manifest_of(out_dir)
     rows.append({"patients": size, "case": "cold", **vars(cold),
                  "notebooks_executed": executed_count(cold_manifest)})
-    warm = measure(run)
+    warm, log = measure(run)
+    up_to_date = warm.returncode == 0 and "up to date" in log  # the folder was left as it was
     rows.append({"patients": size, "case": "warm (no change)", **vars(warm),
-                 "notebooks_executed": executed_count(manifest_of(out_dir)) if warm.returncode == 0 else ""})
+                 "notebooks_executed": 0 if up_to_date else executed_count(manifest_of(out_dir))})
     write_params(base, folder, data_dir, mrd_threshold=base.get("mrd_threshold", 1e-4) * 10)
-    changed = measure(run)
+    changed, _ = measure(run)
     rows.append({"patients": size, "case": "one parameter changed", **vars(changed),
                  "notebooks_executed": executed_count(manifest_of(out_dir))})
     return rows, stage_rows(size, cold_manifest)
@@ -138,7 +141,7 @@ def bench_baseline(work: Path, base: dict) -> dict:
     """The plain way on the 31-patient cut: papermill one notebook after another, then render."""
     folder = work / "n31"
     script = ROOT / "benchmarks" / "plain_baseline.py"
-    m = measure([sys.executable, str(script), str(folder / "params.yml"), str(work / "baseline")])
+    m, _ = measure([sys.executable, str(script), str(folder / "params.yml"), str(work / "baseline")])
     return {"patients": 31, "case": "plain baseline (sequential papermill + render)", **vars(m),
             "notebooks_executed": ""}
 
