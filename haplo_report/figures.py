@@ -22,11 +22,15 @@ import seaborn as sns  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
+from haplo_report.limits import MAX_PATIENTS_SHOWN  # noqa: E402
+
 DAYS_PER_MONTH = 30.4375
 LINE_STYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "D")
-MAX_SWIMMER_PATIENTS = 60
 SVG_SALT = "haplo-report"
+UNITS: dict[str, tuple[float, str]] = {  # unit -> (days per unit, axis label)
+    "days": (1.0, "Days since transplant"), "months": (DAYS_PER_MONTH, "Months since transplant"),
+}
 TABLE_COLUMNS = ("time", "n_risk", "n_event", "n_censor", "estimate", "ci_lower", "ci_upper")
 TIMELINE_EVENTS: dict[str, tuple[str, str]] = {  # event -> (marker, colour)
     "MRD-negative": ("o", "white"), "MRD-positive": ("o", "black"),
@@ -58,6 +62,30 @@ def _tick_months(max_days: float) -> np.ndarray:
     return np.arange(0, np.ceil(months / step) * step + step / 2, step)
 
 
+def time_ticks(max_days: float, unit: str = "months", step_days: float | None = None,
+               horizon_days: float | None = None) -> np.ndarray:
+    """Tick times in days (the numbers at risk are counted there).
+
+    Months: every 3 months (6 beyond 3 years) past ``max_days``. Days: every ``step_days``
+    (default 14 up to day 140, else 28) up to ``horizon_days`` (default ``max_days``), which
+    is always the last tick (a step closer to it than half a step is left out: 84 then 100),
+    so a landmark at the horizon has its number at risk.
+    """
+    _days_per_unit(unit)
+    if unit == "months":
+        end = max_days if horizon_days is None else horizon_days
+        return _tick_months(end) * DAYS_PER_MONTH
+    end = max(max_days if horizon_days is None else horizon_days, 1.0)
+    step = step_days or (14.0 if end <= 140 else 28.0)
+    return np.concatenate(([0.0], np.arange(step, end - step / 2, step), [end]))
+
+
+def _days_per_unit(unit: str) -> float:
+    if unit not in UNITS:
+        raise ValueError(f"unknown time unit {unit!r}; expected {' or '.join(UNITS)}")
+    return UNITS[unit][0]
+
+
 def at_risk(table: pd.DataFrame, days: Sequence[float]) -> list[int]:
     """Patients at risk at each time: the at-risk count of the first observed time >= t
     (nobody leaves between two observed times), 0 after the last."""
@@ -67,58 +95,61 @@ def at_risk(table: pd.DataFrame, days: Sequence[float]) -> list[int]:
     return [int(n_risk[i]) if i < len(times) else 0 for i in index]
 
 
-def _curve(table: pd.DataFrame, start: float) -> tuple[np.ndarray, ...]:
-    """Step coordinates in months and %, starting at day 0 with ``start``."""
-    time = np.concatenate(([0.0], table["time"].to_numpy(dtype=float))) / DAYS_PER_MONTH
+def _curve(table: pd.DataFrame, start: float, scale: float) -> tuple[np.ndarray, ...]:
+    """Step coordinates (time / ``scale``, %), starting at day 0 with ``start``."""
+    time = np.concatenate(([0.0], table["time"].to_numpy(dtype=float))) / scale
     columns = [np.concatenate(([start], table[c].to_numpy(dtype=float))) * 100
                for c in ("estimate", "ci_lower", "ci_upper")]
     return (time, *columns)
 
 
 def _curve_figure(fits: Mapping[str, pd.DataFrame], *, start: float, title: str,
-                  ylabel: str, times_at_risk: Sequence[float] | None,
-                  legend_loc: str) -> Figure:
+                  ylabel: str, times_at_risk: Sequence[float] | None, unit: str,
+                  horizon_days: float | None, step_days: float | None) -> Figure:
     if not fits:
         raise ValueError("no curves to draw: fits is empty")
     set_style()
     tables = {name: _check_table(name, table) for name, table in fits.items()}
     max_days = max(float(t["time"].max()) if len(t) else 0.0 for t in tables.values())
-    ticks = (np.asarray(times_at_risk, dtype=float) / DAYS_PER_MONTH
-             if times_at_risk is not None else _tick_months(max_days))
+    tick_days = (np.asarray(times_at_risk, dtype=float) if times_at_risk is not None
+                 else time_ticks(max_days, unit, step_days, horizon_days))
+    scale = _days_per_unit(unit)
+    ticks = tick_days / scale
+    # the axis ends at the horizon, else where the last tick or the longest curve ends
+    end = (horizon_days if horizon_days is not None else max(tick_days[-1], max_days)) / scale
     figure = plt.figure(figsize=(6.5, 3.9 + 0.22 * len(tables)), layout="constrained")
     grid = figure.add_gridspec(2, 1, height_ratios=[5, 0.7 + 0.3 * len(tables)])
     axis, risk = figure.add_subplot(grid[0]), figure.add_subplot(grid[1])
     colours = sns.color_palette("colorblind", len(tables))
     for i, (name, table) in enumerate(tables.items()):
         style, marker, colour = LINE_STYLES[i % 4], MARKERS[i % 4], colours[i]
-        time, estimate, lower, upper = _curve(table, start)
+        time, estimate, lower, upper = _curve(table, start, scale)
         axis.step(time, estimate, where="post", color=colour, linestyle=style, linewidth=1.4,
                   label=name)
         band = np.isfinite(lower) & np.isfinite(upper)
         axis.fill_between(time, np.where(band, lower, estimate), np.where(band, upper, estimate),
                           step="post", color=colour, alpha=0.15, linewidth=0)
         censored = table[table["n_censor"] > 0]
-        axis.plot(censored["time"] / DAYS_PER_MONTH, censored["estimate"] * 100, "+",
+        axis.plot(censored["time"] / scale, censored["estimate"] * 100, "+",
                   color=colour, markersize=6, markeredgewidth=1.0)
         # Markers at the tick times tell groups apart in greyscale as well.
-        inside = ticks[ticks * DAYS_PER_MONTH <= max(table["time"].max(), 0)]
+        inside = ticks[ticks * scale <= max(table["time"].max(), 0)]
         on_curve = estimate[np.searchsorted(time, inside, side="right") - 1]
         axis.plot(inside, on_curve, linestyle="none", marker=marker, markersize=4,
                   markerfacecolor="white", markeredgecolor=colour)
-        counts = at_risk(table, ticks * DAYS_PER_MONTH)
-        for x, n in zip(ticks, counts):
+        for x, n in zip(ticks, at_risk(table, tick_days)):
             risk.text(x, len(tables) - 1 - i, str(n), ha="center", va="center", fontsize=7)
     handles = [Line2D([], [], color=colours[i], linestyle=LINE_STYLES[i % 4],
                       marker=MARKERS[i % 4], markerfacecolor="white", label=name)
                for i, name in enumerate(tables)]
     handles.append(Line2D([], [], color="black", marker="+", linestyle="none",
                           label="Censored"))
-    axis.legend(handles=handles, loc=legend_loc, fontsize=7)
-    limits = (ticks[0] - 0.02 * ticks[-1], ticks[-1] * 1.02)
+    # Outside the axes, right of it: a legend there never covers a curve or its band.
+    axis.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=7)
+    limits = (ticks[0] - 0.02 * end, end * 1.02)
     axis.set(xlim=limits, ylim=(0, 100), ylabel=ylabel, title=title, xticks=ticks,
              yticks=range(0, 101, 20))
-    axis.tick_params(labelbottom=True)
-    axis.set_xlabel("Months since transplant")
+    axis.set_xlabel(UNITS[unit][1])
     risk.set(xlim=limits, ylim=(-0.6, len(tables) - 0.4), xticks=[],
              yticks=range(len(tables)), yticklabels=list(reversed(list(tables))))
     risk.tick_params(axis="y", length=0, labelsize=7)
@@ -130,20 +161,30 @@ def _curve_figure(fits: Mapping[str, pd.DataFrame], *, start: float, title: str,
 
 
 def km_figure(fits: Mapping[str, pd.DataFrame], times_at_risk: Sequence[float] | None = None,
-              *, title: str = "", ylabel: str = "Probability (%)") -> Figure:
+              *, title: str = "", ylabel: str = "Probability (%)", unit: str = "months",
+              horizon_days: float | None = None, step_days: float | None = None) -> Figure:
     """Kaplan-Meier curves (one per group) from estimator tables, with 95% band, censor
-    marks and numbers at risk under the axis at the tick times (days; default every 3 or 6
-    months)."""
+    marks and numbers at risk under the axis at the tick times.
+
+    The time axis is in ``unit`` ("months" or "days"); ``horizon_days`` ends it (default:
+    the last observed time), ``step_days`` spaces its ticks (see :func:`time_ticks`);
+    ``times_at_risk`` (days) overrides the ticks.
+    """
     return _curve_figure(fits, start=1.0, title=title, ylabel=ylabel,
-                         times_at_risk=times_at_risk, legend_loc="lower left")
+                         times_at_risk=times_at_risk, unit=unit, horizon_days=horizon_days,
+                         step_days=step_days)
 
 
 def cif_figure(fits: Mapping[str, pd.DataFrame], times_at_risk: Sequence[float] | None = None,
-               *, title: str = "", ylabel: str = "Cumulative incidence (%)") -> Figure:
+               *, title: str = "", ylabel: str = "Cumulative incidence (%)",
+               unit: str = "months", horizon_days: float | None = None,
+               step_days: float | None = None) -> Figure:
     """Cumulative incidence curves (e.g. ``{"Relapse": ..., "NRM": ...}`` side by side in one
-    panel) with 95% band, censor marks and numbers at risk."""
+    panel) with 95% band, censor marks and numbers at risk; time axis as in
+    :func:`km_figure` (engraftment and acute GVHD read best in days up to day 100)."""
     return _curve_figure(fits, start=0.0, title=title, ylabel=ylabel,
-                         times_at_risk=times_at_risk, legend_loc="upper left")
+                         times_at_risk=times_at_risk, unit=unit, horizon_days=horizon_days,
+                         step_days=step_days)
 
 
 def _check_timeline(timeline: pd.DataFrame) -> pd.DataFrame:
@@ -160,7 +201,7 @@ def _check_timeline(timeline: pd.DataFrame) -> pd.DataFrame:
 
 
 def swimmer_figure(timeline: pd.DataFrame, *, title: str = "Per-patient timeline",
-                   max_patients: int = MAX_SWIMMER_PATIENTS) -> Figure:
+                   max_patients: int = MAX_PATIENTS_SHOWN) -> Figure:
     """One bar per patient from transplant (day 0) to the end of follow-up, with MRD results,
     relapse, GVHD onset, death and last follow-up marked; months on the x axis.
 

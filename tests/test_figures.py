@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from haplo_report.figures import (DAYS_PER_MONTH, at_risk, cif_figure, km_figure,
-                                  save_figure, swimmer_figure)
+                                  save_figure, swimmer_figure, time_ticks)
+from haplo_report.limits import MAX_PATIENTS_SHOWN
 
 
 def table(times, n_risk, n_event, n_censor, estimate) -> pd.DataFrame:
@@ -65,6 +66,51 @@ def test_cif_figure_starts_at_zero():
     plt.close(figure)
 
 
+def test_time_ticks_in_days_end_at_the_horizon():
+    np.testing.assert_allclose(time_ticks(40, "days", horizon_days=100),
+                               [0, 14, 28, 42, 56, 70, 84, 100])
+    np.testing.assert_allclose(time_ticks(40, "days", step_days=28, horizon_days=180),
+                               [0, 28, 56, 84, 112, 140, 180])
+    np.testing.assert_allclose(time_ticks(3, "days"), [0, 3])
+    np.testing.assert_allclose(time_ticks(400, "months"), np.arange(0, 16, 3) * DAYS_PER_MONTH)
+
+
+def engraftment() -> pd.DataFrame:
+    return table([10.0, 14.0, 30.0, 400.0], [10, 8, 3, 2], [2, 4, 1, 0], [0, 1, 0, 2],
+                 [0.2, 0.6, 0.7, 0.7])
+
+
+def test_cif_figure_in_days_up_to_day_100():
+    figure = cif_figure({"Neutrophils": engraftment()}, unit="days", horizon_days=100)
+    axis, risk = figure.axes
+    np.testing.assert_allclose(axis.get_xticks(), [0, 14, 28, 42, 56, 70, 84, 100])
+    assert axis.get_xlabel() == "Days since transplant"
+    assert axis.get_xlim()[1] == pytest.approx(102)  # the later follow-up is not drawn
+    np.testing.assert_allclose(axis.lines[0].get_xdata(), [0, 10, 14, 30, 400])
+    assert texts(risk) == ["10", "8", "3", "2", "2", "2", "2", "2"]
+    plt.close(figure)
+
+
+def extent(artist, figure):
+    return artist.get_window_extent(figure.canvas.get_renderer())
+
+
+@pytest.mark.parametrize("make", [km_figure, cif_figure])
+def test_legend_beside_the_curves_and_row_labels_inside_the_figure(make):
+    long = "Moderate-severe chronic GVHD"
+    figure = make({"NRM": engraftment(), long: engraftment()}, unit="days", horizon_days=100)
+    figure.canvas.draw()
+    axis, risk = figure.axes
+    assert extent(axis.get_legend(), figure).x0 >= extent(axis, figure).x1
+    page = figure.bbox
+    labels = risk.get_yticklabels()
+    assert [t.get_text() for t in labels] == [long, "NRM"]
+    for artist in [*labels, axis.get_legend()]:
+        box = extent(artist, figure)
+        assert page.x0 <= box.x0 and box.x1 <= page.x1, artist
+    plt.close(figure)
+
+
 def test_bad_input_is_a_clear_error():
     with pytest.raises(ValueError, match="lacks column\\(s\\) n_censor"):
         km_figure({"All": KM.drop(columns="n_censor")})
@@ -72,6 +118,8 @@ def test_bad_input_is_a_clear_error():
         cif_figure({})
     with pytest.raises(ValueError, match="unknown EVENT value\\(s\\) Dead"):
         swimmer_figure(pd.DataFrame({"USUBJID": ["P1"], "ADY": [3], "EVENT": ["Dead"]}))
+    with pytest.raises(ValueError, match="unknown time unit 'weeks'"):
+        cif_figure({"All": KM}, unit="weeks")
 
 
 def timeline(patients: int) -> pd.DataFrame:
@@ -95,6 +143,16 @@ def test_swimmer_orders_patients_by_follow_up_and_switches_to_summary():
     heights = np.array([b.get_height() for b in summary.axes[0].patches]).reshape(6, 5)
     assert heights[:, 0].tolist() == [2, 2, 0, 0, 0, 0]  # month 1: 2 MRD-neg, 2 MRD-pos
     assert heights[:, 2].tolist() == [0, 0, 0, 0, 2, 2]  # month 6: 2 died, 2 ended
+    plt.close(summary)
+
+
+def test_swimmer_shows_up_to_the_shared_patient_limit():
+    assert MAX_PATIENTS_SHOWN == 60
+    figure = swimmer_figure(timeline(MAX_PATIENTS_SHOWN))
+    assert len(figure.axes[0].get_yticklabels()) == MAX_PATIENTS_SHOWN
+    plt.close(figure)
+    summary = swimmer_figure(timeline(MAX_PATIENTS_SHOWN + 1))
+    assert "summary of 61 patients" in summary.axes[0].get_title()
     plt.close(summary)
 
 

@@ -2,8 +2,8 @@
 
 Privacy rule: listings show study days from transplant, never calendar dates, unless the run
 asks for dates (parameter ``listing_dates``). A listing longer than a reader can use in the
-report (more than :data:`MAX_LISTING_PATIENTS` patients, as for the swimmer plot) is written
-as CSV only and the report says where it is.
+report (more than :data:`haplo_report.limits.MAX_PATIENTS_SHOWN` patients, the swimmer plot's
+limit too) is written as CSV only and the report says where it is.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 
 from haplo_report.formatting import fmt_scientific
+from haplo_report.limits import MAX_PATIENTS_SHOWN
 from haplo_report.tables.core import Table, TableInputError, sentence_case
 
-MAX_LISTING_PATIENTS = 60
 STATUS_COLUMNS = ("USUBJID", "STATUS", "ADY", "RESULT")
 
 
@@ -70,7 +70,7 @@ def listing_14_2_8_1(status: pd.DataFrame, data_cut: str, *, threshold: float,
 
 
 def listing_markdown(listing: Table, folder: Path,
-                     max_patients: int = MAX_LISTING_PATIENTS) -> str:
+                     max_patients: int = MAX_PATIENTS_SHOWN) -> str:
     """Write the listing into ``folder`` and return what the report shows: the listing itself,
     or above ``max_patients`` rows a sentence naming its CSV (the DOCX is not written then)."""
     if len(listing.rows) <= max_patients:
