@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 NE = "NE"
+NO_CI_NOTE = ("An estimate followed by (NE) has no confidence interval: with no events by then "
+              "(0%), or none without the event (100%), the interval is undefined.")
 NOT_REACHED = "Not reached"
 EN_DASH = "\u2013"
 
@@ -34,10 +36,17 @@ def fmt_ci(lower: float | None, upper: float | None, *, percent: bool = True,
 
 def fmt_estimate_ci(estimate: float | None, lower: float | None, upper: float | None, *,
                     percent: bool = True, decimals: int = 1) -> str:
-    """Estimate with its 95% CI, e.g. "72.4 (53.1, 84.9)"; "NE" when not estimable."""
+    """Estimate with its 95% CI, e.g. "72.4 (53.1, 84.9)"; "NE" when not estimable.
+
+    An estimate without either limit (no events yet: 0% incidence, 100% survival, where the
+    CI formula is undefined) reads "0.0 (NE)", one NE for the whole interval (see
+    :data:`NO_CI_NOTE`).
+    """
     if _missing(estimate):
         return NE
     fmt = fmt_percent if percent else fmt_number
+    if _missing(lower) and _missing(upper):
+        return f"{fmt(estimate, decimals)} ({NE})"
     return f"{fmt(estimate, decimals)} {fmt_ci(lower, upper, percent=percent, decimals=decimals)}"
 
 

@@ -10,6 +10,9 @@ def test_estimate_with_ci_as_percent():
 
 def test_not_estimable_is_ne_never_a_number():
     assert fmt_estimate_ci(None, 0.1, 0.2) == "NE"
+    assert fmt_estimate_ci(0.0, None, None) == "0.0 (NE)"  # 0 events: no interval
+    assert fmt_estimate_ci(1.0, math.nan, math.nan) == "100.0 (NE)"
+    assert fmt_estimate_ci(0.9, 0.7, None) == "90.0 (70.0, NE)"
     assert fmt_estimate_ci(math.nan, 0.1, 0.2) == "NE"
     assert fmt_ci(0.5, None) == "(50.0, NE)"
     assert fmt_percent(None) == "NE"

@@ -56,6 +56,14 @@ def test_time_to_event_table_cells_are_formatted_rows():
     assert f"Method: {KM}." in table.footnotes and "Method: LR." not in table.footnotes
 
 
+def test_no_events_yet_reads_estimate_with_one_ne_and_the_footnote_says_why():
+    rows = [ResultRow("CIR", "All", "cif", 100, 0.0, None, None, 30, 0, "AJ"),
+            ResultRow("NRM", "All", "cif", 100, 0.0667, 0.0115, 0.194, 30, 2, "AJ")]
+    table = BUILDERS["14.2.5"](rows, CUT)
+    assert cells(table)["Day 100, % (95% CI)"] == ("0.0 (NE)", "6.7 (1.1, 19.4)")
+    assert any("(NE) has no confidence interval" in note for note in table.footnotes)
+
+
 def test_subgroup_table_levels_test_and_not_analysed():
     table = BUILDERS["14.2.2"](pfs_rows(), CUT)
     got = cells(table)

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import pandas as pd
 
 from haplo_report.endpoints import ENDPOINT_NAMES, KM_ENDPOINTS, SUBGROUPS
-from haplo_report.formatting import (fmt_count_percent, fmt_days, fmt_estimate_ci,
-                                     fmt_p_value, fmt_quantile_ci)
+from haplo_report.formatting import (NO_CI_NOTE, fmt_count_percent, fmt_days,
+                                     fmt_estimate_ci, fmt_p_value, fmt_quantile_ci)
 from haplo_report.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame, count,
                                       header_n, level_label, sentence_case, unique_methods,
                                       value)
@@ -49,8 +49,7 @@ SUBGROUP_LABELS: dict[str, str] = {
     "MRDGRP": "Pre-transplant MRD", "DISGRP": "Disease status at transplant",
     "PHGRP": "Ph status",
 }
-NE_NOTE = ("NE: not estimable (follow-up ends before the landmark, or the CI formula is "
-           "undefined at 0% or 100%).")
+NE_NOTE = f"NE: not estimable (follow-up ends before the landmark). {NO_CI_NOTE}"
 NOT_REACHED_NOTE = ("Not reached: the Kaplan-Meier curve did not fall to that level during "
                     "follow-up.")
 ABBREVIATIONS = ("CI: confidence interval; FAS: full analysis set; GVHD: graft-versus-host "
