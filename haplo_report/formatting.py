@@ -9,6 +9,8 @@ NO_CI_NOTE = ("An estimate followed by (NE) has no confidence interval: with no 
               "(0%), or none without the event (100%), the interval is undefined.")
 NOT_REACHED = "Not reached"
 EN_DASH = "\u2013"
+AT_LEAST = "\u2265"  # "≥3" reads better than ">= 3"; Libertinus (PDF) and web fonts have it
+PLUS_MINUS = "\u00b1"
 
 
 def _missing(value: float | None) -> bool:

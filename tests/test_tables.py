@@ -146,13 +146,26 @@ def test_population_tables_from_summary_rows_via_results_csv(tmp_path):
     assert deaths.rows[:3] == (("Deaths", "3 (60.0)"), ("Relapse-related", "1 (20.0)"),
                                ("Relapse", "1 (20.0)"))
     assert ("GVHD", "1 (20.0)") in deaths.rows and deaths.indents[:3] == (0, 1, 2)
+    assert deaths.footnotes[-1] == "FAS: full analysis set; GVHD: graft-versus-host disease."
+
+
+def test_deaths_footnote_explains_the_cause_abbreviations_shown():
+    rows = [ResultRow("DEATH", "DTHFL=Y", "count", None, 2, n=30),
+            ResultRow("DEATH", "DTHCAT=Non-relapse", "count", None, 2, n=30),
+            ResultRow("DEATH", "DTHCAT=Non-relapse;DTHCAUS=TMA", "count", None, 1, n=30),
+            ResultRow("DEATH", "DTHCAT=Non-relapse;DTHCAUS=VOD", "count", None, 1, n=30)]
+    deaths = BUILDERS["14.3.7"](rows, CUT)
+    assert [row[0] for row in deaths.rows] == ["Deaths", "Non-relapse", "TMA", "VOD"]
+    assert deaths.footnotes[-1] == ("FAS: full analysis set; TMA: thrombotic microangiopathy; "
+                                    "VOD: veno-occlusive disease (sinusoidal obstruction "
+                                    "syndrome).")
 
 
 def test_safety_tables_keep_frequency_order_and_worst_grade_counts():
     adsl, adae = make_adsl(), make_adae()
     rows = ae_by_soc_pt(adae, adsl) + aesi_summary(adae, adsl)
     socpt = BUILDERS["14.3.5"](rows, CUT)
-    assert socpt.columns[1:] == ("Any grade (N=5)", "Grade >= 3 (N=5)")
+    assert socpt.columns[1:] == ("Any grade (N=5)", "Grade \u22653 (N=5)")
     assert [r[0] for r in socpt.rows][:4] == ["Any adverse event", "Infections and infestations",
                                               "Sepsis", "Cytomegalovirus infection reactivation"]
     assert socpt.rows[2] == ("Sepsis", "2 (40.0)", "2 (40.0)") and socpt.indents[2] == 1

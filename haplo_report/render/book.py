@@ -28,7 +28,8 @@ from docx.oxml.ns import qn
 from docx.shared import Pt
 
 import haplo_report
-from haplo_report.formatting import fmt_estimate_ci, fmt_number, fmt_scientific
+from haplo_report.formatting import (AT_LEAST, PLUS_MINUS, fmt_estimate_ci, fmt_number,
+                                     fmt_scientific)
 from haplo_report.tables.core import save_docx
 from haplo_report.results import NOT_ESTIMABLE, read_results
 
@@ -287,24 +288,25 @@ def methods_markdown(params: dict[str, Any]) -> str:
                  "Brookmeyer-Crowley CI"},
         {"Topic": "Cumulative incidence (CIR, NRM, GVHD, engraftment)",
          "Rule": "Aalen-Johansen with competing events; Aalen variance; 95% CI "
-                 "est^exp(+/-1.96 se / (est log est))"},
+                 f"est^exp({PLUS_MINUS}1.96 se / (est log est))"},
         {"Topic": "Ties and day 0",
          "Rule": "All events at time t count at t; patients censored at t are at risk at t; "
                  "an event on day 0 counts; no random tie-breaking"},
         {"Topic": "Landmarks",
          "Rule": f"Days {landmarks}; beyond the last observed time of a group the estimate is "
-                 "NE (not estimable), never carried forward"},
+                 "NE (not estimable), never carried forward; with no events by a landmark the "
+                 "estimate is 0% (incidence) or 100% (survival) and its CI is NE"},
         {"Topic": "GVHD competing events",
          "Rule": "Death without GVHD" + (" and relapse" if relapse_competes else "")},
         {"Topic": "Subgroup comparisons (exploratory)",
          "Rule": "Log-rank test (Kaplan-Meier endpoints), Gray's test (cumulative incidence); "
                  f"only when every level has at least {params.get('subgroup_min_n', 10)} patients"},
         {"Topic": "MRD",
-         "Rule": f"Positive when result >= {fmt_scientific(params.get('mrd_threshold', 1e-4))}"
-                 "; landmarks day "
-                 f"30, 90, 180 (window +/- {params.get('mrd_window_days', 14)} days) and 365 "
-                 f"(+/- {params.get('mrd_window_days_365', 30)} days), closest assessment counts; "
-                 "exact (Clopper-Pearson) 95% CI"},
+         "Rule": f"Positive when result {AT_LEAST}"
+                 f"{fmt_scientific(params.get('mrd_threshold', 1e-4))}; landmarks day 30, 90, "
+                 f"180 (window {PLUS_MINUS}{params.get('mrd_window_days', 14)} days) and 365 "
+                 f"({PLUS_MINUS}{params.get('mrd_window_days_365', 30)} days), closest "
+                 "assessment counts; exact (Clopper-Pearson) 95% CI"},
         {"Topic": "MRD-negative at 1 year",
          "Rule": "Success: alive, relapse-free and MRD-negative at the day-365 landmark; relapse "
                  "or death before it is failure; no assessment while alive and relapse-free is "

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from haplo_report.endpoints import ENDPOINT_NAMES, KM_ENDPOINTS, SUBGROUPS
-from haplo_report.formatting import (NO_CI_NOTE, fmt_count_percent, fmt_days,
+from haplo_report.formatting import (AT_LEAST, NO_CI_NOTE, fmt_count_percent, fmt_days,
                                      fmt_estimate_ci, fmt_p_value, fmt_quantile_ci)
 from haplo_report.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame, count,
                                       header_n, level_label, sentence_case, unique_methods,
@@ -35,10 +35,10 @@ EVENT_RULES: dict[str, str] = {
               f"without it: competing event; {FOLLOW_UP}."),
     "CGVHDMS": ("Moderate-severe chronic GVHD (NIH 2014): onset of the first episode of that "
                 f"severity or worse; death without it: competing event; {FOLLOW_UP}."),
-    "ANC": ("Neutrophil recovery: ANC >= 0.5 x10^9/L; death before recovery: competing "
-            f"event; {FOLLOW_UP}."),
-    "PLT": ("Platelet recovery: >= 20 x10^9/L; death before recovery: competing event; "
-            f"{FOLLOW_UP}."),
+    "ANC": (f"Neutrophil recovery: ANC {AT_LEAST}0.5\u00d710\u2079/L; death before recovery: "
+            f"competing event; {FOLLOW_UP}."),
+    "PLT": (f"Platelet recovery: platelets {AT_LEAST}20\u00d710\u2079/L; death before "
+            f"recovery: competing event; {FOLLOW_UP}."),
 }
 SHORT_NAMES: dict[str, str] = {
     "PFS": "PFS", "OS": "OS", "GRFS": "GRFS", "CIR": "Relapse", "NRM": "NRM",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from haplo_report.formatting import fmt_scientific
+from haplo_report.formatting import AT_LEAST, fmt_scientific
 from haplo_report.limits import MAX_PATIENTS_SHOWN
 from haplo_report.tables.core import Table, TableInputError, sentence_case
 
@@ -63,8 +63,8 @@ def listing_14_2_8_1(status: pd.DataFrame, data_cut: str, *, threshold: float,
     notes = ("Assessment: the MRD assessment closest to day 365 within its window; none is "
              "shown when relapse or death came first or no assessment fell in the window. "
              "Study day: days from transplant (day 0).",
-             "MRD result: fraction of leukemic cells; positive when >= "
-             f"{fmt_scientific(threshold)}; undetectable: 0.")
+             "MRD result: fraction of leukemic cells; positive when "
+             f"{AT_LEAST}{fmt_scientific(threshold)}; undetectable: 0.")
     return Table("14.2.8.1", "MRD status at 1 year by patient", "FAS", data_cut, columns,
                  tuple(rows), footnotes=notes, source="06_mrd", kind="Listing")
 

@@ -16,7 +16,7 @@ VARIABLE_LABELS: dict[str, str] = {
     "transplant", "PHGRP": "Ph status", "MRDGRP": "Pre-transplant MRD group",
     "MRDPRE": "Pre-transplant MRD level", "MRDMETH": "MRD method", "DONREL": "Donor relation",
     "HLAMATCH": "HLA match (loci)", "GRAFTSRC": "Graft source",
-    "CD34DOSE": "CD34+ cell dose, x10^6/kg", "BLINDAYS": "Blinatumomab, days",
+    "CD34DOSE": "CD34+ cell dose, \u00d710\u2076/kg", "BLINDAYS": "Blinatumomab, days",
     "CONDREG": "Conditioning regimen",
 }
 LEVEL_LABELS: dict[str, str] = {

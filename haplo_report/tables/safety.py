@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from haplo_report.formatting import fmt_count_percent, fmt_days, fmt_range
+from haplo_report.formatting import AT_LEAST, fmt_count_percent, fmt_days, fmt_range
 from haplo_report.summaries import GRADE3
 from haplo_report.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame, count,
                                       code_label, header_n, value)
@@ -16,12 +16,16 @@ AE_ABBREVIATIONS = ("AE: adverse event; CRS: cytokine release syndrome; CTCAE: C
                     "cell-associated neurotoxicity syndrome; CMV: cytomegalovirus; EBV: "
                     "Epstein-Barr virus.")
 AE_OVERVIEW: tuple[tuple[str, str], ...] = (
-    ("AE=Any", "Any AE"), (GRADE3, "AE of CTCAE grade >= 3"), ("AESER=Y", "Serious AE"),
+    ("AE=Any", "Any AE"), (GRADE3, f"AE of CTCAE grade {AT_LEAST}3"), ("AESER=Y", "Serious AE"),
     ("AEREL=Y", "AE related to blinatumomab"), ("AETOXGR=5", "Fatal AE (grade 5)"),
 )
 AESI_LABELS: dict[str, str] = {
     "AESI=CRS": "Cytokine release syndrome", "AESI=ICANS": "Neurotoxicity (ICANS)",
     "AESI=INFECTION": "Infections",
+}
+DEATH_ABBREVIATIONS: dict[str, str] = {  # causes of death coded as abbreviations (spec)
+    "GVHD": "graft-versus-host disease", "TMA": "thrombotic microangiopathy",
+    "VOD": "veno-occlusive disease (sinusoidal obstruction syndrome)",
 }
 GRADE_LABELS: dict[str, str] = {
     "None": "None", "I": "Grade I", "II": "Grade II", "III": "Grade III", "IV": "Grade IV",
@@ -111,7 +115,7 @@ def _two_columns(lookup: RowLookup, endpoint: str) -> tuple[str, str]:
     if counts.empty:
         raise TableInputError(f"Table {lookup.number}: no {endpoint} count rows")
     n = count(counts.iloc[0], "n")
-    return header_n("Any grade", n), header_n("Grade >= 3", n)
+    return header_n("Any grade", n), header_n(f"Grade {AT_LEAST}3", n)
 
 
 def table_14_3_4(rows: Rows, data_cut: str) -> Table:
@@ -128,7 +132,7 @@ def table_14_3_4(rows: Rows, data_cut: str) -> Table:
 
 def _any_and_severe_rows(lookup: RowLookup, endpoint: str) -> list[tuple[str, pd.Series,
                                                                          pd.Series]]:
-    """(subgroup, any-grade row, grade >= 3 row) pairs in the rows' order."""
+    """(subgroup, any-grade row, grade-3-or-worse row) pairs in the rows' order."""
     counts = lookup.select(endpoint, "count")
     pairs = []
     for _, row in counts.iterrows():
@@ -200,7 +204,10 @@ def table_14_3_7(rows: Rows, data_cut: str) -> Table:
         body.append((label, _cell(row)))
         indents.append(level)
     n = count(counts.iloc[0], "n")
+    used = sorted({"FAS": "full analysis set", **{code: text for code, text in
+                   DEATH_ABBREVIATIONS.items() if any(row[0] == code for row in body)}}.items())
     notes = ("Deaths up to the data cut. Relapse-related: death after relapse or with relapse "
-             "as the cause; otherwise non-relapse.", "Percentages of the full analysis set.")
+             "as the cause; otherwise non-relapse.", "Percentages of the full analysis set.",
+             "; ".join(f"{code}: {text}" for code, text in used) + ".")
     return Table("14.3.7", "Deaths by cause", "FAS", data_cut, ("", header_n("FAS", n)),
                  tuple(body), tuple(indents), notes, "11_safety")
