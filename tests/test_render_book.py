@@ -85,8 +85,30 @@ def test_table_notes_get_a_style_in_every_format(tmp_path):
     assert ["custom-style", NOTES_DOCX_STYLE] in attributes[2]
     assert blocks[0] == {"t": "RawBlock", "c": ["typst", "#tablenotes["]}
     assert blocks[-1] == {"t": "RawBlock", "c": ["typst", "]"]}
-    assert "#let tablenotes(body)" in (TEMPLATES / "report-header.typ").read_text()
+    header = (TEMPLATES / "report-header.typ").read_text()
+    assert "#let tablenotes(body)" in header
+    # a breakable table's caption stays with its first rows (not alone at a page foot)
+    assert "#show figure.caption: it => block(sticky: true, it)" in header
     assert "div.table-notes" in (TEMPLATES / "report.css").read_text()
     style = docx.Document(str(write_reference_docx(tmp_path / "ref.docx"))).styles[
         NOTES_DOCX_STYLE]
     assert style.font.size.pt == 8
+
+
+def test_provenance_lists_python_and_direct_dependencies_only():
+    from haplo_report.render.book import direct_dependencies, provenance_markdown, software_frame
+    names = direct_dependencies()
+    assert names[:3] == ["pandas", "numpy", "scipy"] and "jupyter-client" in names
+    assert "pytest" not in names  # a test extra, not a runtime dependency
+    manifest = {"python": {"version": "3.12.3"},
+                "versions": {"pandas": "2.3.3", "jupyter_client": "8.10.0", "Jinja2": "3.1.6"}}
+    frame = software_frame(manifest)
+    assert len(frame) == 1 + len(names)
+    versions = dict(zip(frame["Software"], frame["Version"]))
+    assert versions["Python"] == "3.12.3" and versions["pandas"] == "2.3.3"
+    assert versions["jupyter-client"] == "8.10.0" and versions["lifelines"] == "not recorded"
+    assert "Jinja2" not in versions
+    text = provenance_markdown(manifest, {"suite": "0.1.0", "commit": "abc"})
+    assert "manifest.json lists every installed distribution" in text and "Jinja2" not in text
+    assert text.index("## Parameters") < text.index("## Software versions") < text.index(
+        "## Notebooks executed")

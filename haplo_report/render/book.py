@@ -12,9 +12,11 @@ import datetime as dt
 import io
 import json
 import logging
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,8 @@ REFERENCE_DOCX = "report-reference.docx"  # referenced by _quarto.yml (format: d
 NOTES_DOCX_STYLE = "Table Notes"  # Word paragraph style of a table's notes block
 
 NOT_REPORTED = "not reported"
+NOT_RECORDED = "not recorded"
+SUITE_DISTRIBUTION = "haplo-report"
 
 
 class BookError(ValueError):
@@ -349,24 +353,50 @@ def validation_markdown(validation: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _normalised(name: str) -> str:
+    """A distribution name as PEP 503 compares them ("jupyter_client" == "jupyter-client")."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def direct_dependencies() -> list[str]:
+    """The suite's runtime dependencies, from its package metadata (``Requires-Dist`` without
+    extras such as ``test``), in the order declared."""
+    requires = metadata.requires(SUITE_DISTRIBUTION) or []
+    return [re.split(r"[\s;<>=!~\[(]", r, maxsplit=1)[0] for r in requires
+            if "extra ==" not in r]
+
+
+def software_frame(manifest: dict[str, Any]) -> pd.DataFrame:
+    """Python and the suite's direct dependencies with the versions the run recorded."""
+    recorded = {_normalised(k): str(v) for k, v in (manifest.get("versions") or {}).items()}
+    python = (manifest.get("python") or {}).get("version") or NOT_RECORDED
+    rows = [("Python", python)] + [(name, recorded.get(_normalised(name), NOT_RECORDED))
+                                   for name in direct_dependencies()]
+    return pd.DataFrame(rows, columns=["Software", "Version"])
+
+
 def provenance_markdown(manifest: dict[str, Any], identity: dict[str, str]) -> str:
-    """Provenance appendix (``provenance.qmd``): inputs, parameters, versions, notebooks."""
+    """Provenance appendix (``provenance.qmd``): inputs, parameters, software, notebooks."""
     parts = [
         "# Provenance", "",
         f"Suite haplo-report {identity['suite']}, git commit {identity['commit']}. "
         "The run's manifest.json holds the same information for machines.", "",
     ]
-    sections = (("inputs", "Input files (SHA-256)", "file"),
-                ("params", "Parameters", "parameter"),
-                ("versions", "Software versions", "package"),
-                ("notebooks", "Notebooks executed", "notebook"))
-    for key, title, column in sections:
-        frame = _records(manifest.get(key), column)
-        if "cache_key" in frame.columns:  # a 64-digit hash overflows its cell; 12 identify it
-            frame["cache_key"] = frame["cache_key"].astype(str).str[:12]
-        parts += [f"## {title}", ""]  # the heading names the table: no second caption
-        parts += [pipe_table(frame) if not frame.empty else "None recorded.\n"]
-    return "\n".join(parts)
+    software = ["## Software versions", "",
+                "Python and the suite's direct dependencies, as installed for this run; "
+                "manifest.json lists every installed distribution with its version.", "",
+                pipe_table(software_frame(manifest))]
+    return "\n".join([*parts, *_section(manifest, "inputs", "Input files (SHA-256)", "file"),
+                      *_section(manifest, "params", "Parameters", "parameter"), *software,
+                      *_section(manifest, "notebooks", "Notebooks executed", "notebook")])
+
+
+def _section(manifest: dict[str, Any], key: str, title: str, column: str) -> list[str]:
+    """A manifest section under its heading (which names the table: no second caption)."""
+    frame = _records(manifest.get(key), column)
+    if "cache_key" in frame.columns:  # a 64-digit hash overflows its cell; 12 identify it
+        frame["cache_key"] = frame["cache_key"].astype(str).str[:12]
+    return [f"## {title}", "", pipe_table(frame) if not frame.empty else "None recorded.\n"]
 
 
 def _book_config(identity: dict[str, str], present: set[str]) -> dict[str, Any]:
