@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from haplo_report.formatting import EN_DASH, fmt_days, fmt_percent
+from haplo_report.formatting import fmt_ci_words, fmt_days, fmt_percent
 from haplo_report.mrd import ENDPOINT_1Y, PRIMARY, SENSITIVITY
 from haplo_report.params import Params
 from haplo_report.results import NOT_ESTIMABLE, ResultRow, results_frame
@@ -282,8 +282,8 @@ def headline(rows: Iterable[ResultRow], endpoint: str, time_days: int | None = N
     if row.estimate is None or (isinstance(row.estimate, float) and math.isnan(row.estimate)):
         return (f"The {when} {name} is not estimable: the last observed time of the "
                 f"{row.n} patients for this endpoint is before day {fmt_days(time_days)}.")
-    sentence = (f"The {when} {name} was {fmt_percent(row.estimate)}% (95% CI "
-                f"{fmt_percent(row.ci_lower)}{EN_DASH}{fmt_percent(row.ci_upper)}) among "
+    sentence = (f"The {when} {name} was {fmt_percent(row.estimate)}% "
+                f"({fmt_ci_words(row.ci_lower, row.ci_upper)}) among "
                 f"{row.n} patients with {row.events} "
                 f"{'event' if row.events == 1 else 'events'} by day {fmt_days(time_days)}.")
     median = _find(rows, endpoint, "median", subgroup, None)
@@ -291,8 +291,8 @@ def headline(rows: Iterable[ResultRow], endpoint: str, time_days: int | None = N
         if median.estimate is None:
             sentence += " The median was not reached."
         else:
-            sentence += (f" The median was {fmt_days(median.estimate)} days (95% CI "
-                         f"{fmt_days(median.ci_lower)}{EN_DASH}{fmt_days(median.ci_upper)}).")
+            sentence += (f" The median was {fmt_days(median.estimate)} days "
+                         f"({fmt_ci_words(median.ci_lower, median.ci_upper, percent=False, decimals=0)}).")
     return sentence
 
 
@@ -311,7 +311,7 @@ def followup_headline(rows: Iterable[ResultRow]) -> str:
     if row.estimate is None:
         return (f"Median follow-up could not be estimated among {row.n} patients, {died}.")
     return (f"Median follow-up (reverse Kaplan-Meier) was {fmt_days(row.estimate)} days "
-            f"(95% CI {fmt_days(row.ci_lower)}{EN_DASH}{fmt_days(row.ci_upper)}) among "
+            f"({fmt_ci_words(row.ci_lower, row.ci_upper, percent=False, decimals=0)}) among "
             f"{row.n} patients, {died}.")
 
 
@@ -328,8 +328,7 @@ def mrd_headline(rows: Sequence[ResultRow] | pd.DataFrame) -> str:
     def share(row: pd.Series) -> str:
         if pd.isna(row["estimate"]):
             return "not estimable"
-        return (f"{fmt_percent(row['estimate'])}%, 95% CI {fmt_percent(row['ci_lower'])}"
-                f"{EN_DASH}{fmt_percent(row['ci_upper'])}")
+        return f"{fmt_percent(row['estimate'])}%, {fmt_ci_words(row['ci_lower'], row['ci_upper'])}"
 
     return (f"At 1 year, {int(primary['events'])} of {int(primary['n'])} evaluable patients "
             f"were alive, relapse-free and MRD-negative ({share(primary)}); counting patients "

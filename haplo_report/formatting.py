@@ -52,6 +52,16 @@ def fmt_estimate_ci(estimate: float | None, lower: float | None, upper: float | 
     return f"{fmt(estimate, decimals)} {fmt_ci(lower, upper, percent=percent, decimals=decimals)}"
 
 
+def fmt_ci_words(lower: float | None, upper: float | None, *, percent: bool = True,
+                 decimals: int = 1) -> str:
+    """A 95% CI for running text: "95% CI 53.1–84.9"; "95% CI not estimable" when both limits
+    are missing (one missing limit shows as "NE")."""
+    if _missing(lower) and _missing(upper):
+        return "95% CI not estimable"
+    fmt = fmt_percent if percent else fmt_number
+    return f"95% CI {fmt(lower, decimals)}{EN_DASH}{fmt(upper, decimals)}"
+
+
 def fmt_count_percent(count: int, total: int, decimals: int = 1) -> str:
     """A count with its percentage of the total, e.g. "12 (38.7)"; "0" when the count is 0."""
     if count == 0 or total == 0:

@@ -211,3 +211,12 @@ def test_mrd_headline_reads_the_one_year_rows():
     assert mrd_headline(results_frame(rows)) == expected
     with pytest.raises(ValueError, match="no 1-year MRD proportion rows"):
         mrd_headline(rows[:2])
+
+
+def test_headline_without_events_says_the_ci_is_not_estimable():
+    from haplo_report.endpoints import headline
+    from haplo_report.results import ResultRow
+
+    rows = [ResultRow("CIR", "All", "cif", 100.0, 0.0, None, None, n=30, events=0)]
+    assert headline(rows, "CIR", 100).endswith(
+        "was 0.0% (95% CI not estimable) among 30 patients with 0 events by day 100.")

@@ -36,3 +36,11 @@ def test_scientific_uses_times_ten_to_the_power():
     assert fmt_scientific(1.23e-2, 2) == "1.23\u00d710\u207b\u00b2"
     assert fmt_scientific(1e-4, 0) == "1\u00d710\u207b\u2074"
     assert fmt_scientific(0.0) == "0" and fmt_scientific(None) == "NE"
+
+
+def test_ci_in_running_text():
+    from haplo_report.formatting import fmt_ci_words
+
+    assert fmt_ci_words(0.531, 0.849) == "95% CI 53.1\u201384.9"
+    assert fmt_ci_words(None, None) == "95% CI not estimable"
+    assert fmt_ci_words(337, None, percent=False, decimals=0) == "95% CI 337\u2013NE"
