@@ -33,7 +33,8 @@ def main(params_path: Path, out: Path) -> None:
     for spec in plan.NOTEBOOKS:
         parameters = {name: values[name] for name in (*plan.COMMON_PARAMS, *spec.params)}
         papermill.execute_notebook(
-            str(NOTEBOOKS_DIR / f"{spec.name}.ipynb"), str(out / "notebooks" / f"{spec.name}.ipynb"),
+            str(NOTEBOOKS_DIR / f"{spec.name}.ipynb"),
+            str(out / "notebooks" / f"{spec.name}.ipynb"),
             parameters={**parameters, "data_dir": str(out / "data"), "out_dir": str(out)},
             kernel_name="python3", progress_bar=False, cwd=str(out))
     collect_results([spec.name for spec in plan.NOTEBOOKS], out)
