@@ -243,35 +243,40 @@ def swimmer_figure(timeline: pd.DataFrame, *, title: str = "Per-patient timeline
     return figure
 
 
-def mrd_status_bars(timeline: pd.DataFrame, *, title: str,
-                    months: Sequence[int] = (1, 3, 6, 12, 24)) -> Figure:
-    """Patients by status at each month: died, relapsed, MRD-positive, MRD-negative (last
-    result on or before the month), no result yet, or no longer followed; stacked bars."""
-    data = _check_timeline(timeline)
-    set_style()
-    statuses = ("MRD-negative", "MRD-positive", "No MRD result", "Relapse", "Death",
-                "Follow-up ended")
-    patients = sorted(data["USUBJID"].unique())
-    end = data.groupby("USUBJID")["ADY"].max()
-    counts = pd.DataFrame(0, index=list(months), columns=list(statuses))
+MRD_STATUSES: tuple[str, ...] = ("MRD-negative", "MRD-positive", "No MRD result", "Relapse",
+                                 "Death", "Follow-up ended")
+
+
+def mrd_status_counts(timeline: pd.DataFrame,
+                      months: Sequence[int] = (1, 3, 6, 12, 24)) -> pd.DataFrame:
+    """Patients by status (columns :data:`MRD_STATUSES`) at each month (index): died, else
+    relapsed, else no longer followed (last timeline day before the month), else the last MRD
+    result on or before the month, else no MRD result yet."""
+    data = _check_timeline(timeline).sort_values(["USUBJID", "ADY"], kind="stable")
+    patients = pd.Index(sorted(data["USUBJID"].unique()))
+    end = data.groupby("USUBJID")["ADY"].max().reindex(patients)
+    first_day = {event: data[data["EVENT"] == event].groupby("USUBJID")["ADY"].min()
+                 .reindex(patients) for event in ("Death", "Relapse")}
+    mrd = data[data["EVENT"].isin(("MRD-negative", "MRD-positive"))]
+    rows = {}
     for month in months:
         day = month * DAYS_PER_MONTH
-        seen = data[data["ADY"] <= day]
-        first = seen.sort_values(["USUBJID", "ADY"], kind="stable")
-        dead = set(first.loc[first["EVENT"] == "Death", "USUBJID"])
-        relapsed = set(first.loc[first["EVENT"] == "Relapse", "USUBJID"]) - dead
-        mrd = first[first["EVENT"].isin(("MRD-negative", "MRD-positive"))]
-        last = mrd.groupby("USUBJID")["EVENT"].last()
-        for patient in patients:
-            if patient in dead:
-                status = "Death"
-            elif patient in relapsed:
-                status = "Relapse"
-            elif end[patient] < day:
-                status = "Follow-up ended"
-            else:
-                status = last.get(patient, "No MRD result")
-            counts.loc[month, status] += 1
+        seen = mrd[mrd["ADY"] <= day]
+        status = seen.groupby("USUBJID")["EVENT"].last().reindex(patients).fillna("No MRD result")
+        # lowest priority first, so each later rule overrides the earlier ones
+        status[(end < day).to_numpy()] = "Follow-up ended"
+        status[(first_day["Relapse"] <= day).to_numpy()] = "Relapse"
+        status[(first_day["Death"] <= day).to_numpy()] = "Death"
+        rows[month] = status.value_counts().reindex(list(MRD_STATUSES), fill_value=0)
+    return pd.DataFrame.from_dict(rows, orient="index").astype("int64")
+
+
+def mrd_status_bars(timeline: pd.DataFrame, *, title: str,
+                    months: Sequence[int] = (1, 3, 6, 12, 24)) -> Figure:
+    """Patients by status at each month (:func:`mrd_status_counts`) as stacked bars."""
+    counts = mrd_status_counts(timeline, months)
+    statuses = MRD_STATUSES
+    set_style()
     figure, axis = plt.subplots(figsize=(6.5, 3.6))
     hatches = ("", "////", "..", "xx", "", "\\\\")
     greys = ("white", "#404040", "#d9d9d9", "#a6a6a6", "black", "#f0f0f0")

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from haplo_report.figures import (DAYS_PER_MONTH, at_risk, cif_figure, km_figure,
-                                  save_figure, swimmer_figure, time_ticks)
+from haplo_report.figures import (DAYS_PER_MONTH, MRD_STATUSES, at_risk, cif_figure, km_figure,
+                                  mrd_status_counts, save_figure, swimmer_figure, time_ticks)
 from haplo_report.limits import MAX_PATIENTS_SHOWN
 
 
@@ -144,6 +144,31 @@ def test_swimmer_orders_patients_by_follow_up_and_switches_to_summary():
     assert heights[:, 0].tolist() == [2, 2, 0, 0, 0, 0]  # month 1: 2 MRD-neg, 2 MRD-pos
     assert heights[:, 2].tolist() == [0, 0, 0, 0, 2, 2]  # month 6: 2 died, 2 ended
     plt.close(summary)
+
+
+def test_mrd_status_counts_on_a_hand_built_cohort():
+    day = DAYS_PER_MONTH
+    rows = [
+        ("A", 10, "MRD-positive"), ("A", 20, "MRD-negative"), ("A", 400, "Last follow-up"),
+        ("B", 10, "MRD-negative"), ("B", 2 * day, "MRD-positive"), ("B", 5 * day, "Relapse"),
+        ("B", 7 * day, "Death"),
+        ("C", 3 * day + 1, "MRD-negative"), ("C", 3 * day + 1, "MRD-positive"),  # same day:
+        ("C", 800, "Last follow-up"),  # the row given last wins
+        ("D", 50, "Acute GVHD"), ("D", 4 * day, "Last follow-up"),
+    ]
+    counts = mrd_status_counts(pd.DataFrame(rows, columns=["USUBJID", "ADY", "EVENT"]),
+                               months=(1, 3, 6, 12, 24))
+    assert list(counts.columns) == list(MRD_STATUSES)
+    assert counts.loc[1].to_dict() == {"MRD-negative": 2, "MRD-positive": 0, "No MRD result": 2,
+                                       "Relapse": 0, "Death": 0, "Follow-up ended": 0}
+    # month 3: B's last result is positive; C's first result is one day later
+    assert counts.loc[3].tolist() == [1, 1, 2, 0, 0, 0]
+    # month 6: B relapsed, D's follow-up ended at month 4, C's same-day results: positive
+    assert counts.loc[6].tolist() == [1, 1, 0, 1, 0, 1]
+    # month 12: B died after relapsing; A followed to day 400 (past month 12: 365.25 days)
+    assert counts.loc[12].tolist() == [1, 1, 0, 0, 1, 1]
+    assert counts.loc[24].tolist() == [0, 1, 0, 0, 1, 2]  # A ended at day 400
+    assert (counts.sum(axis=1) == 4).all()
 
 
 def test_swimmer_shows_up_to_the_shared_patient_limit():
