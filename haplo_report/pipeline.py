@@ -603,7 +603,9 @@ def collect_results(names: list[str], build: Path) -> pd.DataFrame:
         if not path.is_file():
             raise NotebookFailed(f"notebook {name} wrote no results/{name}.csv")
         frames.append(read_results(path))
-    return write_results(pd.concat(frames, ignore_index=True), build / "results.csv")
+    # empty frames (optional tables not supplied) dropped: pandas warns about their dtypes
+    filled = [frame for frame in frames if not frame.empty] or frames[:1]
+    return write_results(pd.concat(filled, ignore_index=True), build / "results.csv")
 
 
 def _report_key(entries: dict[str, dict[str, Any]], params: Params, formats: tuple[str, ...],

@@ -7,6 +7,7 @@ import os
 import json
 import re
 import shutil
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -203,3 +204,20 @@ def test_notebooks_run_in_a_neutral_folder_and_leave_the_process_cwd(previous, t
     cwd = os.getcwd()
     run_fake(make_params(previous), force=True)
     assert os.getcwd() == cwd  # papermill's cwd= would chdir the whole process
+
+
+def test_collect_results_with_an_empty_chapter_keeps_rows_and_types(tmp_path):
+    from haplo_report.results import ResultRow, write_results
+    row = ResultRow(endpoint="OS", subgroup="All", statistic="survival", time_days=365.0,
+                    estimate=0.8, ci_lower=0.6, ci_upper=0.9, n=31, events=6, method="KM",
+                    flag="")
+    write_results([row], tmp_path / "results" / "01_alpha.csv")
+    write_results([], tmp_path / "results" / "02_beta.csv")  # optional table not supplied
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas' FutureWarning on concatenating empty frames
+        frame = pipeline.collect_results(["01_alpha", "02_beta"], tmp_path)
+    assert frame["endpoint"].tolist() == ["OS"] and frame["events"].tolist() == [6]
+    assert str(frame["n"].dtype) == "Int64" and str(frame["estimate"].dtype) == "float64"
+    assert read_results(tmp_path / "results.csv")["estimate"].tolist() == [0.8]
+    write_results([], tmp_path / "results" / "01_alpha.csv")
+    assert pipeline.collect_results(["01_alpha", "02_beta"], tmp_path).empty
