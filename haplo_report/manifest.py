@@ -70,11 +70,13 @@ def git_state(root: Path = PROJECT_ROOT) -> dict[str, Any]:
 
 def build_manifest(params: Params, *, inputs: list[Path], run_dir: Path,
                    notebooks: dict[str, dict[str, Any]], renderer: str | None,
-                   report_key: str, suite: dict[str, str],
+                   report_key: str, suite: dict[str, str], run_key: str = "",
                    timings: dict[str, float] | None = None) -> dict[str, Any]:
     """The manifest of the run folder ``run_dir`` as it is now (hashes every file in it).
 
-    ``timings``: wall-clock seconds per stage (validation, derivation, ..., rendering).
+    ``run_key``: hash of the run's inputs, parameters, notebooks, formats and suite (a re-run
+    with the same key and intact outputs stops before validating); ``timings``: wall-clock
+    seconds per stage (validation, derivation, ..., rendering).
     """
     return {
         "study_id": params.study_id,
@@ -89,6 +91,7 @@ def build_manifest(params: Params, *, inputs: list[Path], run_dir: Path,
         "git": git_state(),
         "renderer": renderer,
         "report_key": report_key,
+        "run_key": run_key,
         "notebooks": notebooks,
         "timings": timings or {},
     }

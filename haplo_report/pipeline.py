@@ -42,8 +42,8 @@ import haplo_report
 from haplo_report import plan
 from haplo_report.cut import Cut
 from haplo_report.derive import Derived, derive_cut
-from haplo_report.manifest import (MANIFEST, build_manifest, read_manifest, sha256_file,
-                                   without_timing, write_manifest)
+from haplo_report.manifest import (MANIFEST, build_manifest, file_record, read_manifest,
+                                   sha256_file, without_timing, write_manifest)
 from haplo_report.params import Params
 from haplo_report.paths import NOTEBOOKS_DIR, RunFolders
 from haplo_report.plan import NotebookSpec
@@ -267,6 +267,20 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
                if not (Path(notebooks_dir) / f"{spec.name}.ipynb").is_file()]
     if missing:
         raise RunFailed(f"notebook(s) not found in {notebooks_dir}: {', '.join(missing)}")
+    folders = RunFolders.of(params.output_dir, params.study_id, str(params.data_cut_date))
+    progress = Progress(len(notebooks), stream)
+    renderer = choose_renderer() if render else None
+    key = run_key(params, formats=tuple(formats), notebooks=tuple(notebooks),
+                  notebooks_dir=Path(notebooks_dir), renderer=renderer)
+    if not force and key is not None and (folders.final / MANIFEST).is_file():
+        with cut_lock(folders):
+            _recover(folders)
+            previous = read_manifest(folders.final / MANIFEST)
+            if up_to_date(previous, key, folders.final):
+                progress.say(f"up to date: nothing changed since the last run; {folders.final} "
+                             "left as it is")
+                cached = tuple(name for name in previous["notebooks"])
+                return RunResult(folders.final, (), cached, previous.get("renderer"), True)
     timings: dict[str, float] = {}
     began = time.monotonic()
     try:
@@ -277,20 +291,17 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
     began = time.monotonic()
     try:
         derived = derive_cut(cut, params)
-        renderer = choose_renderer() if render else None
-    except (ValueError, RenderError) as exc:
+    except ValueError as exc:
         raise RunFailed(str(exc)) from None
     timings["derivation"] = time.monotonic() - began
 
-    folders = RunFolders.of(params.output_dir, params.study_id, str(params.data_cut_date))
-    progress = Progress(len(notebooks), stream)
     with cut_lock(folders):
         _recover(folders)
         try:
             return _build(params, cut, derived, folders, jobs=jobs, force=force,
                           formats=tuple(formats), notebooks=tuple(notebooks),
                           notebooks_dir=Path(notebooks_dir), renderer=renderer,
-                          progress=progress, timings=timings)
+                          progress=progress, timings=timings, run_key=key or "")
         except KeyboardInterrupt:
             progress.close()
             _remove(folders.build)
@@ -389,6 +400,48 @@ def suite_fingerprint() -> dict[str, str]:
 
 def _sha256_json(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def run_key(params: Params, *, formats: tuple[str, ...], notebooks: tuple[NotebookSpec, ...],
+            notebooks_dir: Path, renderer: str | None) -> str | None:
+    """SHA-256 of everything a run's outputs depend on, computed before validating: every file
+    in the data folder (the readers pick some of them; any byte of any file counts), the
+    parameters file and values, the notebooks (plan entries and sources), the formats, the
+    renderer and the suite. None when the data folder or a file cannot be read (the full
+    path then reports the problem)."""
+    try:
+        data = {path.name: sha256_file(path)
+                for path in sorted(Path(params.data_dir).iterdir()) if path.is_file()}
+        source = sha256_file(params.source) if params.source else None
+        sources = {spec.name: sha256_file(notebooks_dir / f"{spec.name}.ipynb")
+                   for spec in notebooks}
+    except OSError:
+        return None
+    return _sha256_json({
+        "data": data, "params_file": source,
+        "params": {k: v for k, v in params.to_dict().items() if k != "output_dir"},
+        "notebooks": [[repr(spec), sources[spec.name]] for spec in notebooks],
+        "formats": list(formats), "renderer": renderer, "suite": suite_fingerprint(),
+    })
+
+
+def up_to_date(previous: dict[str, Any] | None, key: str, final: Path) -> bool:
+    """Whether the previous good run ``previous`` (its manifest) had run key ``key`` and every
+    output it lists is still in ``final`` with its recorded size and SHA-256."""
+    if not previous or previous.get("run_key") != key or not previous.get("report_key"):
+        return False
+    if any(entry.get("status") not in OK_STATUSES
+           for entry in previous.get("notebooks", {}).values()):
+        return False
+    outputs = previous.get("outputs", {})
+    try:
+        if any((final / relative).stat().st_size != record["bytes"]
+               for relative, record in outputs.items()):
+            return False
+        return all(sha256_file(final / relative) == record["sha256"]
+                   for relative, record in outputs.items())
+    except (OSError, KeyError, TypeError):
+        return False
 
 
 def _digest(value: Any) -> str:
@@ -622,8 +675,9 @@ def _report_key(entries: dict[str, dict[str, Any]], params: Params, formats: tup
 def _build(params: Params, cut: Cut, derived: Derived, folders: RunFolders, *, jobs: int,
            force: bool, formats: tuple[str, ...], notebooks: tuple[NotebookSpec, ...],
            notebooks_dir: Path, renderer: str | None, progress: Progress,
-           timings: dict[str, float]) -> RunResult:
-    """Build the run folder; ``timings`` (seconds by stage) gets the stages of this step."""
+           timings: dict[str, float], run_key: str) -> RunResult:
+    """Build the run folder; ``timings`` (seconds by stage) gets the stages of this step;
+    ``run_key`` (:func:`run_key`) goes into the manifest for the next run's fast path."""
     build = folders.build
     build.mkdir(parents=True)
     began = time.monotonic()
@@ -652,7 +706,8 @@ def _build(params: Params, cut: Cut, derived: Derived, folders: RunFolders, *, j
 
     def manifest(report_key: str) -> dict[str, Any]:
         return build_manifest(params, inputs=inputs, run_dir=build, notebooks=entries,
-                              renderer=renderer, report_key=report_key, suite=suite_fingerprint(),
+                              renderer=renderer, report_key=report_key, run_key=run_key,
+                              suite=suite_fingerprint(),
                               timings={k: round(v, 3) for k, v in timings.items()})
 
     if not failures:
@@ -672,6 +727,12 @@ def _build(params: Params, cut: Cut, derived: Derived, folders: RunFolders, *, j
     cached_names = tuple(name for name, e in entries.items() if e["status"] == "cached")
     if previous and not todo and previous.get("report_key") == report_key:
         _remove(build)
+        records = {str(path): file_record(path) for path in sorted(inputs)}
+        if previous.get("run_key") != run_key or previous.get("inputs") != records:
+            # the report stands; the manifest gets this run's key and inputs so that the
+            # next run with nothing changed stops before validating
+            write_manifest({**previous, "run_key": run_key, "inputs": records},
+                           folders.final / MANIFEST)
         progress.say(f"up to date: nothing changed since the last run; {folders.final} "
                      "left as it is")
         return RunResult(folders.final, (), cached_names, previous.get("renderer"), True)

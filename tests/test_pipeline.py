@@ -221,3 +221,62 @@ def test_collect_results_with_an_empty_chapter_keeps_rows_and_types(tmp_path):
     assert read_results(tmp_path / "results.csv")["estimate"].tolist() == [0.8]
     write_results([], tmp_path / "results" / "01_alpha.csv")
     assert pipeline.collect_results(["01_alpha", "02_beta"], tmp_path).empty
+
+
+@pytest.fixture
+def validations(monkeypatch) -> list[Path]:
+    """The data folders validated by the runs of a test (none when a run stops early)."""
+    calls: list[Path] = []
+    real = pipeline.validate_cut
+
+    def counting(data_dir, data_cut_date):
+        calls.append(Path(data_dir))
+        return real(data_dir, data_cut_date)
+
+    monkeypatch.setattr(pipeline, "validate_cut", counting)
+    return calls
+
+
+def test_nothing_changed_stops_before_validating(previous, validations):
+    manifest = json.loads((previous / RUN / "manifest.json").read_text())
+    assert re.fullmatch(r"[0-9a-f]{64}", manifest["run_key"])
+    result = run_fake(make_params(previous))
+    assert result.up_to_date and result.cached == ("01_alpha", "02_beta")
+    assert validations == []
+    assert run_fake(make_params(previous), force=True).executed == ("01_alpha", "02_beta")
+    assert len(validations) == 1
+
+
+def test_any_input_byte_parameter_or_suite_change_takes_the_full_path(previous, tmp_path,
+                                                                     validations, monkeypatch):
+    cut = tmp_path / "cut"
+    shutil.copytree(VALID_CUT, cut)
+    params = make_params(previous, data_dir=cut)
+    run_fake(params)  # the cut's own folder: full path, notebooks taken over
+    assert len(validations) == 1
+    assert run_fake(params).up_to_date and len(validations) == 1  # fast path
+    (cut / "notes.txt").write_text("a file the readers ignore\n")
+    result = run_fake(params)  # full path; the report stands and the manifest gets the key
+    assert result.up_to_date and len(validations) == 2
+    assert run_fake(params).up_to_date and len(validations) == 2
+    subjects = cut / "subjects.csv"
+    subjects.write_bytes(subjects.read_bytes() + b"\n")  # one byte more, same table
+    assert run_fake(params).executed == () and len(validations) == 3
+    result = run_fake(make_params(previous, data_dir=cut, mrd_threshold=0.5))
+    assert result.executed == ("02_beta",) and len(validations) == 4
+    monkeypatch.setattr(pipeline, "suite_fingerprint",
+                        lambda: {"version": "0", "code_sha256": "changed"})
+    result = run_fake(make_params(previous, data_dir=cut, mrd_threshold=0.5))
+    assert result.executed == ("01_alpha", "02_beta") and len(validations) == 5
+
+
+def test_changed_or_missing_output_takes_the_full_path(previous, validations):
+    table = previous / RUN / "tables" / "alpha.csv"
+    text = table.read_text()
+    table.write_text(text[:-2] + ("0" if text[-2] != "0" else "1") + text[-1])  # same size
+    result = run_fake(make_params(previous))
+    assert result.executed == ("01_alpha",) and len(validations) == 1
+    assert table.read_text() == text
+    (previous / RUN / "notebooks" / "02_beta.html").unlink()
+    assert run_fake(make_params(previous)).executed == ("02_beta",)
+    assert len(validations) == 2
