@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from typing import Optional
 
 import pandas as pd
@@ -42,29 +43,55 @@ def _is_date(text: str) -> bool:
     return True
 
 
-@extensions.register_check_method(check_type="element_wise")
-def iso_date(text: str) -> bool:
-    """A real calendar date written ``YYYY-MM-DD``."""
-    return _is_date(text)
+def on_distinct(values: pd.Series, transform: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``transform`` applied once per distinct value of ``values``, spread back to every row.
+
+    Written by hand because no library does this: columns of a cut repeat their values heavily
+    (dates, codes, grades), so checking or parsing the distinct values only is many times faster
+    than element by element at registry size, with the very same per-value logic. Missing cells
+    stay missing.
+    """
+    codes, distinct = pd.factorize(values)  # missing -> code -1
+    result = transform(pd.Series(distinct, dtype=values.dtype)).array
+    return pd.Series(result.take(codes, allow_fill=True), index=values.index, name=values.name)
 
 
-@extensions.register_check_method(statistics=["low", "high"], check_type="element_wise")
-def whole_number(text: str, *, low: int, high: int | None) -> bool:
-    """A whole number written without decimals, within ``[low, high]``."""
+def _is_whole_number(text: str, low: int, high: int | None) -> bool:
     if not WHOLE_NUMBER.fullmatch(text):
         return False
     return low <= int(text) and (high is None or int(text) <= high)
 
 
-@extensions.register_check_method(statistics=["low", "high", "low_open"],
-                                  check_type="element_wise")
-def number(text: str, *, low: float, high: float | None, low_open: bool) -> bool:
-    """A plain decimal number in ``(low, high]`` (``low_open``) or ``[low, high]``."""
+def _is_number(text: str, low: float, high: float | None, low_open: bool) -> bool:
     if not NUMBER.fullmatch(text):
         return False
     value = float(text)
     above = value > low if low_open else value >= low
     return above and (high is None or value <= high)
+
+
+def _each(values: pd.Series, test: Callable[[str], bool]) -> pd.Series:
+    """``test`` of every distinct value (pandera passes non-missing values only)."""
+    return on_distinct(values, lambda distinct: pd.Series(
+        [test(text) for text in distinct], index=distinct.index, dtype=bool))
+
+
+@extensions.register_check_method()
+def iso_date(values: pd.Series) -> pd.Series:
+    """A real calendar date written ``YYYY-MM-DD``."""
+    return _each(values, _is_date)
+
+
+@extensions.register_check_method(statistics=["low", "high"])
+def whole_number(values: pd.Series, *, low: int, high: int | None) -> pd.Series:
+    """A whole number written without decimals, within ``[low, high]``."""
+    return _each(values, lambda text: _is_whole_number(text, low, high))
+
+
+@extensions.register_check_method(statistics=["low", "high", "low_open"])
+def number(values: pd.Series, *, low: float, high: float | None, low_open: bool) -> pd.Series:
+    """A plain decimal number in ``(low, high]`` (``low_open``) or ``[low, high]``."""
+    return _each(values, lambda text: _is_number(text, low, high, low_open))
 
 
 def rule_text(check: str, statistics: dict) -> str:
@@ -221,10 +248,14 @@ def identifying_columns(columns: list[str]) -> list[str]:
             if IDENTIFYING_COLUMN.search(re.sub(r"[^A-Z]", "", str(c).upper()))]
 
 
+def _strip_or_missing(distinct: pd.Series) -> pd.Series:
+    stripped = distinct.astype("string").str.strip()
+    return stripped.mask(stripped == "")
+
+
 def normalise_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Text frame to check: surrounding whitespace stripped, empty cells ``<NA>``."""
-    out = frame.astype("string").apply(lambda column: column.str.strip())
-    return out.mask(out == "")
+    return frame.astype("string").apply(lambda column: on_distinct(column, _strip_or_missing))
 
 
 def _column_kind(model: type[CutTable], column: str) -> str:
@@ -246,13 +277,24 @@ def typed_frame(model: type[CutTable], frame: pd.DataFrame) -> pd.DataFrame:
         kind = _column_kind(model, column)
         values = out[column]
         if kind == "iso_date":
-            ok = values.fillna("").map(_is_date).astype(bool)
-            out[column] = pd.to_datetime(values.where(ok), format="%Y-%m-%d").astype(
-                "datetime64[ns]")
+            out[column] = on_distinct(values, _parse_dates)
         elif kind == "whole_number":
-            ok = values.str.fullmatch(WHOLE_NUMBER.pattern).fillna(False).astype(bool)
-            out[column] = pd.to_numeric(values.where(ok)).astype("Int64")
+            out[column] = on_distinct(values, _parse_whole_numbers)
         elif kind == "number":
-            ok = values.str.fullmatch(NUMBER.pattern).fillna(False).astype(bool)
-            out[column] = pd.to_numeric(values.where(ok)).astype("float64")
+            out[column] = on_distinct(values, _parse_numbers)
     return out
+
+
+def _parse_dates(distinct: pd.Series) -> pd.Series:
+    ok = distinct.fillna("").map(_is_date).astype(bool)
+    return pd.to_datetime(distinct.where(ok), format="%Y-%m-%d").astype("datetime64[ns]")
+
+
+def _parse_whole_numbers(distinct: pd.Series) -> pd.Series:
+    ok = distinct.str.fullmatch(WHOLE_NUMBER.pattern).fillna(False).astype(bool)
+    return pd.to_numeric(distinct.where(ok)).astype("Int64")
+
+
+def _parse_numbers(distinct: pd.Series) -> pd.Series:
+    ok = distinct.str.fullmatch(NUMBER.pattern).fillna(False).astype(bool)
+    return pd.to_numeric(distinct.where(ok)).astype("float64")
