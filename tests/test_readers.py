@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyreadstat
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from corpus.cases import FIXTURE
 from haplo_report.cut import TABLES
-from haplo_report.readers import UnreadableFileError, cell_text, find_tables, read_cut, read_table
+from haplo_report.readers import (UnreadableFileError, _read_csv, _read_csv_carefully, cell_text,
+                                  find_tables, read_cut, read_table)
 from haplo_report.validation import validate_cut
 
 CUT = dt.date(2026, 6, 30)
@@ -127,3 +131,36 @@ def test_find_tables_ignores_other_files_and_flags_two_formats(tmp_path: Path) -
     raw = read_cut(folder)
     assert "mrd" not in raw.tables and "mrd" in raw.problems
     assert len(raw.tables["subjects"]) == 8
+
+
+@settings(max_examples=400, deadline=None)
+@given(header=st.text(alphabet="AB ,\t#'", min_size=1, max_size=8),
+       body=st.text(alphabet="ab ,\n\r\t#'\\;", max_size=60))
+def test_fast_csv_path_reads_exactly_what_the_careful_reader_reads(header: str,
+                                                                   body: str) -> None:
+    text = header + "\n" + body
+    assume("," in header)
+    try:
+        expected = _read_csv_carefully(text)
+    except UnreadableFileError as exc:
+        expected = str(exc)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "relapses.csv"
+        path.write_text(text, encoding="utf-8", newline="")
+        try:
+            got = _read_csv(path)
+        except UnreadableFileError as exc:
+            got = str(exc)
+    if isinstance(expected, str):
+        assert got == expected
+    else:
+        pd.testing.assert_frame_equal(got, expected)
+
+
+def test_quoted_csv_goes_to_the_careful_reader(tmp_path: Path) -> None:
+    path = tmp_path / "relapses.csv"
+    path.write_text('USUBJID,RELDT,RELSITE\nP01,"2025-01-01",BM\n"P,02",,"a\nb"\n',
+                    encoding="utf-8")
+    frame = read_table(path)
+    assert frame.loc[2].tolist() == ["P01", "2025-01-01", "BM"]
+    assert frame.loc[3].tolist() == ["P,02", "", "a\nb"]
