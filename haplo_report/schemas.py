@@ -1,6 +1,6 @@
 """One pandera ``DataFrameModel`` per table of the data-cut spec, checked on the text as read.
 
-Schemas validate text frames (every cell a string, missing = ``<NA>``), so a bad cell is
+Schemas validate text frames (pandas ``string`` dtype, missing = ``<NA>``), so a bad cell is
 reported with the value the data manager wrote. Decisions, each tested:
 
 - Whitespace around every cell is stripped before checking (``" M "`` is ``M``).
@@ -143,7 +143,7 @@ CHRONIC_GRADES = ["MILD", "MODERATE", "SEVERE"]  # NIH 2014
 class CutTable(pa.DataFrameModel):
     """Common to every table: extra columns are kept and ignored; every failure collected."""
 
-    USUBJID: Series[str] = text(required=True)
+    USUBJID: Series[pd.StringDtype] = text(required=True)
 
     class Config:
         strict = False
@@ -152,49 +152,49 @@ class CutTable(pa.DataFrameModel):
 class Subjects(CutTable):
     """subjects: one row per registered patient."""
 
-    USUBJID: Series[str] = text(required=True, unique=True)
-    SITEID: Series[str] = text(required=True)
-    AGE: Series[str] = integer(0, 100, required=True)
-    SEX: Series[str] = text(required=True, codes=["M", "F"])
-    SUBTYPE: Series[str] = text()
-    DISSTAT: Series[str] = text(codes=["CR1", "CR2", "CR3+"])
-    MRDPRE: Series[str] = decimal(0, 1, low_open=True, required=True)
-    MRDMETH: Series[str] = text(codes=["FCM", "QPCR"])
-    DONREL: Series[str] = text(codes=["father", "mother", "sibling", "child", "other"])
-    HLAMATCH: Series[str] = text()
-    GRAFTSRC: Series[str] = text(codes=["BM+PBSC", "PBSC"])
-    CD34DOSE: Series[str] = decimal(0, low_open=True)
-    BLINDAYS: Series[str] = integer(0)
-    CONDREG: Series[str] = text()
-    RFICDT: Series[str] = date(required=True)
-    HSCTDT: Series[str] = date()  # empty if never transplanted
-    LSTALVDT: Series[str] = date(required=True)
+    USUBJID: Series[pd.StringDtype] = text(required=True, unique=True)
+    SITEID: Series[pd.StringDtype] = text(required=True)
+    AGE: Series[pd.StringDtype] = integer(0, 100, required=True)
+    SEX: Series[pd.StringDtype] = text(required=True, codes=["M", "F"])
+    SUBTYPE: Series[pd.StringDtype] = text()
+    DISSTAT: Series[pd.StringDtype] = text(codes=["CR1", "CR2", "CR3+"])
+    MRDPRE: Series[pd.StringDtype] = decimal(0, 1, low_open=True, required=True)
+    MRDMETH: Series[pd.StringDtype] = text(codes=["FCM", "QPCR"])
+    DONREL: Series[pd.StringDtype] = text(codes=["father", "mother", "sibling", "child", "other"])
+    HLAMATCH: Series[pd.StringDtype] = text()
+    GRAFTSRC: Series[pd.StringDtype] = text(codes=["BM+PBSC", "PBSC"])
+    CD34DOSE: Series[pd.StringDtype] = decimal(0, low_open=True)
+    BLINDAYS: Series[pd.StringDtype] = integer(0)
+    CONDREG: Series[pd.StringDtype] = text()
+    RFICDT: Series[pd.StringDtype] = date(required=True)
+    HSCTDT: Series[pd.StringDtype] = date()  # empty if never transplanted
+    LSTALVDT: Series[pd.StringDtype] = date(required=True)
 
 
 class Relapses(CutTable):
     """relapses: zero or more rows per patient."""
 
-    RELDT: Series[str] = date(required=True)
-    RELSITE: Series[str] = text(required=True, codes=["BM", "PB", "EM"])
+    RELDT: Series[pd.StringDtype] = date(required=True)
+    RELSITE: Series[pd.StringDtype] = text(required=True, codes=["BM", "PB", "EM"])
 
 
 class Deaths(CutTable):
     """deaths: at most one row per patient."""
 
-    USUBJID: Series[str] = text(required=True, unique=True)
-    DTHDT: Series[str] = date(required=True)
-    DTHCAUS: Series[str] = text(required=True, codes=["RELAPSE", "INFECTION", "GVHD", "TMA",
+    USUBJID: Series[pd.StringDtype] = text(required=True, unique=True)
+    DTHDT: Series[pd.StringDtype] = date(required=True)
+    DTHCAUS: Series[pd.StringDtype] = text(required=True, codes=["RELAPSE", "INFECTION", "GVHD", "TMA",
                                                       "VOD", "HEMORRHAGE", "OTHER", "UNKNOWN"])
 
 
 class Gvhd(CutTable):
     """gvhd: zero or more episodes per patient; the grade scale follows the type."""
 
-    GVHDTYPE: Series[str] = text(required=True, codes=["ACUTE", "CHRONIC"])
-    ONSETDT: Series[str] = date(required=True)
-    GRADE: Series[str] = text(required=True, codes=ACUTE_GRADES + CHRONIC_GRADES)
-    ORGANS: Optional[Series[str]] = text()
-    SYSTX: Series[str] = text(required=True, codes=YES_NO)
+    GVHDTYPE: Series[pd.StringDtype] = text(required=True, codes=["ACUTE", "CHRONIC"])
+    ONSETDT: Series[pd.StringDtype] = date(required=True)
+    GRADE: Series[pd.StringDtype] = text(required=True, codes=ACUTE_GRADES + CHRONIC_GRADES)
+    ORGANS: Optional[Series[pd.StringDtype]] = text()
+    SYSTX: Series[pd.StringDtype] = text(required=True, codes=YES_NO)
 
     @pa.dataframe_check(name="GRADE", error="must be I, II, III or IV for ACUTE and MILD, "
                         "MODERATE or SEVERE for CHRONIC GVHD")
@@ -210,30 +210,30 @@ class Gvhd(CutTable):
 class Mrd(CutTable):
     """mrd: zero or more assessments per patient after transplant."""
 
-    MRDDT: Series[str] = date(required=True)
-    METHOD: Series[str] = text(required=True, codes=["FCM", "QPCR"])
-    RESULT: Series[str] = decimal(0, 1, required=True)  # 0 = undetectable
+    MRDDT: Series[pd.StringDtype] = date(required=True)
+    METHOD: Series[pd.StringDtype] = text(required=True, codes=["FCM", "QPCR"])
+    RESULT: Series[pd.StringDtype] = decimal(0, 1, required=True)  # 0 = undetectable
 
 
 class Engraftment(CutTable):
     """engraftment: at most one row per transplanted patient."""
 
-    USUBJID: Series[str] = text(required=True, unique=True)
-    ANCDT: Series[str] = date()  # empty if no neutrophil recovery
-    PLTDT: Series[str] = date()  # empty if no platelet recovery
+    USUBJID: Series[pd.StringDtype] = text(required=True, unique=True)
+    ANCDT: Series[pd.StringDtype] = date()  # empty if no neutrophil recovery
+    PLTDT: Series[pd.StringDtype] = date()  # empty if no platelet recovery
 
 
 class AdverseEvents(CutTable):
     """adverse_events: zero or more rows per patient."""
 
-    AETERM: Series[str] = text(required=True)
-    AEDECOD: Series[str] = text(required=True)
-    AEBODSYS: Series[str] = text(required=True)
-    AETOXGR: Series[str] = integer(1, 5, required=True)
-    AESER: Series[str] = text(required=True, codes=YES_NO)
-    AEREL: Series[str] = text(required=True, codes=YES_NO)
-    AESI: Optional[Series[str]] = text(codes=["CRS", "ICANS", "INFECTION"])
-    AESTDT: Series[str] = date(required=True)
+    AETERM: Series[pd.StringDtype] = text(required=True)
+    AEDECOD: Series[pd.StringDtype] = text(required=True)
+    AEBODSYS: Series[pd.StringDtype] = text(required=True)
+    AETOXGR: Series[pd.StringDtype] = integer(1, 5, required=True)
+    AESER: Series[pd.StringDtype] = text(required=True, codes=YES_NO)
+    AEREL: Series[pd.StringDtype] = text(required=True, codes=YES_NO)
+    AESI: Optional[Series[pd.StringDtype]] = text(codes=["CRS", "ICANS", "INFECTION"])
+    AESTDT: Series[pd.StringDtype] = date(required=True)
 
 
 SCHEMAS: dict[str, type[CutTable]] = {
