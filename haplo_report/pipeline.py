@@ -273,14 +273,17 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
     key = run_key(params, formats=tuple(formats), notebooks=tuple(notebooks),
                   notebooks_dir=Path(notebooks_dir), renderer=renderer)
     if not force and key is not None and (folders.final / MANIFEST).is_file():
-        with cut_lock(folders):
-            _recover(folders)
-            previous = read_manifest(folders.final / MANIFEST)
-            if up_to_date(previous, key, folders.final):
-                progress.say(f"up to date: nothing changed since the last run; {folders.final} "
-                             "left as it is")
-                cached = tuple(name for name in previous["notebooks"])
-                return RunResult(folders.final, (), cached, previous.get("renderer"), True)
+        try:  # the lock without writing its holder: an up-to-date run changes no file
+            with FileLock(folders.lock, timeout=0):
+                _recover(folders)  # what a crashed run left beside the report
+                previous = read_manifest(folders.final / MANIFEST)
+                if up_to_date(previous, key, folders.final):
+                    progress.say(f"up to date: nothing changed since the last run; "
+                                 f"{folders.final} left as it is")
+                    cached = tuple(name for name in previous["notebooks"])
+                    return RunResult(folders.final, (), cached, previous.get("renderer"), True)
+        except Timeout:
+            pass  # another run holds the lock: the full path below refuses, naming it
     timings: dict[str, float] = {}
     began = time.monotonic()
     try:

@@ -284,6 +284,18 @@ def test_write_is_byte_identical_and_loads_back(tmp_path: Path):
     assert loaded.supplied == derived.supplied
 
 
+def test_load_derived_reads_each_dataset_on_first_use(tmp_path: Path):
+    cut = make_cut([subject("A")], mrd=[("A", "2025-02-01", 0.0005)])
+    derive_cut(cut, params()).write(tmp_path)
+    loaded = load_derived(tmp_path)
+    assert not set(DATASETS) & set(vars(loaded))  # nothing read yet
+    assert loaded.admrd["RESULT"].tolist() == [0.0005]
+    assert set(DATASETS) & set(vars(loaded)) == {"admrd"}
+    assert loaded.adsl["USUBJID"].tolist() == ["A"] and "adtte" not in vars(loaded)
+    with pytest.raises(AttributeError):
+        loaded.adxx
+
+
 def test_load_derived_names_missing_files(tmp_path: Path):
     with pytest.raises(DerivedDataError, match="adsl.parquet"):
         load_derived(tmp_path)
