@@ -24,7 +24,7 @@ here <- if (length(script)) dirname(normalizePath(script)) else "tests/reference
 dir.create(file.path(here, "inputs"), showWarnings = FALSE)
 dir.create(file.path(here, "expected"), showWarnings = FALSE)
 
-z <- qnorm(0.975)
+source(file.path(here, "ci_helpers.R"))  # z, loglog_ci, cif_ci
 landmarks <- c(100, 365, 730, 5000)
 
 write_csv <- function(frame, name, folder = "expected") {
@@ -88,17 +88,6 @@ cohorts$allfail <- allf
 for (name in names(cohorts)) write_csv(cohorts[[name]], paste0(name, ".csv"), "inputs")
 
 # ---- helpers ----
-loglog_ci <- function(s, se_log) {
-  xx <- ifelse(s == 0 | s == 1, NA, s)
-  se2 <- z * se_log / log(xx)
-  list(lower = exp(-exp(log(-log(xx)) - se2)), upper = exp(-exp(log(-log(xx)) + se2)))
-}
-
-cif_ci <- function(est, se) {
-  xx <- ifelse(est == 0 | est == 1, NA, est)
-  k <- z * se / (xx * log(xx))
-  list(lower = xx^exp(-k), upper = xx^exp(k))
-}
 
 km_rows <- function(name, d) {
   fit <- survfit(Surv(time, status > 0) ~ 1, data = d, conf.type = "log-log")

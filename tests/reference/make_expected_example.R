@@ -24,7 +24,7 @@ args <- commandArgs(trailingOnly = FALSE)
 script <- sub("^--file=", "", args[grep("^--file=", args)])
 here <- if (length(script)) dirname(normalizePath(script)) else "tests/reference"
 
-z <- qnorm(0.975)
+source(file.path(here, "ci_helpers.R"))  # z, loglog_ci, cif_ci
 km_endpoints <- c("PFS", "OS", "GRFS")
 cif_endpoints <- c("CIR", "NRM", "AGVHD24", "AGVHD34", "CGVHD", "CGVHDMS", "ANC", "PLT")
 subgroups <- c("MRDGRP", "DISGRP", "PHGRP")
@@ -44,17 +44,6 @@ write_csv <- function(frame, name) {
   write.csv(out, file.path(here, "expected", name), row.names = FALSE, quote = FALSE)
 }
 
-loglog_ci <- function(s, se_log) {
-  xx <- ifelse(s == 0 | s == 1, NA, s)
-  se2 <- z * se_log / log(xx)
-  list(lower = exp(-exp(log(-log(xx)) - se2)), upper = exp(-exp(log(-log(xx)) + se2)))
-}
-
-cif_ci <- function(est, se) {
-  xx <- ifelse(est == 0 | est == 1, NA, est)
-  k <- z * se / (xx * log(xx))
-  list(lower = xx^exp(-k), upper = xx^exp(k))
-}
 
 km_rows <- function(code, label, d, times) {
   fit <- survfit(Surv(AVAL, EVNTTYPE == 1) ~ 1, data = d, conf.type = "log-log")

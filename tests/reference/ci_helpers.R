@@ -1,0 +1,16 @@
+# 95% confidence limits shared by make_expected.R and make_expected_example.R (sourced by both).
+z <- qnorm(0.975)
+
+# Kaplan-Meier: log(-log) CI from the SE of log S (NA where S is 0 or 1).
+loglog_ci <- function(s, se_log) {
+  xx <- ifelse(s == 0 | s == 1, NA, s)
+  se2 <- z * se_log / log(xx)
+  list(lower = exp(-exp(log(-log(xx)) - se2)), upper = exp(-exp(log(-log(xx)) + se2)))
+}
+
+# Cumulative incidence: est^exp(+/- z se / (est log est)) as the SAP states (NA at 0 or 1).
+cif_ci <- function(est, se) {
+  xx <- ifelse(est == 0 | est == 1, NA, est)
+  k <- z * se / (xx * log(xx))
+  list(lower = xx^exp(-k), upper = xx^exp(k))
+}
