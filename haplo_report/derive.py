@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from haplo_report.cut import TABLES, Cut
@@ -143,6 +144,19 @@ def load_derived(folder: Path) -> Derived:
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise DerivedDataError(f"{paths['supplied']}: not valid JSON ({error})") from None
     return _DerivedOnDemand(paths, supplied)
+
+
+def of_subjects(usubjid: pd.Series, subjects: pd.Series) -> pd.Series:
+    """``usubjid.isin(subjects)`` (True where the subject is one of ``subjects``), fast for
+    Arrow-backed text too.
+
+    Hand-written because pandas' ``isin`` on Arrow-backed text converts each wanted value to a
+    pyarrow scalar one by one: 0.4 s per call at 100,000 patients; Arrow's own ``is_in`` takes
+    a few milliseconds.
+    """
+    found = pc.is_in(pa.array(usubjid, type=pa.large_string(), from_pandas=True),
+                     value_set=pa.array(subjects, type=pa.large_string(), from_pandas=True))
+    return pd.Series(found.to_numpy(zero_copy_only=False), index=usubjid.index, dtype=bool)
 
 
 def derive_cut(cut: Cut, params: Params) -> Derived:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from haplo_report.derive import of_subjects
 from haplo_report.params import Params
 from haplo_report.results import NOT_ESTIMABLE, ResultRow
 from haplo_report.stats.binomial import clopper_pearson
@@ -58,7 +59,7 @@ def landmark_assessment(admrd: pd.DataFrame, adsl: pd.DataFrame, *, landmark: in
     _require(admrd, ["USUBJID", "ADY", "RESULT"], "ADMRD")
     fas_ids = _fas(adsl)["USUBJID"]
     distance = (admrd["ADY"].astype("float64") - landmark).abs()
-    rows = admrd[admrd["USUBJID"].isin(fas_ids) & (distance <= window)]
+    rows = admrd[of_subjects(admrd["USUBJID"], fas_ids) & (distance <= window)]
     rows = rows.assign(_DISTANCE=distance[rows.index])
     rows = rows.sort_values(["USUBJID", "_DISTANCE", "ADY", "RESULT"],
                             ascending=[True, True, False, False], kind="stable")

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
+from haplo_report.derive import of_subjects
 from haplo_report.results import ResultRow
 
 COUNT_METHOD = "Number of patients (% of N)"
@@ -138,7 +139,7 @@ def _safety(adae: pd.DataFrame, adsl: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     _require(adsl, ["USUBJID", "SAFFL"], "ADSL")
     _require(adae, ["USUBJID", "AEDECOD", "AEBODSYS", "AETOXGR", "AESER", "AEREL"], "ADAE")
     safety = _flagged(adsl, "SAFFL")
-    events = adae[adae["USUBJID"].isin(safety["USUBJID"])].copy()
+    events = adae[of_subjects(adae["USUBJID"], safety["USUBJID"])].copy()
     events["AETOXGR"] = pd.to_numeric(events["AETOXGR"], errors="coerce").astype("Int64")
     return events, len(safety)
 
@@ -273,7 +274,7 @@ def gvhd_summary(adgvhd: pd.DataFrame, adsl: pd.DataFrame) -> list[ResultRow]:
     among FAS patients, each with organ involvement."""
     _require(adgvhd, ["USUBJID", "GVHDTYPE", "GRADE"], "ADGVHD")
     patients = fas(adsl)["USUBJID"]
-    episodes = adgvhd[adgvhd["USUBJID"].isin(patients)]
+    episodes = adgvhd[of_subjects(adgvhd["USUBJID"], patients)]
     kind = episodes["GVHDTYPE"].astype("string")
     unknown = sorted(set(episodes["GRADE"].dropna().astype(str)) -
                      set(ACUTE_GRADES) - set(CHRONIC_GRADES))
@@ -304,14 +305,14 @@ def patient_timeline(adsl: pd.DataFrame, admrd: pd.DataFrame | None,
     ]
     if admrd is not None:
         _require(admrd, ["USUBJID", "ADY", "RESULT"], "ADMRD")
-        mrd = admrd[admrd["USUBJID"].isin(data["USUBJID"])]
+        mrd = admrd[of_subjects(admrd["USUBJID"], data["USUBJID"])]
         positive = mrd["RESULT"].astype("float64") >= mrd_threshold
         parts.append(pd.DataFrame({"USUBJID": mrd["USUBJID"], "ADY": mrd["ADY"],
                                    "EVENT": positive.map({True: "MRD-positive",
                                                           False: "MRD-negative"})}))
     if adgvhd is not None:
         _require(adgvhd, ["USUBJID", "ADY", "GVHDTYPE"], "ADGVHD")
-        gvhd = adgvhd[adgvhd["USUBJID"].isin(data["USUBJID"])]
+        gvhd = adgvhd[of_subjects(adgvhd["USUBJID"], data["USUBJID"])]
         first = gvhd.groupby(["USUBJID", "GVHDTYPE"], as_index=False)["ADY"].min()
         kind = first["GVHDTYPE"].astype("string").str.capitalize()
         parts.append(first.assign(EVENT=kind + " GVHD")[["USUBJID", "ADY", "EVENT"]])

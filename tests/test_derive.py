@@ -10,7 +10,7 @@ import pytest
 
 from haplo_report.cut import Cut
 from haplo_report.derive import (DATASETS, DerivedDataError, cutoff_label, derive_cut,
-                                 load_derived)
+                                 load_derived, of_subjects)
 from haplo_report.params import Params
 
 CUT = dt.date(2025, 12, 31)
@@ -299,3 +299,15 @@ def test_load_derived_reads_each_dataset_on_first_use(tmp_path: Path):
 def test_load_derived_names_missing_files(tmp_path: Path):
     with pytest.raises(DerivedDataError, match="adsl.parquet"):
         load_derived(tmp_path)
+
+
+@pytest.mark.parametrize("storage", ["python", "pyarrow"])
+def test_of_subjects_matches_isin_and_keeps_the_index(storage: str):
+    ids = pd.Series(["A", "B", None, "C", "A"], dtype=pd.StringDtype(storage),
+                    index=[10, 11, 12, 13, 14])
+    wanted = pd.Series(["C", "A", "Z"], dtype=pd.StringDtype("pyarrow"))
+    found = of_subjects(ids, wanted)
+    assert found.tolist() == [True, False, False, True, True]
+    assert found.index.tolist() == [10, 11, 12, 13, 14] and found.dtype == bool
+    assert found.tolist() == ids.isin(wanted).tolist()
+    assert not of_subjects(ids, pd.Series([], dtype=object)).any()

@@ -280,3 +280,26 @@ def test_changed_or_missing_output_takes_the_full_path(previous, validations):
     (previous / RUN / "notebooks" / "02_beta.html").unlink()
     assert run_fake(make_params(previous)).executed == ("02_beta",)
     assert len(validations) == 2
+
+
+def test_cache_key_digests_are_shared_between_notebooks_and_unchanged(tmp_path):
+    from haplo_report import plan
+    from haplo_report.derive import derive_cut
+    from haplo_report.validation import validate_cut
+
+    params = make_params(tmp_path)
+    derived = derive_cut(validate_cut(VALID_CUT, params.data_cut_date), params)
+    known: dict[str, str] = {}
+    for spec in plan.NOTEBOOKS:
+        alone = pipeline.data_read_by(spec, derived)
+        assert pipeline.data_read_by(spec, derived, known) == alone
+        assert set(alone) == {"adsl", "adtte", *spec.datasets}
+    assert known["adsl"] == pipeline._digest(derived.adsl)
+    assert known["adtte:OS"] != known["adtte:PFS"]
+
+
+def test_release_memory_runs_in_the_run_and_leaves_no_names():
+    namespace: dict = {}
+    exec(pipeline._RELEASE_MEMORY, namespace)  # noqa: S102 - what each kernel runs
+    assert set(namespace) == {"__builtins__"}
+    pipeline.release_memory()

@@ -43,7 +43,7 @@ def listing_14_2_8_1(status: pd.DataFrame, data_cut: str, *, threshold: float,
     if listing_dates and transplant_dates is None:
         raise TableInputError("Listing 14.2.8.1: listing_dates needs the transplant dates")
     rows = []
-    for _, patient in status.iterrows():
+    for patient in status.to_dict("records"):  # iterrows: 1.7 s at 100,000 patients
         day = patient["ADY"]
         if pd.isna(day):
             when = ""
