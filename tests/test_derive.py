@@ -311,3 +311,12 @@ def test_of_subjects_matches_isin_and_keeps_the_index(storage: str):
     assert found.index.tolist() == [10, 11, 12, 13, 14] and found.dtype == bool
     assert found.tolist() == ids.isin(wanted).tolist()
     assert not of_subjects(ids, pd.Series([], dtype=object)).any()
+
+
+def test_write_reports_a_failed_csv_copy_as_an_os_error_naming_the_file(tmp_path: Path):
+    derived = derive_cut(make_cut([subject("A")]), params())
+    (tmp_path / "adtte.csv").mkdir(parents=True)  # the ADTTE copy (written in a child process)
+    with pytest.raises(OSError) as failure:
+        derived.write(tmp_path)
+    assert failure.value.filename == str(tmp_path / "adtte.csv")
+    assert (tmp_path / "adsl.csv").read_text().startswith("USUBJID,")  # the rest written
