@@ -16,7 +16,8 @@ from haplo_report.derive import derive_cut
 from haplo_report.manifest import build_manifest, write_manifest
 from haplo_report.params import load_params
 from haplo_report.paths import NOTEBOOKS_DIR
-from haplo_report.pipeline import _write_validation, collect_results, suite_fingerprint
+from haplo_report.pipeline import (_write_validation, collect_results, suite_fingerprint,
+                                   validation_record)
 from haplo_report.render import choose_renderer, render_report
 from haplo_report.validation import validate_cut
 
@@ -27,7 +28,7 @@ def main(params_path: Path, out: Path) -> None:
     derived = derive_cut(cut, params)
     out.mkdir(parents=True)
     derived.write(out / "data")
-    _write_validation(cut, out)
+    _write_validation(validation_record(cut), out)
     (out / "notebooks").mkdir()
     values = params.to_dict()
     for spec in plan.NOTEBOOKS:
