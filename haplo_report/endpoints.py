@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from haplo_report.formatting import fmt_ci_words, fmt_days, fmt_percent
+from haplo_report.frames import require_columns
 from haplo_report.mrd import ENDPOINT_1Y, PRIMARY, SENSITIVITY
 from haplo_report.params import Params
 from haplo_report.results import NOT_ESTIMABLE, ResultRow, results_frame
@@ -96,9 +97,7 @@ def main_landmark(landmarks_days: Sequence[int]) -> int:
 
 def _parameter(adtte: pd.DataFrame, paramcd: str) -> pd.DataFrame:
     """The ADTTE rows of one parameter, in patient order; a clear error when unusable."""
-    missing = {"USUBJID", "PARAMCD", "AVAL", "EVNTTYPE"} - set(adtte.columns)
-    if missing:
-        raise ValueError(f"ADTTE lacks column(s) {', '.join(sorted(missing))}")
+    require_columns(adtte, ("USUBJID", "PARAMCD", "AVAL", "EVNTTYPE"), "ADTTE")
     data = adtte[adtte["PARAMCD"] == paramcd].sort_values("USUBJID", kind="stable")
     if data.empty:
         raise ValueError(f"ADTTE has no rows for {paramcd}: no patient in the full analysis set")

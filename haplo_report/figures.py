@@ -22,6 +22,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
+from haplo_report.frames import require_columns  # noqa: E402
 from haplo_report.limits import MAX_PATIENTS_SHOWN  # noqa: E402
 
 DAYS_PER_MONTH = 30.4375
@@ -188,9 +189,7 @@ def cif_figure(fits: Mapping[str, pd.DataFrame], times_at_risk: Sequence[float] 
 
 
 def _check_timeline(timeline: pd.DataFrame) -> pd.DataFrame:
-    missing = {"USUBJID", "ADY", "EVENT"} - set(timeline.columns)
-    if missing:
-        raise ValueError(f"timeline lacks column(s) {', '.join(sorted(missing))}")
+    require_columns(timeline, ("USUBJID", "ADY", "EVENT"), "timeline")
     unknown = sorted(set(timeline["EVENT"].astype(str)) - set(TIMELINE_EVENTS))
     if unknown:
         raise ValueError(f"timeline has unknown EVENT value(s) {', '.join(unknown)}; "

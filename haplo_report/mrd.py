@@ -18,6 +18,7 @@ import pandas as pd
 from haplo_report.derive import of_subjects
 from haplo_report.params import Params
 from haplo_report.results import NOT_ESTIMABLE, ResultRow
+from haplo_report.frames import flagged, require_columns
 from haplo_report.stats.binomial import clopper_pearson
 
 ENDPOINT = "MRD"  # MRD status at each landmark
@@ -42,14 +43,12 @@ class MrdInputError(ValueError):
 
 
 def _require(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
-    missing = sorted(set(columns) - set(frame.columns))
-    if missing:
-        raise MrdInputError(f"{name} lacks column(s) {', '.join(missing)}")
+    require_columns(frame, columns, name, MrdInputError)
 
 
 def _fas(adsl: pd.DataFrame) -> pd.DataFrame:
     _require(adsl, ["USUBJID", "FASFL"], "ADSL")
-    return adsl[adsl["FASFL"].astype("string").eq("Y").fillna(False)]
+    return flagged(adsl, "FASFL")
 
 
 def landmark_assessment(admrd: pd.DataFrame, adsl: pd.DataFrame, *, landmark: int,

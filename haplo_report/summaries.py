@@ -14,11 +14,12 @@ a subgroup marks the grade >= 3 count of that category.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 
 from haplo_report.derive import of_subjects
+from haplo_report.frames import flagged, require_columns
 from haplo_report.results import ResultRow
 
 COUNT_METHOD = "Number of patients (% of N)"
@@ -45,16 +46,6 @@ REACTIVATIONS: dict[str, str] = {"CMV reactivation": r"\bCMV\b|cytomegalovirus",
                                  "EBV reactivation": r"\bEBV\b|epstein-barr"}
 
 
-def _require(frame: pd.DataFrame, columns: Iterable[str], name: str) -> None:
-    missing = sorted(set(columns) - set(frame.columns))
-    if missing:
-        raise ValueError(f"{name} lacks column(s) {', '.join(missing)}")
-
-
-def _flagged(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    return frame[frame[column].astype("string").eq("Y").fillna(False)]
-
-
 def count_row(endpoint: str, subgroup: str, count: int, denominator: int,
               method: str = COUNT_METHOD) -> ResultRow:
     """One count with its denominator."""
@@ -69,7 +60,7 @@ def categorical_rows(frame: pd.DataFrame, variable: str, endpoint: str,
     Levels are ``levels`` in that order (zero counts kept) or the observed ones sorted;
     missing values get a trailing ``"Missing"`` row when there are any.
     """
-    _require(frame, [variable], endpoint)
+    require_columns(frame, [variable], endpoint)
     values = frame[variable].astype("string")
     counts = values.value_counts(dropna=True)
     order = list(levels) if levels is not None else sorted(counts.index)
@@ -84,7 +75,7 @@ def categorical_rows(frame: pd.DataFrame, variable: str, endpoint: str,
 
 def continuous_rows(frame: pd.DataFrame, variable: str, endpoint: str) -> list[ResultRow]:
     """Median, quartiles and range of ``variable``; ``n`` counts the non-missing values."""
-    _require(frame, [variable], endpoint)
+    require_columns(frame, [variable], endpoint)
     values = pd.to_numeric(frame[variable], errors="coerce").astype("float64").dropna()
     n = len(values)
     stats = {"median": values.median(), "q25": values.quantile(0.25),
@@ -97,14 +88,14 @@ def continuous_rows(frame: pd.DataFrame, variable: str, endpoint: str) -> list[R
 
 def fas(adsl: pd.DataFrame) -> pd.DataFrame:
     """The full analysis set rows of ADSL."""
-    _require(adsl, ["FASFL"], "ADSL")
-    return _flagged(adsl, "FASFL")
+    require_columns(adsl, ["FASFL"], "ADSL")
+    return flagged(adsl, "FASFL")
 
 
 def disposition_summary(adsl: pd.DataFrame) -> list[ResultRow]:
     """Disposition and analysis sets (endpoint ``DISP``), denominator: enrolled patients."""
-    _require(adsl, ["ENRLFL", "FASFL", "SAFFL", "DTHFL"], "ADSL")
-    enrolled = _flagged(adsl, "ENRLFL")
+    require_columns(adsl, ["ENRLFL", "FASFL", "SAFFL", "DTHFL"], "ADSL")
+    enrolled = flagged(adsl, "ENRLFL")
     total = len(enrolled)
     flags = {column: enrolled[column].astype("string").eq("Y").fillna(False)
              for column in ("FASFL", "SAFFL", "DTHFL")}
@@ -136,9 +127,9 @@ def transplant_summary(adsl: pd.DataFrame) -> list[ResultRow]:
 
 def _safety(adae: pd.DataFrame, adsl: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """AEs of safety-set subjects, and the safety-set size."""
-    _require(adsl, ["USUBJID", "SAFFL"], "ADSL")
-    _require(adae, ["USUBJID", "AEDECOD", "AEBODSYS", "AETOXGR", "AESER", "AEREL"], "ADAE")
-    safety = _flagged(adsl, "SAFFL")
+    require_columns(adsl, ["USUBJID", "SAFFL"], "ADSL")
+    require_columns(adae, ["USUBJID", "AEDECOD", "AEBODSYS", "AETOXGR", "AESER", "AEREL"], "ADAE")
+    safety = flagged(adsl, "SAFFL")
     events = adae[of_subjects(adae["USUBJID"], safety["USUBJID"])].copy()
     events["AETOXGR"] = pd.to_numeric(events["AETOXGR"], errors="coerce").astype("Int64")
     return events, len(safety)
@@ -228,9 +219,9 @@ def death_summary(adsl: pd.DataFrame) -> list[ResultRow]:
     """Deaths in the FAS (``DEATH``): all, by category (relapse-related, non-relapse) and by
     cause within category; causes sorted by frequency then name."""
     data = fas(adsl)
-    _require(data, ["DTHFL", "DTHCAT", "DTHCAUS"], "ADSL")
+    require_columns(data, ["DTHFL", "DTHCAT", "DTHCAUS"], "ADSL")
     total = len(data)
-    dead = _flagged(data, "DTHFL")
+    dead = flagged(data, "DTHFL")
     rows = [count_row("DEATH", "DTHFL=Y", len(dead), total)]
     category = dead["DTHCAT"].astype("string").fillna(MISSING)
     cause = dead["DTHCAUS"].astype("string").fillna("UNKNOWN")
@@ -272,7 +263,7 @@ def _max_grade_rows(episodes: pd.DataFrame, patients: pd.Series, endpoint: str,
 def gvhd_summary(adgvhd: pd.DataFrame, adsl: pd.DataFrame) -> list[ResultRow]:
     """Maximum acute GVHD grade (``AGVHDMAX``) and chronic GVHD severity (``CGVHDMAX``)
     among FAS patients, each with organ involvement."""
-    _require(adgvhd, ["USUBJID", "GVHDTYPE", "GRADE"], "ADGVHD")
+    require_columns(adgvhd, ["USUBJID", "GVHDTYPE", "GRADE"], "ADGVHD")
     patients = fas(adsl)["USUBJID"]
     episodes = adgvhd[of_subjects(adgvhd["USUBJID"], patients)]
     kind = episodes["GVHDTYPE"].astype("string")
@@ -293,7 +284,7 @@ def patient_timeline(adsl: pd.DataFrame, admrd: pd.DataFrame | None,
     ``Acute GVHD``/``Chronic GVHD`` (first onset of each), ``Death`` or ``Last follow-up``
     (at ``EOSDT``); days from transplant, sorted by patient, day and event."""
     data = fas(adsl)
-    _require(data, ["USUBJID", "HSCTDT", "EOSDT", "DTHFL", "RELFL", "RELDT"], "ADSL")
+    require_columns(data, ["USUBJID", "HSCTDT", "EOSDT", "DTHFL", "RELFL", "RELDT"], "ADSL")
     day = lambda column: (data[column] - data["HSCTDT"]).dt.days  # noqa: E731
     dead = data["DTHFL"].astype("string").eq("Y").fillna(False)
     relapsed = data["RELFL"].astype("string").eq("Y").fillna(False)
@@ -304,14 +295,14 @@ def patient_timeline(adsl: pd.DataFrame, admrd: pd.DataFrame | None,
                       "ADY": day("RELDT")[relapsed], "EVENT": "Relapse"}),
     ]
     if admrd is not None:
-        _require(admrd, ["USUBJID", "ADY", "RESULT"], "ADMRD")
+        require_columns(admrd, ["USUBJID", "ADY", "RESULT"], "ADMRD")
         mrd = admrd[of_subjects(admrd["USUBJID"], data["USUBJID"])]
         positive = mrd["RESULT"].astype("float64") >= mrd_threshold
         parts.append(pd.DataFrame({"USUBJID": mrd["USUBJID"], "ADY": mrd["ADY"],
                                    "EVENT": positive.map({True: "MRD-positive",
                                                           False: "MRD-negative"})}))
     if adgvhd is not None:
-        _require(adgvhd, ["USUBJID", "ADY", "GVHDTYPE"], "ADGVHD")
+        require_columns(adgvhd, ["USUBJID", "ADY", "GVHDTYPE"], "ADGVHD")
         gvhd = adgvhd[of_subjects(adgvhd["USUBJID"], data["USUBJID"])]
         first = gvhd.groupby(["USUBJID", "GVHDTYPE"], as_index=False)["ADY"].min()
         kind = first["GVHDTYPE"].astype("string").str.capitalize()
