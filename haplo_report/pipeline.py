@@ -497,7 +497,7 @@ def _digest(value: Any) -> str:
                                 .encode())
         digest.update(pd.util.hash_pandas_object(value, index=False).to_numpy().tobytes())
         return digest.hexdigest()
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+    return _sha256_json(value)
 
 
 def data_read_by(spec: NotebookSpec, derived: Derived,
