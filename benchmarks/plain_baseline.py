@@ -12,14 +12,14 @@ from pathlib import Path
 import papermill
 
 from haplo_report import plan
-from haplo_report.derive import derive_cut
-from haplo_report.manifest import build_manifest, write_manifest
+from haplo_report.analysis.derive import derive_cut
+from haplo_report.run.manifest import build_manifest, write_manifest
 from haplo_report.params import load_params
 from haplo_report.paths import NOTEBOOKS_DIR
-from haplo_report.pipeline import (_write_validation, collect_results, suite_fingerprint,
-                                   validation_record)
+from haplo_report.run.cache import suite_fingerprint
+from haplo_report.run.collect import collect_results, validation_record, write_validation
 from haplo_report.render import choose_renderer, render_report
-from haplo_report.validation import validate_cut
+from haplo_report.data.validation import validate_cut
 
 
 def main(params_path: Path, out: Path) -> None:
@@ -28,7 +28,7 @@ def main(params_path: Path, out: Path) -> None:
     derived = derive_cut(cut, params)
     out.mkdir(parents=True)
     derived.write(out / "data")
-    _write_validation(validation_record(cut), out)
+    write_validation(validation_record(cut), out)
     (out / "notebooks").mkdir()
     values = params.to_dict()
     for spec in plan.NOTEBOOKS:

@@ -71,7 +71,7 @@ def _load(args: argparse.Namespace):
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from haplo_report.validation import InvalidCutError, validate_cut, write_violations
+    from haplo_report.data.validation import InvalidCutError, validate_cut, write_violations
 
     params = _load(args)
     try:
@@ -88,7 +88,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from haplo_report.simulate import write_simulated_cut
+    from haplo_report.data.simulate import write_simulated_cut
 
     if args.n < 1:
         raise ParamsError(f"--n: need at least 1 patient, got {args.n}")
@@ -98,7 +98,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from haplo_report.pipeline import RunFailed, run
+    from haplo_report.run import RunFailed, run
 
     params = _load(args)
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from haplo_report import cli
-from haplo_report.simulate import simulate_cut
+from haplo_report.data.simulate import simulate_cut
 
 REAL_CUT_DATE = dt.date(2026, 6, 30)
 REAL_STUDY = "E2E-TEST"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from haplo_report import pipeline
-from haplo_report.manifest import sha256_file
+from haplo_report import run as pipeline
+from haplo_report.run.manifest import sha256_file
 from haplo_report.params import Params
 from haplo_report.plan import NotebookSpec
 

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import nbformat  # noqa: E402
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output  # noqa: E402
 
-from haplo_report.results import ResultRow, write_results  # noqa: E402
+from haplo_report.analysis.results import ResultRow, write_results  # noqa: E402
 
 STUDY_ID, DATA_CUT = "HAPLO-BLIN-ALL", "2026-01-31"
 CODE_MARKER = "secret_code_marker = 1"  # source of every code cell: must never be rendered

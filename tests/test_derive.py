@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from haplo_report.cut import Cut
-from haplo_report.derive import (DATASETS, DerivedDataError, cutoff_label, derive_cut,
+from haplo_report.data.cut import Cut
+from haplo_report.analysis.derive import (DATASETS, DerivedDataError, cutoff_label, derive_cut,
                                  load_derived, of_subjects)
 from haplo_report.params import Params
 

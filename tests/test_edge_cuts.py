@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 
 from conftest import run_cli, write_cut, write_params
-from haplo_report.endpoints import not_supplied_sentence
-from haplo_report.results import read_results
-from haplo_report.simulate import simulate_cut
+from haplo_report.analysis.endpoints import not_supplied_sentence
+from haplo_report.analysis.results import read_results
+from haplo_report.data.simulate import simulate_cut
 
 CUT_DATE = dt.date(2025, 12, 31)
 STUDY = "EDGE"

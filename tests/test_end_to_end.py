@@ -19,14 +19,14 @@ import pytest
 from pypdf import PdfReader
 
 from conftest import REAL_CUT_DATE, REAL_STUDY, RealRun
-from haplo_report import pipeline
-from haplo_report.derive import load_derived
-from haplo_report.endpoints import endpoint_landmarks, followup_results, tte_results
+from haplo_report import run as pipeline
+from haplo_report.analysis.derive import load_derived
+from haplo_report.analysis.endpoints import endpoint_landmarks, followup_results, tte_results
 from haplo_report.formatting import fmt_estimate_ci
 from haplo_report.params import Params, load_params
 from haplo_report.plan import NOTEBOOKS
 from haplo_report.render import choose_renderer
-from haplo_report.results import ResultRow, read_results, write_results
+from haplo_report.analysis.results import ResultRow, read_results, write_results
 
 TABLE_NUMBERS = ([f"14.1.{i}" for i in range(1, 5)] + [f"14.2.{i}" for i in range(1, 10)]
                  + [f"14.3.{i}" for i in range(1, 8)])

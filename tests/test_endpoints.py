@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from haplo_report.endpoints import (CIF_METHOD, KM_METHOD, curve_tables, endpoint_landmarks,
+from haplo_report.analysis.endpoints import (CIF_METHOD, KM_METHOD, curve_tables, endpoint_landmarks,
                                     followup_headline, followup_results, headline,
                                     main_landmark, mrd_headline, not_supplied_sentence,
                                     tte_results)
-from haplo_report.results import ResultRow, results_frame
-from haplo_report.stats.cif import cif_at, cumulative_incidence
-from haplo_report.stats.compare import gray_test, logrank_test
-from haplo_report.stats.followup import median_followup
-from haplo_report.stats.km import km_at, km_estimate, km_quantiles
+from haplo_report.analysis.results import ResultRow, results_frame
+from haplo_report.analysis.stats.cif import cif_at, cumulative_incidence
+from haplo_report.analysis.stats.compare import gray_test, logrank_test
+from haplo_report.analysis.stats.followup import median_followup
+from haplo_report.analysis.stats.km import km_at, km_estimate, km_quantiles
 
 # 24 patients; two disease-status groups of 12 and a Ph group of 20/4.
 AVAL = [0, 12, 30, 45, 60, 60, 90, 100, 120, 150, 200, 240,
@@ -214,8 +214,8 @@ def test_mrd_headline_reads_the_one_year_rows():
 
 
 def test_headline_without_events_says_the_ci_is_not_estimable():
-    from haplo_report.endpoints import headline
-    from haplo_report.results import ResultRow
+    from haplo_report.analysis.endpoints import headline
+    from haplo_report.analysis.results import ResultRow
 
     rows = [ResultRow("CIR", "All", "cif", 100.0, 0.0, None, None, n=30, events=0)]
     assert headline(rows, "CIR", 100).endswith(

@@ -14,7 +14,8 @@ import nbformat
 import pytest
 from filelock import FileLock
 
-from haplo_report import pipeline
+from haplo_report import run as pipeline
+from haplo_report.run import collect, execute, folder
 from haplo_report.paths import RunFolders
 from pipeline_fixtures import (ALPHA, DIE, FAIL, SPECS, good_run, make_params,  # noqa: F401
                                previous, run_fake, tree_hashes)
@@ -58,7 +59,7 @@ def test_keyboard_interrupt_removes_build_and_keeps_previous(previous, monkeypat
     def interrupted(job, build, kernels):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline, "_execute_one", interrupted)
+    monkeypatch.setattr(execute, "execute_one", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_fake(make_params(previous), force=True)
     folders = _folders(previous)
@@ -73,7 +74,7 @@ def test_disk_full_is_one_clear_message(previous, monkeypatch):
     def full(rows, path):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(pipeline, "write_results", full)
+    monkeypatch.setattr(collect, "write_results", full)
     with pytest.raises(pipeline.RunFailed, match=r"^disk full while writing .*results\.csv"):
         run_fake(make_params(previous), force=True)  # else up to date
     assert tree_hashes(previous / RUN) == before
@@ -91,7 +92,7 @@ def test_output_folder_not_writable(tmp_path):
 
 def test_second_run_of_the_same_cut_is_refused_naming_the_holder(previous):
     before = tree_hashes(previous / RUN)
-    with pipeline.cut_lock(_folders(previous)):
+    with folder.cut_lock(_folders(previous)):
         with pytest.raises(pipeline.RunFailed, match=rf"in progress \(pid {os.getpid()} on "):
             run_fake(make_params(previous))
     assert tree_hashes(previous / RUN) == before
@@ -100,7 +101,7 @@ def test_second_run_of_the_same_cut_is_refused_naming_the_holder(previous):
 def test_lock_of_a_killed_run_does_not_block(previous):
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time\nfrom haplo_report.pipeline import cut_lock\n"
+         "import sys, time\nfrom haplo_report.run.folder import cut_lock\n"
          "from haplo_report.paths import RunFolders\n"
          f"with cut_lock(RunFolders.of({str(previous)!r}, 'TEST', '2026-06-30')):\n"
          "    print('locked', flush=True)\n    time.sleep(60)\n"],

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from haplo_report.figures import (DAYS_PER_MONTH, MRD_STATUSES, at_risk, cif_figure, km_figure,
+from haplo_report.outputs.figures import (DAYS_PER_MONTH, MRD_STATUSES, at_risk, cif_figure, km_figure,
                                   mrd_status_counts, save_figure, swimmer_figure, time_ticks)
 from haplo_report.limits import MAX_PATIENTS_SHOWN
 

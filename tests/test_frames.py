@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from haplo_report.frames import flagged, require_columns
+from haplo_report.analysis.frames import flagged, require_columns
 
 
 def test_require_columns_names_every_missing_column_sorted():

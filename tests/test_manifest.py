@@ -1,4 +1,4 @@
-"""haplo_report.manifest: hashes, versions, git state, per-notebook records."""
+"""haplo_report.run.manifest: hashes, versions, git state, per-notebook records."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas
 
-from haplo_report import manifest as mf
+from haplo_report.run import manifest as mf
 from pipeline_fixtures import VALID_CUT, good_run  # noqa: F401
 
 RUN = Path("TEST") / "2026-06-30"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from haplo_report.mrd import (FAILURE_EVENT, FAILURE_POSITIVE, FOLLOW_UP_OPEN, NOT_EVALUABLE,
+from haplo_report.analysis.mrd import (FAILURE_EVENT, FAILURE_POSITIVE, FOLLOW_UP_OPEN, NOT_EVALUABLE,
                               PRIMARY, SENSITIVITY, SUCCESS, MrdInputError,
                               landmark_assessment, mrd_landmarks, mrd_negative_1y,
                               mrd_status_1y)
-from haplo_report.results import results_frame
-from haplo_report.stats.binomial import clopper_pearson
+from haplo_report.analysis.results import results_frame
+from haplo_report.analysis.stats.binomial import clopper_pearson
 
 HSCT = pd.Timestamp("2025-01-01")
 THRESHOLD = 1e-4

@@ -15,13 +15,13 @@ import pandas as pd
 import papermill
 import pytest
 
-from haplo_report.derive import derive_cut, load_derived
-from haplo_report.endpoints import endpoint_landmarks, tte_results
+from haplo_report.analysis.derive import derive_cut, load_derived
+from haplo_report.analysis.endpoints import endpoint_landmarks, tte_results
 from haplo_report.params import Params
 from haplo_report.plan import COMMON_PARAMS, NOTEBOOKS
-from haplo_report.results import read_results, results_frame
-from haplo_report.simulate import write_simulated_cut
-from haplo_report.validation import validate_cut
+from haplo_report.analysis.results import read_results, results_frame
+from haplo_report.data.simulate import write_simulated_cut
+from haplo_report.data.validation import validate_cut
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 CUT_DATE = dt.date(2026, 6, 30)

@@ -1,4 +1,4 @@
-"""haplo_report.pipeline: execution, collection, layout, cache and progress (fake notebooks)."""
+"""haplo_report.run: execution, collection, layout, cache and progress (fake notebooks)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,12 @@ import nbformat
 import pandas as pd
 import pytest
 
-from haplo_report import pipeline
+from haplo_report import run as pipeline
+from haplo_report.plan import NotebookSpec
+from haplo_report.run import build, cache, collect, kernels
+from haplo_report.run.progress import Progress
 from haplo_report.render import RenderResult
-from haplo_report.results import read_results
+from haplo_report.analysis.results import read_results
 from pipeline_fixtures import (ALPHA, BETA, NOTEBOOKS_DIR, SPECS, VALID_CUT, good_run,  # noqa: F401
                                make_params, previous, run_fake, tree_hashes)
 
@@ -137,8 +140,8 @@ def test_render_runs_once_and_is_skipped_when_nothing_changed(previous, monkeypa
         (run_dir / "report" / "TEST_2026-06-30.html").write_text("report")
         return RenderResult(renderer, {"html": run_dir / "report" / "TEST_2026-06-30.html"})
 
-    monkeypatch.setattr(pipeline, "choose_renderer", lambda: "stub")
-    monkeypatch.setattr(pipeline, "render_report", fake_render)
+    monkeypatch.setattr(build, "choose_renderer", lambda: "stub")
+    monkeypatch.setattr(build, "render_report", fake_render)
     params = make_params(previous)
     kwargs = dict(jobs=2, notebooks=SPECS, notebooks_dir=NOTEBOOKS_DIR, formats=("html",))
     first = pipeline.run(params, **kwargs)
@@ -157,7 +160,7 @@ def test_render_runs_once_and_is_skipped_when_nothing_changed(previous, monkeypa
 def test_missing_notebook_and_bad_jobs_are_refused(tmp_path):
     params = make_params(tmp_path / "output")
     with pytest.raises(pipeline.RunFailed, match="notebook.*not found.*00_missing"):
-        run_fake(params, (ALPHA, pipeline.NotebookSpec("00_missing", "M", "14.1")))
+        run_fake(params, (ALPHA, NotebookSpec("00_missing", "M", "14.1")))
     with pytest.raises(pipeline.RunFailed, match="--jobs must be at least 1"):
         pipeline.run(params, jobs=0, notebooks=(ALPHA,), notebooks_dir=NOTEBOOKS_DIR)
     assert not (tmp_path / "output").exists()
@@ -183,7 +186,7 @@ class _Terminal(io.StringIO):
 
 def test_progress_plain_lines_and_terminal_line():
     plain = io.StringIO()
-    progress = pipeline.Progress(2, plain)
+    progress = Progress(2, plain)
     progress.start("03_pfs")
     progress.finish("03_pfs", "executed")
     lines = plain.getvalue().splitlines()
@@ -191,7 +194,7 @@ def test_progress_plain_lines_and_terminal_line():
     assert re.fullmatch(r"notebook 03_pfs: executed \(1/2, \d+ s\)", lines[1])
 
     terminal = _Terminal()
-    progress = pipeline.Progress(2, terminal)
+    progress = Progress(2, terminal)
     progress.start("03_pfs")
     progress.start("04_os")
     assert "\n" not in terminal.getvalue()
@@ -207,7 +210,7 @@ def test_notebooks_run_in_a_neutral_folder_and_leave_the_process_cwd(previous, t
 
 
 def test_collect_results_with_an_empty_chapter_keeps_rows_and_types(tmp_path):
-    from haplo_report.results import ResultRow, write_results
+    from haplo_report.analysis.results import ResultRow, write_results
     row = ResultRow(endpoint="OS", subgroup="All", statistic="survival", time_days=365.0,
                     estimate=0.8, ci_lower=0.6, ci_upper=0.9, n=31, events=6, method="KM",
                     flag="")
@@ -215,25 +218,25 @@ def test_collect_results_with_an_empty_chapter_keeps_rows_and_types(tmp_path):
     write_results([], tmp_path / "results" / "02_beta.csv")  # optional table not supplied
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # pandas' FutureWarning on concatenating empty frames
-        frame = pipeline.collect_results(["01_alpha", "02_beta"], tmp_path)
+        frame = collect.collect_results(["01_alpha", "02_beta"], tmp_path)
     assert frame["endpoint"].tolist() == ["OS"] and frame["events"].tolist() == [6]
     assert str(frame["n"].dtype) == "Int64" and str(frame["estimate"].dtype) == "float64"
     assert read_results(tmp_path / "results.csv")["estimate"].tolist() == [0.8]
     write_results([], tmp_path / "results" / "01_alpha.csv")
-    assert pipeline.collect_results(["01_alpha", "02_beta"], tmp_path).empty
+    assert collect.collect_results(["01_alpha", "02_beta"], tmp_path).empty
 
 
 @pytest.fixture
 def validations(monkeypatch) -> list[Path]:
     """The data folders validated by the runs of a test (none when a run stops early)."""
     calls: list[Path] = []
-    real = pipeline.validate_cut
+    real = build.validate_cut
 
     def counting(data_dir, data_cut_date):
         calls.append(Path(data_dir))
         return real(data_dir, data_cut_date)
 
-    monkeypatch.setattr(pipeline, "validate_cut", counting)
+    monkeypatch.setattr(build, "validate_cut", counting)
     return calls
 
 
@@ -264,7 +267,7 @@ def test_any_input_byte_parameter_or_suite_change_takes_the_full_path(previous, 
     assert run_fake(params).executed == () and len(validations) == 3
     result = run_fake(make_params(previous, data_dir=cut, mrd_threshold=0.5))
     assert result.executed == ("02_beta",) and len(validations) == 4
-    monkeypatch.setattr(pipeline, "suite_fingerprint",
+    monkeypatch.setattr(cache, "suite_fingerprint",
                         lambda: {"version": "0", "code_sha256": "changed"})
     result = run_fake(make_params(previous, data_dir=cut, mrd_threshold=0.5))
     assert result.executed == ("01_alpha", "02_beta") and len(validations) == 5
@@ -284,22 +287,22 @@ def test_changed_or_missing_output_takes_the_full_path(previous, validations):
 
 def test_cache_key_digests_are_shared_between_notebooks_and_unchanged(tmp_path):
     from haplo_report import plan
-    from haplo_report.derive import derive_cut
-    from haplo_report.validation import validate_cut
+    from haplo_report.analysis.derive import derive_cut
+    from haplo_report.data.validation import validate_cut
 
     params = make_params(tmp_path)
     derived = derive_cut(validate_cut(VALID_CUT, params.data_cut_date), params)
     known: dict[str, str] = {}
     for spec in plan.NOTEBOOKS:
-        alone = pipeline.data_read_by(spec, derived)
-        assert pipeline.data_read_by(spec, derived, known) == alone
+        alone = cache.data_read_by(spec, derived)
+        assert cache.data_read_by(spec, derived, known) == alone
         assert set(alone) == {"adsl", "adtte", *spec.datasets}
-    assert known["adsl"] == pipeline._digest(derived.adsl)
+    assert known["adsl"] == cache.digest(derived.adsl)
     assert known["adtte:OS"] != known["adtte:PFS"]
 
 
 def test_release_memory_runs_in_the_run_and_leaves_no_names():
     namespace: dict = {}
-    exec(pipeline._RELEASE_MEMORY, namespace)  # noqa: S102 - what each kernel runs
+    exec(kernels.RELEASE_MEMORY, namespace)  # noqa: S102 - what each kernel runs
     assert set(namespace) == {"__builtins__"}
-    pipeline.release_memory()
+    kernels.release_memory()

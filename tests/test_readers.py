@@ -15,10 +15,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from corpus.cases import FIXTURE
-from haplo_report.cut import TABLES
-from haplo_report.readers import (UnreadableFileError, _read_csv, _read_csv_carefully, cell_text,
+from haplo_report.data.cut import TABLES
+from haplo_report.data.readers import (UnreadableFileError, _read_csv, _read_csv_carefully, cell_text,
                                   find_tables, read_cut, read_table)
-from haplo_report.validation import validate_cut
+from haplo_report.data.validation import validate_cut
 
 CUT = dt.date(2026, 6, 30)
 

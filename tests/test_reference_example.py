@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from haplo_report.endpoints import (CIF_ENDPOINTS, KM_ENDPOINTS, SUBGROUPS, endpoint_landmarks,
+from haplo_report.analysis.endpoints import (CIF_ENDPOINTS, KM_ENDPOINTS, SUBGROUPS, endpoint_landmarks,
                                     followup_results, tte_results)
-from haplo_report.results import results_frame
-from haplo_report.stats.cif import cif_at, cumulative_incidence
-from haplo_report.stats.km import Z95, km_at, km_estimate
+from haplo_report.analysis.results import results_frame
+from haplo_report.analysis.stats.cif import cif_at, cumulative_incidence
+from haplo_report.analysis.stats.km import Z95, km_at, km_estimate
 from stats_reference import REFERENCE, assert_close, expected
 
 sys.path.insert(0, str(REFERENCE))

@@ -12,7 +12,7 @@ import yaml
 
 from haplo_report.render.book import (BookError, assemble_book, pipe_table, synopsis_frame,
                                       validation_markdown)
-from haplo_report.results import ResultRow, results_frame
+from haplo_report.analysis.results import ResultRow, results_frame
 from render_fake_run import RESULTS, make_fake_run
 
 

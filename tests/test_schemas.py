@@ -6,7 +6,7 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from haplo_report.schemas import (Gvhd, Mrd, Subjects, identifying_columns, normalise_text,
+from haplo_report.data.schemas import (Gvhd, Mrd, Subjects, identifying_columns, normalise_text,
                                   typed_frame)
 
 

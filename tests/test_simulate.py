@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from haplo_report.cli import main
-from haplo_report.cut import TABLES
+from haplo_report.data.cut import TABLES
 from haplo_report.params import load_params
-from haplo_report.simulate import EXPORT_DATE, FILE_FORMATS, simulate_cut, write_simulated_cut
-from haplo_report.validation import validate_cut
+from haplo_report.data.simulate import EXPORT_DATE, FILE_FORMATS, simulate_cut, write_simulated_cut
+from haplo_report.data.validation import validate_cut
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_SEED = 2032  # data/example = haplo-report simulate --n 31 --seed 2032

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from haplo_report.stats import StatsInputError, clopper_pearson
+from haplo_report.analysis.stats import StatsInputError, clopper_pearson
 from stats_reference import assert_close, expected
 
 

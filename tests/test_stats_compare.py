@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from haplo_report.stats import StatsInputError, gray_test, logrank_test
+from haplo_report.analysis.stats import StatsInputError, gray_test, logrank_test
 from stats_reference import assert_close, cohort, expected
 
 LOGRANK = expected("logrank")

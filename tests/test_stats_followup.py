@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from haplo_report.stats import median_followup
+from haplo_report.analysis.stats import median_followup
 from stats_reference import assert_close, cohort, expected
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from haplo_report.stats import StatsInputError, km_at, km_estimate, km_quantiles
+from haplo_report.analysis.stats import StatsInputError, km_at, km_estimate, km_quantiles
 from stats_reference import DATASETS, LANDMARKS, assert_close, cohort, expected
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from haplo_report.stats import (cif_at, cumulative_incidence, gray_test, km_at, km_estimate,
+from haplo_report.analysis.stats import (cif_at, cumulative_incidence, gray_test, km_at, km_estimate,
                                 km_quantiles, logrank_test)
 
 # (time in days 0-60, so ties and day-0 records are common; event type 0 censored, 1, 2)

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from haplo_report.summaries import (ae_by_soc_pt, ae_overview, aesi_summary, baseline_summary,
+from haplo_report.analysis.summaries import (ae_by_soc_pt, ae_overview, aesi_summary, baseline_summary,
                                     categorical_rows, continuous_rows, death_summary,
                                     disposition_summary, gvhd_summary, transplant_summary)
 
@@ -163,7 +163,7 @@ def test_missing_column_is_a_clear_error():
 
 
 def test_patient_timeline_for_the_swimmer_plot():
-    from haplo_report.summaries import patient_timeline
+    from haplo_report.analysis.summaries import patient_timeline
     adsl = make_adsl().iloc[:2].assign(
         HSCTDT=pd.to_datetime(["2025-01-01", "2025-02-01"]),
         EOSDT=pd.to_datetime(["2025-06-01", "2025-12-01"]),

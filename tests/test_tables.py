@@ -7,14 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from haplo_report.endpoints import tte_results
+from haplo_report.analysis.endpoints import tte_results
 from haplo_report.formatting import fmt_count_percent, fmt_estimate_ci, fmt_p_value
-from haplo_report.results import ResultRow, read_results, write_results
-from haplo_report.summaries import (ae_by_soc_pt, aesi_summary, baseline_summary,
+from haplo_report.analysis.results import ResultRow, read_results, write_results
+from haplo_report.analysis.summaries import (ae_by_soc_pt, aesi_summary, baseline_summary,
                                     death_summary, disposition_summary, gvhd_summary)
-from haplo_report.tables import (BUILDERS, Table, TableInputError, listing_14_2_8_1,
+from haplo_report.outputs.tables import (BUILDERS, Table, TableInputError, listing_14_2_8_1,
                                  listing_markdown)
-from haplo_report.tables.core import INDENT
+from haplo_report.outputs.tables.core import INDENT
 from test_summaries import make_adae, make_adsl
 
 CUT = "2026-03-31"

@@ -13,7 +13,7 @@ from corpus.cases import (FIXTURE, append_row, copy_fixture, drop_column, set_ce
                           together, write_bytes)
 from haplo_report.cli import main
 from haplo_report.params import ParamsError
-from haplo_report.validation import InvalidCutError, validate_cut, write_violations
+from haplo_report.data.validation import InvalidCutError, validate_cut, write_violations
 
 CUT = dt.date(2026, 6, 30)
 

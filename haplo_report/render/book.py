@@ -32,8 +32,8 @@ from docx.shared import Pt
 import haplo_report
 from haplo_report.formatting import (AT_LEAST, PLUS_MINUS, fmt_estimate_ci, fmt_number,
                                      fmt_scientific)
-from haplo_report.tables.core import save_docx
-from haplo_report.results import NOT_ESTIMABLE, read_results
+from haplo_report.outputs.tables.core import save_docx
+from haplo_report.analysis.results import NOT_ESTIMABLE, read_results
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from haplo_report.derive import derive_cut
+from haplo_report.analysis.derive import derive_cut
 from haplo_report.params import Params, load_params
-from haplo_report.validation import validate_cut
+from haplo_report.data.validation import validate_cut
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS = ROOT / "params" / "example.yml"

@@ -1,4 +1,4 @@
-# Reference values for haplo_report.stats, computed with R survival and cmprsk.
+# Reference values for haplo_report.analysis.stats, computed with R survival and cmprsk.
 #
 # Regenerate (from the repository root):  Rscript tests/reference/make_expected.R
 # Writes the input cohorts (inputs/*.csv, fixed seed) and the expected outputs

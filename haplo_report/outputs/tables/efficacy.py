@@ -1,6 +1,6 @@
 """Efficacy tables 14.2.x: time-to-event estimates, subgroups and MRD, built from result rows.
 
-Time-to-event rows come from :func:`haplo_report.endpoints.tte_results`: ``survival``/``cif``
+Time-to-event rows come from :func:`haplo_report.analysis.endpoints.tte_results`: ``survival``/``cif``
 at landmarks, ``median``/``q25``/``q75`` (KM), per-level rows ``"VARIABLE=level"`` and a test
 row (``logrank_p``/``gray_p``, subgroup = the variable) or one ``not_analysed`` row.
 """
@@ -11,10 +11,10 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from haplo_report.endpoints import ENDPOINT_NAMES, KM_ENDPOINTS, SUBGROUPS
+from haplo_report.analysis.endpoints import ENDPOINT_NAMES, KM_ENDPOINTS, SUBGROUPS
 from haplo_report.formatting import (AT_LEAST, NO_CI_NOTE, fmt_count_percent, fmt_days,
                                      fmt_estimate_ci, fmt_p_value, fmt_quantile_ci)
-from haplo_report.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame, count,
+from haplo_report.outputs.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame, count,
                                       header_n, level_label, sentence_case, unique_methods,
                                       value)
 

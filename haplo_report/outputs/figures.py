@@ -22,7 +22,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from haplo_report.frames import require_columns  # noqa: E402
+from haplo_report.analysis.frames import require_columns  # noqa: E402
 from haplo_report.limits import MAX_PATIENTS_SHOWN  # noqa: E402
 
 DAYS_PER_MONTH = 30.4375

@@ -16,7 +16,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.special import ndtri  # scipy.stats costs ~0.6 s to import
 
-from haplo_report.stats.inputs import StatsInputError, as_codes, as_times
+from haplo_report.analysis.stats.inputs import StatsInputError, as_codes, as_times
 
 Z95 = float(ndtri(0.975))
 NOT_ESTIMABLE = "NE"

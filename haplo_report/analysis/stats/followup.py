@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from haplo_report.stats.inputs import as_codes, as_times
-from haplo_report.stats.km import km_estimate, km_quantiles
+from haplo_report.analysis.stats.inputs import as_codes, as_times
+from haplo_report.analysis.stats.km import km_estimate, km_quantiles
 
 
 @dataclass(frozen=True)

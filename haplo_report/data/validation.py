@@ -15,10 +15,10 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 
-from haplo_report.cut import REQUIRED_TABLES, TABLES, Cut
+from haplo_report.data.cut import REQUIRED_TABLES, TABLES, Cut
 from haplo_report.params import ParamsError
-from haplo_report.readers import read_cut
-from haplo_report.schemas import (SCHEMAS, identifying_columns, normalise_text, rule_text,
+from haplo_report.data.readers import read_cut
+from haplo_report.data.schemas import (SCHEMAS, identifying_columns, normalise_text, rule_text,
                                   typed_frame)
 
 VIOLATION_COLUMNS: list[str] = ["table", "row", "column", "value", "rule"]

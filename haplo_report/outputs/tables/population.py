@@ -1,5 +1,5 @@
-"""Study population tables 14.1.x, built from the rows of :mod:`haplo_report.summaries` and
-the follow-up rows of :func:`haplo_report.endpoints.followup_results`."""
+"""Study population tables 14.1.x, built from the rows of :mod:`haplo_report.analysis.summaries` and
+the follow-up rows of :func:`haplo_report.analysis.endpoints.followup_results`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from haplo_report.formatting import (EN_DASH, fmt_count_percent, fmt_days, fmt_number,
                                      fmt_range, fmt_scientific)
-from haplo_report.summaries import BASELINE_VARIABLES, MISSING, TRANSPLANT_VARIABLES
-from haplo_report.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame, count,
+from haplo_report.analysis.summaries import BASELINE_VARIABLES, MISSING, TRANSPLANT_VARIABLES
+from haplo_report.outputs.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame, count,
                                       header_n, level_label, unique_methods, value)
 
 VARIABLE_LABELS: dict[str, str] = {

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from haplo_report.cut import TABLES
+from haplo_report.data.cut import TABLES
 
 FORMATS: tuple[str, ...] = (".csv", ".xlsx", ".parquet", ".xpt", ".sas7bdat")
 FIRST_DATA_ROW = 2  # the header is row 1

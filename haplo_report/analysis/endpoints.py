@@ -14,14 +14,14 @@ import numpy as np
 import pandas as pd
 
 from haplo_report.formatting import fmt_ci_words, fmt_days, fmt_percent
-from haplo_report.frames import require_columns
-from haplo_report.mrd import ENDPOINT_1Y, PRIMARY, SENSITIVITY
+from haplo_report.analysis.frames import require_columns
+from haplo_report.analysis.mrd import ENDPOINT_1Y, PRIMARY, SENSITIVITY
 from haplo_report.params import Params
-from haplo_report.results import NOT_ESTIMABLE, ResultRow, results_frame
-from haplo_report.stats.cif import cif_at, cumulative_incidence
-from haplo_report.stats.compare import gray_test, logrank_test
-from haplo_report.stats.followup import median_followup
-from haplo_report.stats.km import km_at, km_estimate, km_quantiles
+from haplo_report.analysis.results import NOT_ESTIMABLE, ResultRow, results_frame
+from haplo_report.analysis.stats.cif import cif_at, cumulative_incidence
+from haplo_report.analysis.stats.compare import gray_test, logrank_test
+from haplo_report.analysis.stats.followup import median_followup
+from haplo_report.analysis.stats.km import km_at, km_estimate, km_quantiles
 
 KM_ENDPOINTS: tuple[str, ...] = ("PFS", "OS", "GRFS")
 CIF_ENDPOINTS: tuple[str, ...] = ("CIR", "NRM", "AGVHD24", "AGVHD34", "CGVHD", "CGVHDMS",
@@ -233,7 +233,7 @@ def tte_results(adtte: pd.DataFrame, paramcd: str, *, landmarks: Sequence[int],
 
 def curve_tables(adtte: pd.DataFrame, paramcds: Sequence[str]) -> dict[str, pd.DataFrame]:
     """The estimator table (Kaplan-Meier or Aalen-Johansen) of each endpoint, keyed by its
-    figure legend label, for :mod:`haplo_report.figures`."""
+    figure legend label, for :mod:`haplo_report.outputs.figures`."""
     tables: dict[str, pd.DataFrame] = {}
     for paramcd in paramcds:
         data = _parameter(adtte, paramcd)
@@ -315,7 +315,7 @@ def followup_headline(rows: Iterable[ResultRow]) -> str:
 
 
 def mrd_headline(rows: Sequence[ResultRow] | pd.DataFrame) -> str:
-    """The 1-year MRD endpoint in one sentence, from :func:`haplo_report.mrd.mrd_negative_1y`
+    """The 1-year MRD endpoint in one sentence, from :func:`haplo_report.analysis.mrd.mrd_negative_1y`
     rows: the primary proportion, then the sensitivity one (not evaluable as failure)."""
     rows = rows if isinstance(rows, pd.DataFrame) else results_frame(list(rows))
     one_year = rows[(rows["endpoint"] == ENDPOINT_1Y) & (rows["statistic"] == "proportion")]

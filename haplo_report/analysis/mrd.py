@@ -15,11 +15,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from haplo_report.derive import of_subjects
+from haplo_report.analysis.derive import of_subjects
 from haplo_report.params import Params
-from haplo_report.results import NOT_ESTIMABLE, ResultRow
-from haplo_report.frames import flagged, require_columns
-from haplo_report.stats.binomial import clopper_pearson
+from haplo_report.analysis.results import NOT_ESTIMABLE, ResultRow
+from haplo_report.analysis.frames import flagged, require_columns
+from haplo_report.analysis.stats.binomial import clopper_pearson
 
 ENDPOINT = "MRD"  # MRD status at each landmark
 ENDPOINT_1Y = "MRD1Y"  # the registration's endpoint: MRD-negative at 1 year

@@ -14,8 +14,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from haplo_report.stats.inputs import StatsInputError, as_codes, as_times
-from haplo_report.stats.km import TABLE_COLUMNS, Z95, curve_at
+from haplo_report.analysis.stats.inputs import StatsInputError, as_codes, as_times
+from haplo_report.analysis.stats.km import TABLE_COLUMNS, Z95, curve_at
 
 CIF_COLUMNS = TABLE_COLUMNS[:3] + ["n_competing"] + TABLE_COLUMNS[3:]
 

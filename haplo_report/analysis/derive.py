@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from haplo_report.cut import TABLES, Cut
+from haplo_report.data.cut import TABLES, Cut
 from haplo_report.params import Params
 
 DATASETS: tuple[str, ...] = ("adsl", "adtte", "admrd", "adgvhd", "adae")

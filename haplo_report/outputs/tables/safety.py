@@ -1,15 +1,15 @@
 """Safety tables 14.3.x: GVHD, engraftment, adverse events and deaths, built from result rows
-(:mod:`haplo_report.summaries` counts and :mod:`haplo_report.endpoints` estimates)."""
+(:mod:`haplo_report.analysis.summaries` counts and :mod:`haplo_report.analysis.endpoints` estimates)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from haplo_report.formatting import AT_LEAST, fmt_count_percent, fmt_days, fmt_range
-from haplo_report.summaries import GRADE3
-from haplo_report.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame, count,
+from haplo_report.analysis.summaries import GRADE3
+from haplo_report.outputs.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame, count,
                                       code_label, header_n, value)
-from haplo_report.tables.efficacy import ABBREVIATIONS, NE_NOTE, stacked_tte_table
+from haplo_report.outputs.tables.efficacy import ABBREVIATIONS, NE_NOTE, stacked_tte_table
 
 AE_ABBREVIATIONS = ("AE: adverse event; CRS: cytokine release syndrome; CTCAE: Common "
                     "Terminology Criteria for Adverse Events; ICANS: immune effector "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from scipy.special import betaincinv  # scipy.stats costs ~0.6 s to import
 
-from haplo_report.stats.inputs import StatsInputError
+from haplo_report.analysis.stats.inputs import StatsInputError
 
 
 def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from haplo_report.tables.core import Table, TableInputError
-from haplo_report.tables.efficacy import (table_14_2_1, table_14_2_2, table_14_2_3,
+from haplo_report.outputs.tables.core import Table, TableInputError
+from haplo_report.outputs.tables.efficacy import (table_14_2_1, table_14_2_2, table_14_2_3,
                                           table_14_2_4, table_14_2_5, table_14_2_6,
                                           table_14_2_7, table_14_2_8, table_14_2_9)
-from haplo_report.tables.listings import listing_14_2_8_1, listing_markdown
-from haplo_report.tables.population import (table_14_1_1, table_14_1_2, table_14_1_3,
+from haplo_report.outputs.tables.listings import listing_14_2_8_1, listing_markdown
+from haplo_report.outputs.tables.population import (table_14_1_1, table_14_1_2, table_14_1_3,
                                             table_14_1_4)
-from haplo_report.tables.safety import (table_14_3_1, table_14_3_2, table_14_3_3,
+from haplo_report.outputs.tables.safety import (table_14_3_1, table_14_3_2, table_14_3_3,
                                         table_14_3_4, table_14_3_5, table_14_3_6,
                                         table_14_3_7)
 

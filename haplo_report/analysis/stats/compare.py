@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import chdtrc  # chi-square upper tail; scipy.stats costs ~0.6 s to import
 
-from haplo_report.stats.inputs import as_codes, as_groups, as_times
+from haplo_report.analysis.stats.inputs import as_codes, as_groups, as_times
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from haplo_report.derive import of_subjects
-from haplo_report.frames import flagged, require_columns
-from haplo_report.results import ResultRow
+from haplo_report.analysis.derive import of_subjects
+from haplo_report.analysis.frames import flagged, require_columns
+from haplo_report.analysis.results import ResultRow
 
 COUNT_METHOD = "Number of patients (% of N)"
 CONTINUOUS_METHOD = "Median, quartiles (linear interpolation, R type 7) and range"

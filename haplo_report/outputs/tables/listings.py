@@ -14,7 +14,7 @@ import pandas as pd
 
 from haplo_report.formatting import AT_LEAST, fmt_scientific
 from haplo_report.limits import MAX_PATIENTS_SHOWN
-from haplo_report.tables.core import Table, TableInputError, sentence_case
+from haplo_report.outputs.tables.core import Table, TableInputError, sentence_case
 
 STATUS_COLUMNS = ("USUBJID", "STATUS", "ADY", "RESULT")
 
@@ -31,7 +31,7 @@ def listing_14_2_8_1(status: pd.DataFrame, data_cut: str, *, threshold: float,
                      transplant_dates: pd.Series | None = None,
                      listing_dates: bool = False) -> Table:
     """Listing 14.2.8.1, MRD status at 1 year by patient, from
-    :func:`haplo_report.mrd.mrd_status_1y` (``USUBJID, STATUS, ADY, RESULT``).
+    :func:`haplo_report.analysis.mrd.mrd_status_1y` (``USUBJID, STATUS, ADY, RESULT``).
 
     The assessment is shown as its study day, or as its date (transplant date + day) when
     ``listing_dates``; ``transplant_dates`` (``HSCTDT`` indexed by ``USUBJID``) is then needed.

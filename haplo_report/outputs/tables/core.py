@@ -23,7 +23,7 @@ from docx.oxml.ns import qn
 from docx.shared import Pt
 
 from haplo_report.formatting import fmt_scientific
-from haplo_report.results import ResultRow, results_frame
+from haplo_report.analysis.results import ResultRow, results_frame
 
 ACRONYMS = frozenset({"TMA", "VOD", "GVHD", "CRS", "ICANS", "CMV", "EBV", "BM", "PB", "EM"})
 INDENT = "\u00a0" * 4  # non-breaking spaces survive Markdown, HTML and Word

@@ -1,0 +1,195 @@
+"""``haplo-report run``: validate, derive, execute the notebooks (parallel, cached), collect,
+render, write the manifest and swap the new report folder into place.
+
+The story of one run; each step lives in its own module of :mod:`haplo_report.run`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import os
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from filelock import FileLock, Timeout
+
+from haplo_report import plan
+from haplo_report.analysis.derive import derive_cut
+from haplo_report.data.validation import InvalidCutError, validate_cut
+from haplo_report.params import Params
+from haplo_report.paths import NOTEBOOKS_DIR, RunFolders
+from haplo_report.plan import NotebookSpec
+from haplo_report.render import FORMATS, RenderError, choose_renderer, render_report
+from haplo_report.run import cache
+from haplo_report.run.cache import NotebookJob
+from haplo_report.run.collect import collect_results, validation_record, write_data
+from haplo_report.run.errors import NotebookFailed, RunFailed
+from haplo_report.run.execute import execute_all
+from haplo_report.run.folder import (cut_lock, fail_keeping_build, os_error_message, recover, remove_tree,
+                                     swap_into_place)
+from haplo_report.run.kernels import release_memory
+from haplo_report.run.manifest import (MANIFEST, build_manifest, file_record, read_manifest,
+                                       without_timing, write_manifest)
+from haplo_report.run.progress import Progress
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Where the report is and what this run did."""
+
+    run_dir: Path
+    executed: tuple[str, ...]  # notebooks executed by this run
+    cached: tuple[str, ...]  # notebooks taken over from the previous run
+    renderer: str | None  # None when not rendered
+    up_to_date: bool  # nothing changed: the folder was left as it was
+
+
+def run(params: Params, *, jobs: int | None = None, force: bool = False,
+        formats: tuple[str, ...] = FORMATS, notebooks: tuple[NotebookSpec, ...] = plan.NOTEBOOKS,
+        notebooks_dir: Path = NOTEBOOKS_DIR, render: bool = True,
+        stream: TextIO | None = None) -> RunResult:
+    """Build the report of ``params``' cut into ``OUTPUT/<study_id>/<data_cut_date>/``.
+
+    Raises :class:`RunFailed` (invalid data, a failed notebook, disk full, locked, not
+    writable); on ``KeyboardInterrupt`` the build is removed and the interrupt re-raised.
+    """
+    jobs = (os.cpu_count() or 1) if jobs is None else jobs
+    if jobs < 1:
+        raise RunFailed(f"--jobs must be at least 1, got {jobs}")
+    missing = [spec.name for spec in notebooks
+               if not (Path(notebooks_dir) / f"{spec.name}.ipynb").is_file()]
+    if missing:
+        raise RunFailed(f"notebook(s) not found in {notebooks_dir}: {', '.join(missing)}")
+    folders = RunFolders.of(params.output_dir, params.study_id, str(params.data_cut_date))
+    progress = Progress(len(notebooks), stream)
+    renderer = choose_renderer() if render else None
+    key = cache.run_key(params, formats=tuple(formats), notebooks=tuple(notebooks),
+                  notebooks_dir=Path(notebooks_dir), renderer=renderer)
+    if not force and key is not None and (folders.final / MANIFEST).is_file():
+        try:  # the lock without writing its holder: an up-to-date run changes no file
+            with FileLock(folders.lock, timeout=0):
+                recover(folders)  # what a crashed run left beside the report
+                previous = read_manifest(folders.final / MANIFEST)
+                if cache.up_to_date(previous, key, folders.final):
+                    progress.say(f"up to date: nothing changed since the last run; "
+                                 f"{folders.final} left as it is")
+                    cached = tuple(name for name in previous["notebooks"])
+                    return RunResult(folders.final, (), cached, previous.get("renderer"), True)
+        except Timeout:
+            pass  # another run holds the lock: the full path below refuses, naming it
+    timings: dict[str, float] = {}
+    began = time.monotonic()
+    try:
+        cut = validate_cut(params.data_dir, params.data_cut_date)
+    except InvalidCutError as exc:
+        raise RunFailed(exc.format()) from None
+    timings["validation"] = time.monotonic() - began
+    began = time.monotonic()
+    try:
+        derived = derive_cut(cut, params)
+    except ValueError as exc:
+        raise RunFailed(str(exc)) from None
+    validation = validation_record(cut)
+    inputs = [*cut.files.values(), *([params.source] if params.source else [])]
+    # Only the derived data are written: at 100,000 patients dropping the input tables frees
+    # ~300 MB before the derived data are written (by this process and a fork of it).
+    del cut
+    release_memory()
+    timings["derivation"] = time.monotonic() - began
+
+    with cut_lock(folders):
+        recover(folders)
+        try:
+            folders.build.mkdir(parents=True)
+            began = time.monotonic()
+            planned = write_data(params, validation, derived, folders.build,
+                                  tuple(notebooks), Path(notebooks_dir))
+            # The kernels read the written data: at 100,000 patients this frees ~700 MB
+            # before they start.
+            del derived
+            release_memory()
+            timings["derived_data_and_keys"] = time.monotonic() - began
+            return _build(params, planned, inputs, folders, jobs=jobs, force=force,
+                          formats=tuple(formats), renderer=renderer, progress=progress,
+                          timings=timings, run_key=key or "")
+        except KeyboardInterrupt:
+            progress.close()
+            remove_tree(folders.build)
+            raise
+        except OSError as exc:
+            progress.close()
+            remove_tree(folders.build)
+            raise RunFailed(os_error_message(exc, folders)) from None
+
+
+def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folders: RunFolders,
+           *, jobs: int, force: bool, formats: tuple[str, ...], renderer: str | None,
+           progress: Progress, timings: dict[str, float], run_key: str) -> RunResult:
+    """Execute or take over ``planned``, collect, render and swap the build (holding data
+    written by :func:`write_data`) into place; ``timings`` (seconds by stage) gets the
+    stages of this step; ``run_key`` (:func:`cache.run_key`) goes into the manifest for the next
+    run's fast path."""
+    build = folders.build
+    previous = None if force else read_manifest(folders.final / MANIFEST)
+    began = time.monotonic()
+
+    entries: dict[str, dict[str, Any]] = {}
+    todo = []
+    for job in planned:
+        outputs = cache.take_over(job, previous, folders.final, build)
+        if outputs is None:
+            todo.append(job)
+        else:
+            entries[job.name] = {"status": "cached", "start": None, "duration_s": 0.0,
+                                 "cache_key": job.key, "outputs": outputs}
+            progress.finish(job.name, "cached")
+    executed, failures = execute_all(todo, build, jobs, progress)
+    timings["notebooks"] = time.monotonic() - began
+    entries.update(executed)
+    entries = {job.name: entries[job.name] for job in planned if job.name in entries}
+
+    def manifest(report_key: str) -> dict[str, Any]:
+        return build_manifest(params, inputs=inputs, run_dir=build, notebooks=entries,
+                              renderer=renderer, report_key=report_key, run_key=run_key,
+                              suite=cache.suite_fingerprint(),
+                              timings={k: round(v, 3) for k, v in timings.items()})
+
+    if not failures:
+        try:
+            collect_results([job.name for job in planned], build)
+        except NotebookFailed as exc:
+            failures.append(str(exc))
+    progress.close()
+    if failures:
+        write_manifest(manifest(""), build / MANIFEST)
+        raise fail_keeping_build(folders, "\n".join(failures))
+    remove_tree(build / ".staging")
+    remove_tree(build / ".work")
+
+    report_key = cache.report_key(entries, params, formats, renderer, build)
+    executed_names = tuple(name for name, e in entries.items() if e["status"] == "executed")
+    cached_names = tuple(name for name, e in entries.items() if e["status"] == "cached")
+    if previous and not todo and previous.get("report_key") == report_key:
+        remove_tree(build)
+        records = {str(path): file_record(path) for path in sorted(inputs)}
+        if previous.get("run_key") != run_key or previous.get("inputs") != records:
+            # the report stands; the manifest gets this run's key and inputs so that the
+            # next run with nothing changed stops before validating
+            write_manifest({**previous, "run_key": run_key, "inputs": records},
+                           folders.final / MANIFEST)
+        progress.say(f"up to date: nothing changed since the last run; {folders.final} "
+                     "left as it is")
+        return RunResult(folders.final, (), cached_names, previous.get("renderer"), True)
+    if renderer is not None:
+        write_manifest(without_timing(manifest(report_key)), build / MANIFEST)
+        progress.say(f"rendering the report ({', '.join(formats)}) with {renderer}")
+        began = time.monotonic()
+        try:
+            render_report(build, formats, renderer=renderer)
+        except RenderError as exc:
+            raise fail_keeping_build(folders, f"rendering the report failed: {exc}") from None
+        timings["rendering"] = time.monotonic() - began
+    write_manifest(manifest(report_key), build / MANIFEST)
+    swap_into_place(folders)
+    return RunResult(folders.final, executed_names, cached_names, renderer, False)

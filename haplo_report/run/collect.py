@@ -1,0 +1,54 @@
+"""What a run writes besides the notebooks' own outputs: derived data and validation record
+before execution, the collected result rows after it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from haplo_report.analysis.derive import Derived
+from haplo_report.analysis.results import read_results, write_results
+from haplo_report.data.cut import Cut
+from haplo_report.data.validation import write_violations
+from haplo_report.params import Params
+from haplo_report.plan import NotebookSpec
+from haplo_report.run.cache import NotebookJob, notebook_job
+from haplo_report.run.errors import NotebookFailed
+
+
+def validation_record(cut: Cut) -> dict[str, Any]:
+    """What ``validation.json`` records of a valid cut: rows supplied per table, file names."""
+    return {"valid": True, "violations": [], "supplied": cut.supplied(),
+            "files": {name: path.name for name, path in sorted(cut.files.items())}}
+
+
+def write_validation(record: dict[str, Any], build: Path) -> None:
+    (build / "validation.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n",
+                                           encoding="utf-8")
+    write_violations(None, build / "validation.csv")
+
+
+def collect_results(names: list[str], build: Path) -> pd.DataFrame:
+    """Every notebook's ``results/<name>.csv`` into ``results.csv``: plan order, then row order."""
+    frames = []
+    for name in names:
+        path = build / "results" / f"{name}.csv"
+        if not path.is_file():
+            raise NotebookFailed(f"notebook {name} wrote no results/{name}.csv")
+        frames.append(read_results(path))
+    # empty frames (optional tables not supplied) dropped: pandas warns about their dtypes
+    filled = [frame for frame in frames if not frame.empty] or frames[:1]
+    return write_results(pd.concat(filled, ignore_index=True), build / "results.csv")
+
+
+def write_data(params: Params, validation: dict[str, Any], derived: Derived, build: Path,
+                notebooks: tuple[NotebookSpec, ...], notebooks_dir: Path) -> list[NotebookJob]:
+    """Write the derived data and the validation record (:func:`validation_record`) into
+    ``build``; the notebook jobs with their cache keys."""
+    derived.write(build / "data")
+    write_validation(validation, build)
+    known: dict[str, str] = {}
+    return [notebook_job(spec, params, derived, notebooks_dir, known) for spec in notebooks]
