@@ -56,7 +56,7 @@ WIDE_COLUMNS = ["System organ class", "Preferred term", "Any grade", "Grade >= 3
 TABLE_1435 = ("| " + " | ".join(WIDE_COLUMNS) + " |\n|" + "---|" * len(WIDE_COLUMNS) + "\n"
               + "| Infections and infestations, a long system organ class name | Cytomegalovirus "
               "infection reactivation | " + " | ".join(["12 (40.0)"] * 10) + " |\n\n"
-              ": Table 14.3.5 Adverse events by system organ class and preferred term "
+              ": Table 14.3.7 Adverse events by system organ class and preferred term "
               "(safety set, N = 30), data cut 2026-01-31\n")
 
 

@@ -21,7 +21,7 @@ CHAPTERS = ["Synopsis", "Statistical methods", "14.1 Study population", "Study p
             "14.2 Efficacy", "Progression-free survival", "14.3 Safety",
             "Adverse events and deaths", "Appendices", "Data validation", "Provenance"]
 TABLE_TITLES = ["Table 14.1.1 Disposition and analysis sets", "Table 14.2.1 Progression-free survival",
-                "Table 14.3.5 Adverse events by system organ class", "Headline results, full analysis set"]
+                "Table 14.3.7 Adverse events by system organ class", "Headline results, full analysis set"]
 
 
 @pytest.fixture(scope="module")

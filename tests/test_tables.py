@@ -12,8 +12,8 @@ from haplo_report.formatting import fmt_count_percent, fmt_estimate_ci, fmt_p_va
 from haplo_report.analysis.results import ResultRow, read_results, write_results
 from haplo_report.analysis.summaries import (ae_by_soc_pt, aesi_summary, baseline_summary,
                                     death_summary, disposition_summary, gvhd_summary)
-from haplo_report.outputs.tables import (BUILDERS, Table, TableInputError, listing_14_2_8_1,
-                                 listing_markdown)
+from haplo_report.outputs.tables import (BUILDERS, Table, TableInputError, listing_16_2_6,
+                                         listing_markdown)
 from haplo_report.outputs.tables.core import INDENT
 from test_summaries import make_adae, make_adsl
 
@@ -142,7 +142,7 @@ def test_population_tables_from_summary_rows_via_results_csv(tmp_path):
     assert got[mrd + 2] == ("Median (Q1, Q3)",
                              "1.0\u00d710\u207b\u00b3 (2.0\u00d710\u207b\u2074, "
                              "3.0\u00d710\u207b\u00b3)")
-    deaths = BUILDERS["14.3.7"](frame, CUT)
+    deaths = BUILDERS["14.3.10"](frame, CUT)
     assert deaths.rows[:3] == (("Deaths", "3 (60.0)"), ("Relapse-related", "1 (20.0)"),
                                ("Relapse", "1 (20.0)"))
     assert ("GVHD", "1 (20.0)") in deaths.rows and deaths.indents[:3] == (0, 1, 2)
@@ -154,7 +154,7 @@ def test_deaths_footnote_explains_the_cause_abbreviations_shown():
             ResultRow("DEATH", "DTHCAT=Non-relapse", "count", None, 2, n=30),
             ResultRow("DEATH", "DTHCAT=Non-relapse;DTHCAUS=TMA", "count", None, 1, n=30),
             ResultRow("DEATH", "DTHCAT=Non-relapse;DTHCAUS=VOD", "count", None, 1, n=30)]
-    deaths = BUILDERS["14.3.7"](rows, CUT)
+    deaths = BUILDERS["14.3.10"](rows, CUT)
     assert [row[0] for row in deaths.rows] == ["Deaths", "Non-relapse", "TMA", "VOD"]
     assert deaths.footnotes[-1] == ("FAS: full analysis set; TMA: thrombotic microangiopathy; "
                                     "VOD: veno-occlusive disease (sinusoidal obstruction "
@@ -164,12 +164,12 @@ def test_deaths_footnote_explains_the_cause_abbreviations_shown():
 def test_safety_tables_keep_frequency_order_and_worst_grade_counts():
     adsl, adae = make_adsl(), make_adae()
     rows = ae_by_soc_pt(adae, adsl) + aesi_summary(adae, adsl)
-    socpt = BUILDERS["14.3.5"](rows, CUT)
+    socpt = BUILDERS["14.3.7"](rows, CUT)
     assert socpt.columns[1:] == ("Any grade (N=5)", "Grade \u22653 (N=5)")
     assert [r[0] for r in socpt.rows][:4] == ["Any adverse event", "Infections and infestations",
                                               "Sepsis", "Cytomegalovirus infection reactivation"]
     assert socpt.rows[2] == ("Sepsis", "2 (40.0)", "2 (40.0)") and socpt.indents[2] == 1
-    aesi = cells(BUILDERS["14.3.6"](rows, CUT))
+    aesi = cells(BUILDERS["14.3.9"](rows, CUT))
     assert aesi["CMV reactivation"] == ("1 (20.0)", "1 (20.0)")
     assert aesi["Neurotoxicity (ICANS)"] == ("0", "0")
 
@@ -209,7 +209,7 @@ def test_gvhd_engraftment_and_relapse_tables_from_endpoint_rows():
         cif.estimate, cif.ci_lower, cif.ci_upper))
     assert ("Grade IV", "1 (20.0)") in acute.rows and ("Liver", "1 (20.0)") in acute.rows
 
-    engraftment = BUILDERS["14.3.3"](frame, CUT)
+    engraftment = BUILDERS["14.3.5"](frame, CUT)
     median = by_key[("PLT", "All", "median_days", None)]
     low, high = by_key[("PLT", "All", "min", None)], by_key[("PLT", "All", "max", None)]
     assert engraftment.rows[-1] == ("Median day of recovery (range)",
@@ -240,7 +240,7 @@ def test_mrd_tables():
                          ("MRD-negative, % (95% CI)", "41.4 (24.0, 61.0)"))
 
 
-# --- Listing 14.2.8.1 -------------------------------------------------------------------
+# --- Listing 16.2.6 -------------------------------------------------------------------
 
 def mrd_status(n: int) -> pd.DataFrame:
     """``mrd_status_1y``-shaped rows: success, MRD-positive, failure by event, cycling."""
@@ -256,8 +256,8 @@ def mrd_status(n: int) -> pd.DataFrame:
 
 
 def test_mrd_listing_shows_study_days_not_dates_by_default():
-    listing = listing_14_2_8_1(mrd_status(3), "2026-07-31", threshold=1e-4)
-    assert listing.caption.startswith("Listing 14.2.8.1. MRD status at 1 year by patient")
+    listing = listing_16_2_6(mrd_status(3), "2026-07-31", threshold=1e-4)
+    assert listing.caption.startswith("Listing 16.2.6. MRD status at 1 year by patient")
     assert listing.columns == ("Patient", "Assessment, study day", "MRD result",
                                "1-year status")
     assert listing.rows == (
@@ -271,27 +271,27 @@ def test_mrd_listing_shows_study_days_not_dates_by_default():
 def test_mrd_listing_shows_dates_when_asked():
     hsct = pd.Series(pd.to_datetime(["2025-01-10", "2025-02-01", "2025-03-01"]),
                      index=["P000", "P001", "P002"])
-    listing = listing_14_2_8_1(mrd_status(3), "2026-07-31", threshold=1e-4,
-                               transplant_dates=hsct, listing_dates=True)
+    listing = listing_16_2_6(mrd_status(3), "2026-07-31", threshold=1e-4,
+                            transplant_dates=hsct, listing_dates=True)
     assert listing.columns[1] == "Assessment date"
     assert [row[1] for row in listing.rows] == ["2026-01-15", "2026-01-27", ""]
     with pytest.raises(TableInputError, match="transplant dates"):
-        listing_14_2_8_1(mrd_status(3), "2026-07-31", threshold=1e-4, listing_dates=True)
+        listing_16_2_6(mrd_status(3), "2026-07-31", threshold=1e-4, listing_dates=True)
 
 
 def test_mrd_listing_in_report_up_to_60_patients_then_csv_only(tmp_path):
-    small = listing_14_2_8_1(mrd_status(60), "2026-07-31", threshold=1e-4)
+    small = listing_16_2_6(mrd_status(60), "2026-07-31", threshold=1e-4)
     text = listing_markdown(small, tmp_path / "small")
-    assert "Table: Listing 14.2.8.1." in text and "| P059 |" in text
+    assert "Table: Listing 16.2.6." in text and "| P059 |" in text
     assert sorted(p.name for p in (tmp_path / "small").iterdir()) == [
-        "14.2.8.1.csv", "14.2.8.1.docx"]
-    large = listing_14_2_8_1(mrd_status(61), "2026-07-31", threshold=1e-4)
+        "16.2.6.csv", "16.2.6.docx"]
+    large = listing_16_2_6(mrd_status(61), "2026-07-31", threshold=1e-4)
     text = listing_markdown(large, tmp_path / "large")
-    assert "|" not in text and "61 patients" in text and "tables/14.2.8.1.csv" in text
-    assert [p.name for p in (tmp_path / "large").iterdir()] == ["14.2.8.1.csv"]
-    assert len(pd.read_csv(tmp_path / "large" / "14.2.8.1.csv")) == 61
+    assert "|" not in text and "61 patients" in text and "tables/16.2.6.csv" in text
+    assert [p.name for p in (tmp_path / "large").iterdir()] == ["16.2.6.csv"]
+    assert len(pd.read_csv(tmp_path / "large" / "16.2.6.csv")) == 61
 
 
 def test_mrd_listing_names_missing_columns():
     with pytest.raises(TableInputError, match="lacks column\\(s\\) RESULT"):
-        listing_14_2_8_1(mrd_status(2).drop(columns="RESULT"), "2026-07-31", threshold=1e-4)
+        listing_16_2_6(mrd_status(2).drop(columns="RESULT"), "2026-07-31", threshold=1e-4)

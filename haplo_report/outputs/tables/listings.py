@@ -1,4 +1,4 @@
-"""Per-patient listings (ICH E3 16.2 style, numbered under their table): one row per patient.
+"""Per-patient listings (ICH E3 appendix 16.2 numbering): one row per patient.
 
 Privacy rule: listings show study days from transplant, never calendar dates, unless the run
 asks for dates (parameter ``listing_dates``). A listing longer than a reader can use in the
@@ -27,10 +27,10 @@ def _result_label(result: float | None, threshold: float) -> str:
     return fmt_scientific(result) + (" (positive)" if result >= threshold else "")
 
 
-def listing_14_2_8_1(status: pd.DataFrame, data_cut: str, *, threshold: float,
-                     transplant_dates: pd.Series | None = None,
-                     listing_dates: bool = False) -> Table:
-    """Listing 14.2.8.1, MRD status at 1 year by patient, from
+def listing_16_2_6(status: pd.DataFrame, data_cut: str, *, threshold: float,
+                   transplant_dates: pd.Series | None = None,
+                   listing_dates: bool = False) -> Table:
+    """Listing 16.2.6, MRD status at 1 year by patient, from
     :func:`haplo_report.analysis.mrd.mrd_status_1y` (``USUBJID, STATUS, ADY, RESULT``).
 
     The assessment is shown as its study day, or as its date (transplant date + day) when
@@ -38,10 +38,10 @@ def listing_14_2_8_1(status: pd.DataFrame, data_cut: str, *, threshold: float,
     """
     missing = [c for c in STATUS_COLUMNS if c not in status.columns]
     if missing:
-        raise TableInputError(f"Listing 14.2.8.1: MRD status lacks column(s) "
+        raise TableInputError(f"Listing 16.2.6: MRD status lacks column(s) "
                               f"{', '.join(missing)}")
     if listing_dates and transplant_dates is None:
-        raise TableInputError("Listing 14.2.8.1: listing_dates needs the transplant dates")
+        raise TableInputError("Listing 16.2.6: listing_dates needs the transplant dates")
     rows = []
     for patient in status.to_dict("records"):  # iterrows: 1.7 s at 100,000 patients
         day = patient["ADY"]
@@ -50,7 +50,7 @@ def listing_14_2_8_1(status: pd.DataFrame, data_cut: str, *, threshold: float,
         elif listing_dates:
             hsct = transplant_dates.get(patient["USUBJID"])  # type: ignore[union-attr]
             if hsct is None or pd.isna(hsct):
-                raise TableInputError(f"Listing 14.2.8.1: no transplant date for "
+                raise TableInputError(f"Listing 16.2.6: no transplant date for "
                                       f"{patient['USUBJID']}")
             when = (pd.Timestamp(hsct) + pd.Timedelta(days=int(day))).date().isoformat()
         else:
@@ -65,7 +65,7 @@ def listing_14_2_8_1(status: pd.DataFrame, data_cut: str, *, threshold: float,
              "Study day: days from transplant (day 0).",
              "MRD result: fraction of leukemic cells; positive when "
              f"{AT_LEAST}{fmt_scientific(threshold)}; undetectable: 0.")
-    return Table("14.2.8.1", "MRD status at 1 year by patient", "FAS", data_cut, columns,
+    return Table("16.2.6", "MRD status at 1 year by patient", "FAS", data_cut, columns,
                  tuple(rows), footnotes=notes, source="06_mrd", kind="Listing")
 
 

@@ -75,9 +75,9 @@ def table_14_3_1(rows: Rows, data_cut: str) -> Table:
                               "Organs involved, n (%)")
 
 
-def table_14_3_2(rows: Rows, data_cut: str) -> Table:
+def table_14_3_3(rows: Rows, data_cut: str) -> Table:
     """Chronic GVHD (FAS): cumulative incidence, any and moderate-severe; maximum severity."""
-    estimates = stacked_tte_table(rows, data_cut, number="14.3.2",
+    estimates = stacked_tte_table(rows, data_cut, number="14.3.3",
                           title="Chronic GVHD: cumulative incidence and maximum severity",
                           source="09_chronic_gvhd", endpoints=("CGVHD", "CGVHDMS"))
     return _with_distribution(estimates, rows, "CGVHDMAX",
@@ -85,15 +85,15 @@ def table_14_3_2(rows: Rows, data_cut: str) -> Table:
                               "Organs involved, n (%)")
 
 
-def table_14_3_3(rows: Rows, data_cut: str) -> Table:
+def table_14_3_5(rows: Rows, data_cut: str) -> Table:
     """Engraftment (FAS): cumulative incidence of neutrophil and platelet recovery at the
     landmarks, and the median day of recovery (range) among patients who recovered."""
-    lookup = RowLookup(as_frame(rows), "14.3.3")
+    lookup = RowLookup(as_frame(rows), "14.3.5")
     body: list[tuple[str, ...]] = []
     indents: list[int] = []
     notes: list[str] = []
     for endpoint in ("ANC", "PLT"):
-        part = stacked_tte_table(rows, data_cut, number="14.3.3", title="Engraftment",
+        part = stacked_tte_table(rows, data_cut, number="14.3.5", title="Engraftment",
                                  source="10_engraftment", endpoints=(endpoint,))
         median = lookup.get(endpoint, "All", "median_days")
         low, high = lookup.find(endpoint, "All", "min"), lookup.find(endpoint, "All", "max")
@@ -106,7 +106,7 @@ def table_14_3_3(rows: Rows, data_cut: str) -> Table:
         notes += [*part.footnotes, f"{median['method']}."]
     notes = list(dict.fromkeys(notes))
     notes = [n for n in notes if n not in (NE_NOTE, ABBREVIATIONS)] + [NE_NOTE, ABBREVIATIONS]
-    return Table("14.3.3", "Engraftment", "FAS", data_cut, part.columns, tuple(body),
+    return Table("14.3.5", "Engraftment", "FAS", data_cut, part.columns, tuple(body),
                  tuple(indents), tuple(notes), "10_engraftment")
 
 
@@ -118,15 +118,15 @@ def _two_columns(lookup: RowLookup, endpoint: str) -> tuple[str, str]:
     return header_n("Any grade", n), header_n(f"Grade {AT_LEAST}3", n)
 
 
-def table_14_3_4(rows: Rows, data_cut: str) -> Table:
+def table_14_3_6(rows: Rows, data_cut: str) -> Table:
     """Adverse events overview (safety set), from ``AE`` count rows."""
-    lookup = RowLookup(as_frame(rows), "14.3.4")
+    lookup = RowLookup(as_frame(rows), "14.3.6")
     found = [(label, lookup.get("AE", subgroup, "count")) for subgroup, label in AE_OVERVIEW]
     n = count(found[0][1], "n")
     body = tuple((label, _cell(row)) for label, row in found)
     notes = ("Subjects are counted once per row. Adverse events up to the data cut.",
              AE_ABBREVIATIONS)
-    return Table("14.3.4", "Adverse events overview", "Safety", data_cut,
+    return Table("14.3.6", "Adverse events overview", "Safety", data_cut,
                  ("", header_n("Safety set", n)), body, footnotes=notes, source="11_safety")
 
 
@@ -144,10 +144,10 @@ def _any_and_severe_rows(lookup: RowLookup, endpoint: str) -> list[tuple[str, pd
     return pairs
 
 
-def table_14_3_5(rows: Rows, data_cut: str) -> Table:
+def table_14_3_7(rows: Rows, data_cut: str) -> Table:
     """Adverse events by system organ class and preferred term (safety set), from
     ``AESOCPT`` rows (SOC and PT order as in the rows: by frequency, then name)."""
-    lookup = RowLookup(as_frame(rows), "14.3.5")
+    lookup = RowLookup(as_frame(rows), "14.3.7")
     body, indents = [], []
     for subgroup, any_row, severe in _any_and_severe_rows(lookup, "AESOCPT"):
         if subgroup == "AE=Any":
@@ -162,15 +162,15 @@ def table_14_3_5(rows: Rows, data_cut: str) -> Table:
              "at their worst CTCAE grade. System organ classes, and preferred terms within "
              "them, by decreasing frequency, then alphabetically. MedDRA coding as supplied.",
              AE_ABBREVIATIONS)
-    return Table("14.3.5", "Adverse events by system organ class and preferred term",
+    return Table("14.3.7", "Adverse events by system organ class and preferred term",
                  "Safety", data_cut,
                  ("System organ class / preferred term", *_two_columns(lookup, "AESOCPT")),
                  tuple(body), tuple(indents), notes, "11_safety")
 
 
-def table_14_3_6(rows: Rows, data_cut: str) -> Table:
+def table_14_3_9(rows: Rows, data_cut: str) -> Table:
     """Adverse events of special interest (safety set), from ``AESI`` rows."""
-    lookup = RowLookup(as_frame(rows), "14.3.6")
+    lookup = RowLookup(as_frame(rows), "14.3.9")
     body, indents = [], []
     for subgroup, any_row, severe in _any_and_severe_rows(lookup, "AESI"):
         nested = ";PT=" in subgroup
@@ -181,17 +181,17 @@ def table_14_3_6(rows: Rows, data_cut: str) -> Table:
              "of special interest as flagged by the investigator (AESI); CMV and EBV "
              "reactivation: infections whose preferred term names the virus.",
              AE_ABBREVIATIONS)
-    return Table("14.3.6", "Adverse events of special interest", "Safety", data_cut,
+    return Table("14.3.9", "Adverse events of special interest", "Safety", data_cut,
                  ("", *_two_columns(lookup, "AESI")), tuple(body), tuple(indents), notes,
                  "11_safety")
 
 
-def table_14_3_7(rows: Rows, data_cut: str) -> Table:
+def table_14_3_10(rows: Rows, data_cut: str) -> Table:
     """Deaths by cause (FAS): all deaths, relapse-related and non-relapse, causes within."""
-    lookup = RowLookup(as_frame(rows), "14.3.7")
+    lookup = RowLookup(as_frame(rows), "14.3.10")
     counts = lookup.select("DEATH", "count")
     if counts.empty:
-        raise TableInputError("Table 14.3.7: no DEATH count rows")
+        raise TableInputError("Table 14.3.10: no DEATH count rows")
     body, indents = [], []
     for _, row in counts.iterrows():
         subgroup = row["subgroup"]
@@ -209,5 +209,5 @@ def table_14_3_7(rows: Rows, data_cut: str) -> Table:
     notes = ("Deaths up to the data cut. Relapse-related: death after relapse or with relapse "
              "as the cause; otherwise non-relapse.", "Percentages of the full analysis set.",
              "; ".join(f"{code}: {text}" for code, text in used) + ".")
-    return Table("14.3.7", "Deaths by cause", "FAS", data_cut, ("", header_n("FAS", n)),
+    return Table("14.3.10", "Deaths by cause", "FAS", data_cut, ("", header_n("FAS", n)),
                  tuple(body), tuple(indents), notes, "11_safety")
