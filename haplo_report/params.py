@@ -37,6 +37,14 @@ class Params:
     landmarks_days: tuple[int, ...] = (100, 365, 730)
     subgroup_min_n: int = 10  # subgroup analyses only when every level has this many patients
     listing_dates: bool = False  # listings show calendar dates instead of study days
+    # Page furniture of the report (title page, running header and footer):
+    sponsor: str = ""  # "" prints "Sponsor not specified"
+    protocol: str = ""  # protocol number; "" prints the study id
+    report_status: str = "DRAFT"  # DRAFT or FINAL, printed in every page's header
+    report_version: str = "1.0"
+    page_size: str = "a4"  # a4 or us-letter (PDF and Word)
+    confidentiality: str = ("Confidential: contains unpublished clinical trial data. "
+                            "Do not copy or distribute without the sponsor's permission.")
     source: Path | None = field(default=None, compare=False)  # the YAML file, for messages
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,7 +77,15 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "landmarks_days": (list,),
     "subgroup_min_n": (int,),
     "listing_dates": (bool,),
+    "sponsor": (str,),
+    "protocol": (str,),
+    "report_status": (str,),
+    "report_version": (str,),
+    "page_size": (str,),
+    "confidentiality": (str,),
 }
+REPORT_STATUSES = ("DRAFT", "FINAL")
+PAGE_SIZES = ("a4", "us-letter")
 
 
 class _Loader(yaml.SafeLoader):
@@ -189,5 +205,10 @@ def _check_values(params: Params, today: dt.date) -> None:
         raise ParamsError(f"data_cut_date: {params.data_cut_date} is in the future (today is {today})")
     if not params.data_dir.is_dir():
         raise ParamsError(f"data_dir: folder not found: {params.data_dir}")
+    if params.report_status not in REPORT_STATUSES:
+        raise ParamsError(f"report_status: expected {' or '.join(REPORT_STATUSES)}, "
+                          f"got {params.report_status!r}")
+    if params.page_size not in PAGE_SIZES:
+        raise ParamsError(f"page_size: expected {' or '.join(PAGE_SIZES)}, got {params.page_size!r}")
     if not params.study_id.replace("-", "").replace("_", "").isalnum():
         raise ParamsError(f"study_id: use letters, digits, '-' and '_' only, got {params.study_id!r}")

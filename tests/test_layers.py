@@ -11,7 +11,7 @@ import haplo_report
 PACKAGE = Path(haplo_report.__file__).resolve().parent
 # Foundation modules (parameters, plan, paths, limits, number formats) are importable by all.
 STAGES = {"foundation": 0, "data": 1, "analysis": 2, "outputs": 3, "render": 4, "run": 5, "cli": 6}
-FOUNDATION = {"params", "plan", "paths", "limits", "formatting", "__init__"}
+FOUNDATION = {"params", "plan", "paths", "limits", "formatting", "typeface", "__init__"}
 
 
 def stage_of(module: str) -> str:

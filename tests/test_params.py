@@ -61,3 +61,17 @@ def test_bad_parameters_give_one_line_reasons(tmp_path, text, message):
 def test_missing_file(tmp_path):
     with pytest.raises(ParamsError, match="parameter file not found"):
         load_params(tmp_path / "nope.yml")
+
+
+def test_report_furniture_defaults_and_checks(tmp_path):
+    (tmp_path / "data").mkdir()
+    path = tmp_path / "p.yml"
+    path.write_text(BASE, encoding="utf-8")
+    params = load_params(path, today=dt.date(2026, 12, 31))
+    assert (params.report_status, params.page_size, params.report_version) == ("DRAFT", "a4", "1.0")
+    assert params.confidentiality.startswith("Confidential")
+    for line, message in [("report_status: final\n", "report_status: expected DRAFT or FINAL"),
+                          ("page_size: A5\n", "page_size: expected a4 or us-letter")]:
+        path.write_text(BASE + line, encoding="utf-8")
+        with pytest.raises(ParamsError, match=message):
+            load_params(path, today=dt.date(2026, 12, 31))
