@@ -27,7 +27,6 @@ COMMON_PARAMS: tuple[str, ...] = ("study_id", "study_title", "data_cut_date")
 NOTEBOOKS: tuple[NotebookSpec, ...] = (
     NotebookSpec("01_population", "Study population", "14.1", endpoints=("OS",),
                  datasets=("supplied",)),
-    NotebookSpec("02_baseline", "Baseline characteristics", "14.1"),
     NotebookSpec("03_pfs", "Progression-free survival", "14.2", endpoints=("PFS",),
                  params=("landmarks_days", "subgroup_min_n")),
     NotebookSpec("04_os", "Overall survival", "14.2", endpoints=("OS",),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,8 +30,8 @@ OPTIONAL = ("mrd", "gvhd", "engraftment", "adverse_events")
 
 # Endpoints each notebook's results CSV must hold, and the tables and figures it must write.
 EXPECTED: dict[str, tuple[set[str], set[str], set[str]]] = {
-    "01_population": ({"DISP", "OS"}, {"14.1.1", "14.1.4"}, set()),
-    "02_baseline": ({"BASELINE", "TRANSPLANT"}, {"14.1.2", "14.1.3"}, set()),
+    "01_population": ({"DISP", "OS", "BASELINE", "TRANSPLANT"},
+                      {"14.1.1", "14.1.2", "14.1.3", "14.1.4"}, set()),
     "03_pfs": ({"PFS"}, {"14.2.1", "14.2.2"}, {"14.2.1"}),
     "04_os": ({"OS"}, {"14.2.3", "14.2.4"}, {"14.2.2"}),
     "05_relapse_nrm": ({"CIR", "NRM"}, {"14.2.5", "14.2.6"}, {"14.2.3"}),
@@ -160,6 +161,18 @@ def test_follow_up_in_population_chapter(runs):
     results = read_results(runs["root"] / "out" / "results" / "01_population.csv")
     assert set(results.loc[results["endpoint"] == "OS", "statistic"]) == {
         "median_followup", "min", "max"}
+
+
+def test_tables_shown_in_numbering_order(runs):
+    """Across the chapters in report order, every table caption follows the one before it in
+    numbering order (14.1.1, 14.1.2, 14.1.3, 14.1.4, 14.2.1, ...)."""
+    shown = []
+    for spec in NOTEBOOKS:
+        for output in _outputs(runs["root"] / "out" / "notebooks" / f"{spec.name}.ipynb"):
+            markdown = output.get("data", {}).get("text/markdown", "")
+            shown += re.findall(r"^Table: Table ([\d.]+)\.", markdown, flags=re.M)
+    assert shown[:4] == ["14.1.1", "14.1.2", "14.1.3", "14.1.4"]
+    assert shown == sorted(shown, key=lambda n: [int(p) for p in n.split(".")])
 
 
 def test_headline_sentence_is_shown(runs):

@@ -76,7 +76,7 @@ def _characteristics(rows: Rows, data_cut: str, *, number: str, title: str, endp
              "without a value.", ABBREVIATIONS)
     return Table(number, title, "FAS", data_cut, ("Characteristic", header_n("FAS", n)),
                  tuple(line for line, _ in lines), tuple(level for _, level in lines),
-                 notes, "02_baseline")
+                 notes, "01_population")
 
 
 def table_14_1_1(rows: Rows, data_cut: str) -> Table:
