@@ -3,7 +3,8 @@
 A run of one cut owns these names inside ``OUTPUT/<study_id>/``: the report folder
 ``<cut>/``, the build folder ``.<cut>.build/`` (swapped in only on success), the previous
 report ``.<cut>.previous/`` (aside for an instant during the swap), the lock ``.<cut>.lock``
-with its holder ``.<cut>.lock.holder``, and a kept failed build ``.failed/<cut>/``.
+with its holder ``.<cut>.lock.holder`` (both there only while a run holds the lock), and a kept
+failed build ``.failed/<cut>/``. Nothing of the run's own machinery is inside ``<cut>/``.
 """
 
 from __future__ import annotations

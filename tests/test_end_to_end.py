@@ -128,10 +128,14 @@ def test_manifest_hashes_are_the_files_on_disk(run_dir: Path, manifest: dict,
     for relative, path in on_disk.items():
         assert manifest["outputs"][relative]["sha256"] == sha256(path), relative
         assert manifest["outputs"][relative]["bytes"] == path.stat().st_size, relative
-    cut_files = {str(p) for p in real_run.cut_dir.iterdir()} | {str(real_run.params_file)}
+    # named relative to the parameter file's folder, as its data_dir is
+    base = real_run.params_file.parent
+    cut_files = {f"cut/{p.name}" for p in real_run.cut_dir.iterdir()} | {"params.yml"}
     assert set(manifest["inputs"]) == cut_files
     for name, record in manifest["inputs"].items():
-        assert record["sha256"] == sha256(Path(name)), name
+        assert record["sha256"] == sha256(base / name), name
+    assert manifest["params"]["data_dir"] == "cut"
+    assert manifest["location"]["run_dir"] == str(run_dir.resolve())
 
 
 def test_results_hold_every_endpoint(results: pd.DataFrame, real_run: RealRun) -> None:

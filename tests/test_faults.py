@@ -56,7 +56,7 @@ def test_dead_kernel_is_a_failed_notebook(previous):
 def test_keyboard_interrupt_removes_build_and_keeps_previous(previous, monkeypatch):
     before = tree_hashes(previous / RUN)
 
-    def interrupted(job, build, kernels):
+    def interrupted(*args):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(execute, "execute_one", interrupted)

@@ -27,10 +27,14 @@ def test_manifest_hashes_match_every_file(good_run):
     for name, record in data["outputs"].items():
         content = (run_dir / name).read_bytes()
         assert record == {"sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}
-    cut_files = sorted(str(p.resolve()) for p in VALID_CUT.iterdir())
-    assert sorted(data["inputs"]) == cut_files
+    # no parameter file: inputs named relative to the data folder; its place under location
+    assert sorted(data["inputs"]) == sorted(p.name for p in VALID_CUT.iterdir())
     for name, record in data["inputs"].items():
-        assert record["sha256"] == hashlib.sha256(Path(name).read_bytes()).hexdigest()
+        assert record["sha256"] == hashlib.sha256((VALID_CUT / name).read_bytes()).hexdigest()
+    assert data["params"]["data_dir"] == "." and "output_dir" not in data["params"]
+    assert data["location"] == {"run_dir": str(run_dir.resolve()),
+                                "output_dir": str(good_run[0].resolve()),
+                                "data_dir": str(VALID_CUT.resolve()), "params_file": None}
 
 
 def test_manifest_records_run_context(good_run):

@@ -44,3 +44,25 @@ class Cut:
         missing = [name for name, rows in self.supplied().items() if rows is None]
         text = ", ".join(parts)
         return text + (f"; not supplied: {', '.join(missing)}" if missing else "")
+
+
+def write_tables(cut: Cut, folder: Path) -> None:
+    """Each supplied table of ``cut`` as ``<table>.parquet`` in ``folder``: the validated,
+    typed input of a run, kept in its run folder so the run can be re-derived from it."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in TABLES:
+        frame = cut.table(name)
+        if frame is not None:
+            frame.to_parquet(folder / f"{name}.parquet", index=False)
+
+
+def read_tables(folder: Path) -> Cut:
+    """The :class:`Cut` written by :func:`write_tables` (a table without a file: not supplied)."""
+    folder = Path(folder)
+    files = {name: folder / f"{name}.parquet" for name in TABLES
+             if (folder / f"{name}.parquet").is_file()}
+    missing = [name for name in REQUIRED_TABLES if name not in files]
+    if missing:
+        raise FileNotFoundError(f"{folder}: input table(s) not found: {', '.join(missing)}")
+    return Cut(**{name: pd.read_parquet(path) for name, path in files.items()}, files=files)

@@ -151,6 +151,8 @@ def _cell(value: Any) -> str:
     """A value as text safe inside a pipe-table cell."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
+    if isinstance(value, bool):  # a reader, not Python: "Yes"/"No" rather than True/False
+        return "Yes" if value else "No"
     if isinstance(value, (list, tuple)):
         value = ", ".join(str(v) for v in value)
     elif isinstance(value, dict):

@@ -12,10 +12,12 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from filelock import FileLock, Timeout
+from filelock import Timeout
 
+import haplo_report
 from haplo_report import plan
 from haplo_report.analysis.derive import derive_cut
+from haplo_report.data.cut import write_tables
 from haplo_report.data.validation import InvalidCutError, validate_cut
 from haplo_report.params import Params
 from haplo_report.paths import NOTEBOOKS_DIR, RunFolders
@@ -26,11 +28,11 @@ from haplo_report.run.cache import NotebookJob
 from haplo_report.run.collect import collect_results, validation_record, write_data
 from haplo_report.run.errors import NotebookFailed, RunFailed
 from haplo_report.run.execute import execute_all
-from haplo_report.run.folder import (cut_lock, fail_keeping_build, os_error_message, recover, remove_tree,
-                                     swap_into_place)
+from haplo_report.run.folder import (cut_lock, fail_keeping_build, fast_path_lock, os_error_message,
+                                     recover, remove_tree, swap_into_place)
 from haplo_report.run.kernels import release_memory
-from haplo_report.run.manifest import (MANIFEST, build_manifest, file_record, read_manifest,
-                                       without_timing, write_manifest)
+from haplo_report.run.manifest import (MANIFEST, build_manifest, git_state, input_records,
+                                       read_manifest, without_timing, write_manifest)
 from haplo_report.run.progress import Progress
 
 
@@ -68,7 +70,7 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
                   notebooks_dir=Path(notebooks_dir), renderer=renderer)
     if not force and key is not None and (folders.final / MANIFEST).is_file():
         try:  # the lock without writing its holder: an up-to-date run changes no file
-            with FileLock(folders.lock, timeout=0):
+            with fast_path_lock(folders):
                 recover(folders)  # what a crashed run left beside the report
                 previous = read_manifest(folders.final / MANIFEST)
                 if cache.up_to_date(previous, key, folders.final):
@@ -92,10 +94,6 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
         raise RunFailed(str(exc)) from None
     validation = validation_record(cut)
     inputs = [*cut.files.values(), *([params.source] if params.source else [])]
-    # Only the derived data are written: at 100,000 patients dropping the input tables frees
-    # ~300 MB before the derived data are written (by this process and a fork of it).
-    del cut
-    release_memory()
     timings["derivation"] = time.monotonic() - began
 
     with cut_lock(folders):
@@ -103,6 +101,11 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
         try:
             folders.build.mkdir(parents=True)
             began = time.monotonic()
+            write_tables(cut, folders.build / "data" / "input")
+            # At 100,000 patients dropping the input tables frees ~300 MB before the derived
+            # data are written (by this process and a fork of it).
+            del cut
+            release_memory()
             planned = write_data(params, validation, derived, folders.build,
                                   tuple(notebooks), Path(notebooks_dir))
             # The kernels read the written data: at 100,000 patients this frees ~700 MB
@@ -133,6 +136,11 @@ def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folde
     build = folders.build
     previous = None if force else read_manifest(folders.final / MANIFEST)
     began = time.monotonic()
+    git = git_state()
+    records = input_records(params, inputs)
+    run_id = (run_key or cache.sha256_json(params.to_dict()))[:16]
+    run_metadata = {"run_id": run_id, "suite_version": haplo_report.__version__,
+                    "git_commit": git.get("commit"), "input_sha256": cache.sha256_json(records)}
 
     entries: dict[str, dict[str, Any]] = {}
     todo = []
@@ -144,15 +152,16 @@ def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folde
             entries[job.name] = {"status": "cached", "start": None, "duration_s": 0.0,
                                  "cache_key": job.key, "outputs": outputs}
             progress.finish(job.name, "cached")
-    executed, failures = execute_all(todo, build, jobs, progress)
+    executed, failures = execute_all(todo, build, jobs, progress, run_metadata)
     timings["notebooks"] = time.monotonic() - began
     entries.update(executed)
     entries = {job.name: entries[job.name] for job in planned if job.name in entries}
 
     def manifest(report_key: str) -> dict[str, Any]:
-        return build_manifest(params, inputs=inputs, run_dir=build, notebooks=entries,
-                              renderer=renderer, report_key=report_key, run_key=run_key,
-                              suite=cache.suite_fingerprint(),
+        return build_manifest(params, inputs=inputs, run_dir=build, final=folders.final,
+                              notebooks=entries, renderer=renderer, report_key=report_key,
+                              run_key=run_key, suite=cache.suite_fingerprint(), run_id=run_id,
+                              git=git,
                               timings={k: round(v, 3) for k, v in timings.items()})
 
     if not failures:
@@ -172,7 +181,6 @@ def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folde
     cached_names = tuple(name for name, e in entries.items() if e["status"] == "cached")
     if previous and not todo and previous.get("report_key") == report_key:
         remove_tree(build)
-        records = {str(path): file_record(path) for path in sorted(inputs)}
         if previous.get("run_key") != run_key or previous.get("inputs") != records:
             # the report stands; the manifest gets this run's key and inputs so that the
             # next run with nothing changed stops before validating

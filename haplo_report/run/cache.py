@@ -1,10 +1,13 @@
 """Run keys and notebook cache keys: what lets a run stop early or take a notebook over.
 
 Each notebook's key hashes its source, its injected parameters, the derived data it reads
-(ADSL, the ADTTE rows of its endpoints, its other datasets) and the suite's code. A notebook
+(ADSL, the ADTTE rows of its endpoints, its other datasets), the suite's code and the versions
+of Python and the libraries that compute or write its outputs
+(:func:`manifest.computing_versions`): upgrading pandas or lifelines re-executes it. A notebook
 whose key matches the previous good run of the same cut is not executed; its executed copy and
 outputs are taken over (checked against the previous manifest's hashes). The run key covers
-everything a whole run depends on, so a run with nothing changed stops before validating.
+everything a whole run depends on (with the renderers' versions too), so a run with nothing
+changed stops before validating.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from haplo_report import plan
 from haplo_report.analysis.derive import Derived
 from haplo_report.params import Params
 from haplo_report.plan import NotebookSpec
-from haplo_report.run.manifest import sha256_file
+from haplo_report.run.manifest import computing_versions, sha256_file, toolchain_versions
 
 
 OK_STATUSES: tuple[str, ...] = ("executed", "cached")
@@ -38,6 +41,7 @@ class NotebookJob:
     source: Path
     parameters: dict[str, Any]  # injected, without the path parameters
     key: str
+    data: dict[str, str]  # SHA-256 of each piece of derived data it reads
 
     @property
     def name(self) -> str:
@@ -65,7 +69,7 @@ def run_key(params: Params, *, formats: tuple[str, ...], notebooks: tuple[Notebo
     """SHA-256 of everything a run's outputs depend on, computed before validating: every file
     in the data folder (the readers pick some of them; any byte of any file counts), the
     parameters file and values, the notebooks (plan entries and sources), the formats, the
-    renderer and the suite. None when the data folder or a file cannot be read (the full
+    renderer, the suite and the toolchain's versions. None when the data folder or a file cannot be read (the full
     path then reports the problem)."""
     try:
         data = {path.name: sha256_file(path)
@@ -80,6 +84,7 @@ def run_key(params: Params, *, formats: tuple[str, ...], notebooks: tuple[Notebo
         "params": {k: v for k, v in params.to_dict().items() if k != "output_dir"},
         "notebooks": [[repr(spec), sources[spec.name]] for spec in notebooks],
         "formats": list(formats), "renderer": renderer, "suite": suite_fingerprint(),
+        "toolchain": toolchain_versions(renderer),
     })
 
 
@@ -145,10 +150,10 @@ def notebook_job(spec: NotebookSpec, params: Params, derived: Derived, notebooks
     values = params.to_dict()
     parameters = {name: values[name] for name in (*plan.COMMON_PARAMS, *spec.params)}
     source = notebooks_dir / f"{spec.name}.ipynb"
-    key = sha256_json({"notebook": sha256_file(source), "parameters": parameters,
-                        "data": data_read_by(spec, derived, known),
-                        "suite": suite_fingerprint()})
-    return NotebookJob(spec, source, parameters, key)
+    data = data_read_by(spec, derived, known)
+    key = sha256_json({"notebook": sha256_file(source), "parameters": parameters, "data": data,
+                        "suite": suite_fingerprint(), "versions": computing_versions()})
+    return NotebookJob(spec, source, parameters, key, data)
 
 
 def take_over(job: NotebookJob, previous: dict[str, Any] | None, final: Path,
@@ -178,4 +183,5 @@ def report_key(entries: dict[str, dict[str, Any]], params: Params, formats: tupl
         "formats": list(formats), "renderer": renderer, "params": values,
         "results": sha256_file(build / "results.csv"),
         "validation": sha256_file(build / "validation.json"), "suite": suite_fingerprint(),
+        "toolchain": toolchain_versions(renderer),
     })

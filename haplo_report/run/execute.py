@@ -1,5 +1,13 @@
 """Executing notebooks with papermill on the kernel pool, in parallel, each into its own
-staging folder; an offline HTML copy of each executed notebook."""
+staging folder; an offline HTML copy of each executed notebook.
+
+Notebooks are executed as they will be re-executed in the delivered run folder: with
+``data_dir = "data"`` and ``out_dir = "."``, in a kernel whose working folder is the notebook's
+staging folder (``.staging/<name>/``, holding a relative link ``data -> ../../data``), so that
+parallel notebooks cannot overwrite each other's outputs and ``papermill notebooks/03_pfs.ipynb
+out.ipynb`` run inside the delivered folder reproduces the notebook. No path of the machine is
+injected or recorded.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import pypandoc
 
 from haplo_report.run.cache import NotebookJob
 from haplo_report.run.errors import NotebookFailed
@@ -32,9 +41,17 @@ _REMOTE_IMPORT = re.compile(  # inline scripts that import from another host (me
     re.IGNORECASE | re.DOTALL)
 
 
-def _make_reproducible(path: Path) -> None:
+# Injected into every notebook: the delivered run folder's own layout.
+DATA_DIR = "data"
+OUT_DIR = "."
+METADATA_KEY = "haplo_report"  # the notebook metadata naming the run
+
+
+def _make_reproducible(path: Path, name: str, run_metadata: dict[str, Any]) -> None:
     """Drop wall-clock metadata (it belongs in the manifest only) and papermill's random id of
-    the injected cell, so the same inputs give the same executed notebook."""
+    the injected cell, so the same inputs give the same executed notebook; name papermill's
+    input and output relative (the source in the suite, the copy in the run folder) and add
+    ``run_metadata`` (run id, suite version, git commit, input hash, parameters)."""
     notebook = nbformat.read(path, as_version=4)
     for node in (notebook, *notebook.cells):
         node.metadata.pop("execution", None)
@@ -43,15 +60,47 @@ def _make_reproducible(path: Path) -> None:
     for cell in notebook.cells:
         if "injected-parameters" in cell.metadata.get("tags", []):
             cell.id = "injected-parameters"
+    papermill = notebook.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if key in papermill:
+            papermill[key] = f"notebooks/{name}.ipynb"
+    notebook.metadata[METADATA_KEY] = run_metadata
     nbformat.write(notebook, path)
 
 
+_SPLIT = "HAPLOREPORTOUTPUTSPLIT"
+
+
+def _markdown_as_html(notebook: nbformat.NotebookNode) -> None:
+    """Give every Markdown output an HTML rendering made by pandoc, in place.
+
+    The outputs use Pandoc Markdown (pipe tables with captions, ``::: table-notes`` divs) that
+    nbconvert's own Markdown renderer shows raw; nbconvert prefers ``text/html`` when a
+    display bundle has it. One pandoc call per notebook: the outputs are joined with
+    separator paragraphs and split again.
+    """
+    outputs = [output for cell in notebook.cells if cell.cell_type == "code"
+               for output in cell.get("outputs", [])
+               if "text/markdown" in output.get("data", {}) and "text/html" not in output["data"]]
+    if not outputs:
+        return
+    source = "\n\n".join(f"{output.data['text/markdown']}\n\n{_SPLIT}{index}"
+                          for index, output in enumerate(outputs))
+    html = pypandoc.convert_text(source, "html", format="markdown", extra_args=["--wrap=none"])
+    parts = re.split(rf"<p>{_SPLIT}\d+</p>\n?", html)
+    for output, part in zip(outputs, parts):
+        output.data["text/html"] = part
+
+
 def write_html(notebook_path: Path) -> Path:
-    """An offline HTML copy of an executed notebook (images embedded, no other hosts)."""
+    """An offline HTML copy of an executed notebook (images embedded, no other hosts; tables
+    and notes rendered by pandoc as in the report)."""
     from nbconvert import HTMLExporter  # imported here: a run with nothing to do starts faster
 
     exporter = HTMLExporter(template_name="lab", embed_images=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook_path, as_version=4))
+    notebook = nbformat.read(notebook_path, as_version=4)
+    _markdown_as_html(notebook)
+    body, _ = exporter.from_notebook_node(notebook)
     for pattern in (_REMOTE_SCRIPT, _REMOTE_LINK, _REMOTE_IMPORT):
         body = pattern.sub("", body)
     html = notebook_path.with_suffix(".html")
@@ -64,9 +113,12 @@ def _first_line(text: str, limit: int = 200) -> str:
     return line if len(line) <= limit else line[:limit] + "..."
 
 
-def execute_one(job: NotebookJob, build: Path, kernels: KernelPool) -> dict[str, Any]:
+def execute_one(job: NotebookJob, build: Path, kernels: KernelPool,
+                run_metadata: dict[str, Any]) -> dict[str, Any]:
     """Execute one notebook into ``build/notebooks``; its outputs go to ``.staging/<name>``.
 
+    ``run_metadata`` (run id, suite version, git commit, input hash) goes into the executed
+    notebook's metadata with the notebook's parameters and the hashes of the data it reads.
     Returns the manifest entry: status "executed", or "failed" with the ``error`` message.
     """
     # Imported when a notebook runs: a run with nothing to do starts ~0.3 s faster without them.
@@ -75,19 +127,18 @@ def execute_one(job: NotebookJob, build: Path, kernels: KernelPool) -> dict[str,
     from papermill.exceptions import PapermillExecutionError
 
     staging = build / ".staging" / job.name
-    work = build / ".work" / job.name  # neutral working directory; kept in a failed build
     staging.mkdir(parents=True)
-    work.mkdir(parents=True)
+    (staging / DATA_DIR).symlink_to(Path("..", "..", DATA_DIR), target_is_directory=True)
     output = build / "notebooks" / f"{job.name}.ipynb"
     output.parent.mkdir(parents=True, exist_ok=True)
-    injected = {**job.parameters, "data_dir": str(build / "data"), "out_dir": str(staging)}
+    injected = {**job.parameters, "data_dir": DATA_DIR, "out_dir": OUT_DIR}
     entry: dict[str, Any] = {"start": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                              "cache_key": job.key, "status": "executed"}
     began = time.monotonic()
     try:
         papermill.execute_notebook(
             str(job.source), str(output), parameters=injected, kernel_name="python3",
-            progress_bar=False, log_output=False, km=kernels.kernel(work))
+            progress_bar=False, log_output=False, km=kernels.kernel(staging))
     except PapermillExecutionError as exc:
         entry["error"] = (f"notebook {job.name} failed in cell In [{exc.exec_count}]: "
                           f"{exc.ename}: {_first_line(exc.evalue)}")
@@ -104,7 +155,9 @@ def execute_one(job: NotebookJob, build: Path, kernels: KernelPool) -> dict[str,
         entry["status"] = "failed"
         kernels.discard()
     if output.is_file():
-        _make_reproducible(output)
+        _make_reproducible(output, job.name, {
+            **run_metadata, "parameters": injected, "data_sha256": job.data,
+            "cache_key": job.key})
         write_html(output)
     return entry
 
@@ -112,6 +165,7 @@ def execute_one(job: NotebookJob, build: Path, kernels: KernelPool) -> dict[str,
 def merge_staging(name: str, build: Path) -> list[str]:
     """Move a notebook's outputs from its staging folder into the build; their paths."""
     staging = build / ".staging" / name
+    (staging / DATA_DIR).unlink(missing_ok=True)  # the link to the run's data
     moved = []
     for path in sorted(p for p in staging.rglob("*") if p.is_file()):
         relative = path.relative_to(staging)
@@ -126,9 +180,10 @@ def merge_staging(name: str, build: Path) -> list[str]:
     return moved
 
 
-def execute_all(todo: list[NotebookJob], build: Path, jobs: int,
-                 progress: Progress) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """Execute ``todo`` in parallel; per-notebook entries and the failure messages.
+def execute_all(todo: list[NotebookJob], build: Path, jobs: int, progress: Progress,
+                run_metadata: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Execute ``todo`` in parallel (``run_metadata``: as for :func:`execute_one`); per-notebook
+    entries and the failure messages.
 
     After a failure, notebooks not yet started are cancelled and running ones finish.
     """
@@ -139,7 +194,7 @@ def execute_all(todo: list[NotebookJob], build: Path, jobs: int,
     running: dict[Future, NotebookJob] = {}
     try:
         for job in todo:
-            running[pool.submit(execute_one, job, build, kernels)] = job
+            running[pool.submit(execute_one, job, build, kernels, run_metadata)] = job
         started: set[str] = set()
         while running:
             for future, job in running.items():

@@ -3,7 +3,8 @@ after a crash, and a failed build kept for the auditor (folder names: :mod:`hapl
 
 The run of one cut holds a lock for its whole duration. It builds in ``.<cut>.build`` beside
 the report folder and swaps it in only when everything succeeded, so the previous report is
-never touched by a failed, interrupted or concurrent run.
+never touched by a failed, interrupted or concurrent run. The lock files live beside the
+report folder, never in it, and are removed when the run ends.
 """
 
 from __future__ import annotations
@@ -52,7 +53,30 @@ def cut_lock(folders: RunFolders) -> Iterator[None]:
             raise RunFailed(os_error_message(exc, folders)) from None
         yield
     finally:
-        lock.release()
+        folders.lock_holder.unlink(missing_ok=True)
+        _release_removing(lock, folders.lock)
+
+
+@contextmanager
+def fast_path_lock(folders: RunFolders) -> Iterator[None]:
+    """Hold the cut's lock without writing its holder (raises ``filelock.Timeout`` when another
+    run holds it); the lock file is removed again, so the study folder is left as it was."""
+    lock = FileLock(folders.lock, timeout=0)
+    lock.acquire()
+    try:
+        yield
+    finally:
+        _release_removing(lock, folders.lock)
+
+
+def _release_removing(lock: FileLock, path: Path) -> None:
+    """Remove the lock file while holding it, then release it. A run waiting on the removed
+    file finds it unlinked once it gets it and takes the path again (filelock checks)."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:  # a read-only folder: the lock file stays, harmlessly
+        pass
+    lock.release()
 
 
 def os_error_message(exc: OSError, folders: RunFolders) -> str:
