@@ -16,7 +16,7 @@ import pytest
 
 from haplo_report import run as pipeline
 from haplo_report.plan import NotebookSpec
-from haplo_report.run import build, cache, collect, kernels
+from haplo_report.run import build, cache, collect, kernels, manifest
 from haplo_report.run.progress import Progress
 from haplo_report.render import RenderResult
 from haplo_report.analysis.results import read_results
@@ -85,6 +85,7 @@ def test_second_run_executes_nothing_and_leaves_the_folder(previous):
     assert result.cached == ("01_alpha", "02_beta")
     assert tree_hashes(previous / RUN) == before
     assert "up to date" in stream.getvalue()
+    assert [p.name for p in (previous / "TEST").iterdir()] == ["2026-06-30"]  # no lock files
 
 
 def test_changed_parameter_reexecutes_only_the_notebook_that_reads_it(previous):
@@ -305,3 +306,17 @@ def test_release_memory_runs_in_the_run_and_leaves_no_names():
     exec(kernels.RELEASE_MEMORY, namespace)  # noqa: S102 - what each kernel runs
     assert set(namespace) == {"__builtins__"}
     kernels.release_memory()
+
+
+def test_library_versions_are_in_the_keys(previous, validations, monkeypatch):
+    tools = manifest.toolchain_versions(None)
+    monkeypatch.setattr(cache, "toolchain_versions", lambda renderer: {**tools, "typst": "0.0"})
+    result = run_fake(make_params(previous))  # a renderer's version: full path, notebooks kept
+    assert result.executed == () and len(validations) == 1
+    computing = manifest.computing_versions()
+    monkeypatch.setattr(cache, "computing_versions", lambda: {**computing, "lifelines": "0.0"})
+    monkeypatch.setattr(cache, "toolchain_versions", lambda renderer: {**tools, "lifelines": "0.0"})
+    assert run_fake(make_params(previous)).executed == ("01_alpha", "02_beta")
+    assert set(manifest.COMPUTING) >= {"pandas", "numpy", "scipy", "lifelines", "matplotlib",
+                                       "seaborn", "pandera"}
+    assert set(tools) >= {"python", "pandas", "lifelines", "pandoc", "typst"}
