@@ -5,8 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from haplo_report.outputs.figures import (DAYS_PER_MONTH, MRD_STATUSES, at_risk, cif_figure, km_figure,
-                                  mrd_status_counts, save_figure, swimmer_figure, time_ticks)
+from haplo_report.outputs.figures import (CENSOR_MARK, DAYS_PER_MONTH, MRD_STATUSES, at_risk,
+                                          cif_figure, incidence_axis, km_figure,
+                                          mrd_status_counts, risk_rows, save_figure,
+                                          swimmer_figure, time_ticks)
+from haplo_report.typeface import FAMILY
 from haplo_report.limits import MAX_PATIENTS_SHOWN
 
 
@@ -28,34 +31,64 @@ def test_numbers_at_risk_use_the_next_observed_time():
     assert at_risk(KM, [0, 30, 31, 200, 399, 400, 401]) == [5, 5, 4, 4, 2, 2, 0]
 
 
-def test_km_figure_steps_band_censor_marks_and_risk_table():
-    figure = km_figure({"All": KM}, times_at_risk=[0, 91.3125, 182.625, 365.25])
+def test_km_figure_steps_band_censor_ticks_and_risk_table():
+    figure = km_figure({"All": KM}, times_at_risk=[0, 91.3125, 182.625, 365.25],
+                       ylabel="Overall survival (%)")
     axis, risk = figure.axes
     curve = axis.lines[0]
     np.testing.assert_allclose(curve.get_xdata(), np.array([0, 30, 200, 400]) / DAYS_PER_MONTH)
     np.testing.assert_allclose(curve.get_ydata(), [100, 80, 60, 60])
     assert curve.get_drawstyle() == "steps-post"
     censor = axis.lines[1]
-    assert censor.get_marker() == "+"
+    assert censor.get_marker() == CENSOR_MARK == "|"
     np.testing.assert_allclose(censor.get_ydata(), [60, 60])
     assert len(axis.collections) == 1  # the 95% band
     assert texts(risk) == ["5", "4", "4", "2"]
-    assert axis.get_ylim() == (0, 100)
+    assert axis.get_ylim() == (0, 100)  # survival: always the full scale
     np.testing.assert_allclose(axis.get_xticks(), [0, 3, 6, 12])
+    assert axis.get_ylabel() == "Overall survival (%)"
     plt.close(figure)
 
 
-def test_groups_differ_in_line_style_and_marker():
+def marked_lines(axis) -> list:
+    return [line for line in axis.lines if line.get_marker() not in ("None", "", None)]
+
+
+def test_the_only_marks_on_the_curves_are_censor_ticks():
     other = table([50.0, 500.0], [3, 2], [1, 1], [0, 1], [0.67, 0.33])
-    figure = km_figure({"A": KM, "B": other})
+    figure = km_figure({"A": KM, "B": other}, ylabel="Progression-free survival (%)")
     axis = figure.axes[0]
+    marked = marked_lines(axis)
+    assert [line.get_marker() for line in marked] == [CENSOR_MARK, CENSOR_MARK]
+    assert all(line.get_linestyle() == "None" for line in marked)
+    # censor ticks exactly at the censoring times: KM at 200 and 400 days, B at 500
+    np.testing.assert_allclose(marked[0].get_xdata(), np.array([200, 400]) / DAYS_PER_MONTH)
+    np.testing.assert_allclose(marked[1].get_xdata(), [500 / DAYS_PER_MONTH])
+    curves = [line for line in axis.lines if line not in marked]
+    assert len(curves) == 2 and curves[0].get_linestyle() != curves[1].get_linestyle()
     legend = axis.get_legend()
-    lines = legend.get_lines()
     assert [t.get_text() for t in legend.get_texts()] == ["A", "B", "Censored"]
-    assert lines[0].get_linestyle() != lines[1].get_linestyle()
-    assert lines[0].get_marker() != lines[1].get_marker()
     # default ticks every 3 months up to the last time (500 d = 16.4 months)
     np.testing.assert_allclose(axis.get_xticks(), np.arange(0, 19, 3))
+    plt.close(figure)
+
+
+def test_censored_in_the_legend_only_where_censor_ticks_are_drawn():
+    # censored only after day 100: nothing drawn up to the horizon, no legend entry
+    late = table([20.0, 150.0], [4, 3], [1, 0], [0, 3], [0.25, 0.25])
+    figure = cif_figure({"Grade II-IV": late}, unit="days", horizon_days=100)
+    axis = figure.axes[0]
+    assert marked_lines(axis) == []
+    assert [t.get_text() for t in axis.get_legend().get_texts()] == ["Grade II-IV"]
+    plt.close(figure)
+
+
+def test_overlapping_bands_differ_in_grey():
+    cif = table([30.0, 90.0], [4, 3], [1, 1], [0, 3], [0.25, 0.5])
+    figure = cif_figure({"Relapse": cif, "NRM": cif})
+    first, second = figure.axes[0].collections
+    assert not first.get_hatch() and first.get_facecolor()[0][3] > 0  # shaded
+    assert second.get_hatch() == "////" and len(second.get_facecolor()) == 0  # hatched, no fill
     plt.close(figure)
 
 
@@ -63,16 +96,60 @@ def test_cif_figure_starts_at_zero():
     cif = table([30.0, 90.0], [4, 3], [1, 1], [0, 3], [0.25, 0.5])
     figure = cif_figure({"Relapse": cif, "NRM": cif})
     np.testing.assert_allclose(figure.axes[0].lines[0].get_ydata(), [0, 25, 50])
+    assert figure.axes[0].get_ylabel() == "Cumulative incidence (%)"
     plt.close(figure)
 
 
-def test_time_ticks_in_days_end_at_the_horizon():
-    np.testing.assert_allclose(time_ticks(40, "days", horizon_days=100),
-                               [0, 14, 28, 42, 56, 70, 84, 100])
+def test_incidence_axis_ends_at_the_next_step_above_the_highest_upper_limit():
+    assert incidence_axis(33.0) == (40, 10)
+    assert incidence_axis(40.0) == (40, 10)
+    assert incidence_axis(0.0) == (10, 10)
+    assert incidence_axis(50.0) == (50, 10)
+    assert incidence_axis(50.1) == (60, 20)
+    assert incidence_axis(97.0) == (100, 20)
+    low = table([30.0, 90.0], [10, 9], [1, 1], [0, 8], [0.1, 0.2])  # upper limit 30%
+    figure = cif_figure({"Relapse": low})
+    axis = figure.axes[0]
+    assert axis.get_ylim() == (0, 30)
+    np.testing.assert_allclose(axis.get_yticks(), [0, 10, 20, 30])
+    plt.close(figure)
+
+
+def test_tick_steps_are_even():
+    np.testing.assert_allclose(time_ticks(40, "days", horizon_days=100), np.arange(0, 101, 10))
+    np.testing.assert_allclose(time_ticks(40, "days", horizon_days=180), np.arange(0, 181, 20))
     np.testing.assert_allclose(time_ticks(40, "days", step_days=28, horizon_days=180),
-                               [0, 28, 56, 84, 112, 140, 180])
-    np.testing.assert_allclose(time_ticks(3, "days"), [0, 3])
+                               np.arange(0, 197, 28))  # past the horizon, never 168 -> 180
+    np.testing.assert_allclose(time_ticks(3, "days"), [0, 1, 2, 3])
     np.testing.assert_allclose(time_ticks(400, "months"), np.arange(0, 16, 3) * DAYS_PER_MONTH)
+    for ticks in (time_ticks(100, "days"), time_ticks(130, "days"), time_ticks(2000, "months"),
+                  time_ticks(730, "months")):
+        assert len(set(np.round(np.diff(ticks), 6))) == 1, ticks
+
+
+def test_one_numbers_at_risk_row_per_distinct_risk_set():
+    # relapse and NRM: the same patients at risk (free of both), one row
+    relapse = table([30.0, 90.0], [4, 3], [1, 0], [0, 3], [0.25, 0.25])
+    nrm = relapse.assign(n_event=[0, 1], estimate=[0.0, 0.25])
+    rows = risk_rows({"Relapse": relapse, "NRM": nrm}, [0, 30, 60, 90])
+    assert rows == {"Relapse and NRM": [4, 4, 3, 3]}
+    figure = cif_figure({"Relapse": relapse, "NRM": nrm}, times_at_risk=[0, 30, 60, 90])
+    risk = figure.axes[1]
+    assert [t.get_text() for t in risk.get_yticklabels()] == ["Relapse and NRM"]
+    assert texts(risk) == ["4", "4", "3", "3"]
+    plt.close(figure)
+    assert list(risk_rows({"A": KM, "B": relapse}, [0, 30])) == ["A", "B"]
+
+
+def test_numbers_at_risk_as_large_as_the_tick_labels_in_the_report_typeface():
+    figure = km_figure({"All": KM}, ylabel="Overall survival (%)")
+    axis, risk = figure.axes
+    tick_size = axis.get_xticklabels()[0].get_fontsize()
+    assert {t.get_fontsize() for t in risk.texts} == {tick_size}
+    assert risk.get_yticklabels()[0].get_fontsize() == tick_size
+    assert axis.get_xticklabels()[0].get_fontfamily() == ["sans-serif"]
+    assert plt.rcParams["font.sans-serif"] == [FAMILY]
+    plt.close(figure)
 
 
 def engraftment() -> pd.DataFrame:
@@ -83,11 +160,12 @@ def engraftment() -> pd.DataFrame:
 def test_cif_figure_in_days_up_to_day_100():
     figure = cif_figure({"Neutrophils": engraftment()}, unit="days", horizon_days=100)
     axis, risk = figure.axes
-    np.testing.assert_allclose(axis.get_xticks(), [0, 14, 28, 42, 56, 70, 84, 100])
+    np.testing.assert_allclose(axis.get_xticks(), np.arange(0, 101, 10))
     assert axis.get_xlabel() == "Days since transplant"
     assert axis.get_xlim()[1] == pytest.approx(102)  # the later follow-up is not drawn
     np.testing.assert_allclose(axis.lines[0].get_xdata(), [0, 10, 14, 30, 400])
-    assert texts(risk) == ["10", "8", "3", "2", "2", "2", "2", "2"]
+    assert texts(risk) == ["10", "10", "3", "3", "2", "2", "2", "2", "2", "2", "2"]
+    assert axis.get_ylim() == (0, 80)  # upper limit 80% (estimate 70% + 0.1)
     plt.close(figure)
 
 
@@ -98,7 +176,9 @@ def extent(artist, figure):
 @pytest.mark.parametrize("make", [km_figure, cif_figure])
 def test_legend_beside_the_curves_and_row_labels_inside_the_figure(make):
     long = "Moderate-severe chronic GVHD"
-    figure = make({"NRM": engraftment(), long: engraftment()}, unit="days", horizon_days=100)
+    other = engraftment().assign(n_risk=[10, 9, 4, 2])  # another risk set: its own row
+    figure = make({"NRM": engraftment(), long: other}, unit="days", horizon_days=100,
+                  ylabel="Survival (%)")
     figure.canvas.draw()
     axis, risk = figure.axes
     assert extent(axis.get_legend(), figure).x0 >= extent(axis, figure).x1
@@ -113,7 +193,7 @@ def test_legend_beside_the_curves_and_row_labels_inside_the_figure(make):
 
 def test_bad_input_is_a_clear_error():
     with pytest.raises(ValueError, match="lacks column\\(s\\) n_censor"):
-        km_figure({"All": KM.drop(columns="n_censor")})
+        km_figure({"All": KM.drop(columns="n_censor")}, ylabel="Overall survival (%)")
     with pytest.raises(ValueError, match="fits is empty"):
         cif_figure({})
     with pytest.raises(ValueError, match="unknown EVENT value\\(s\\) Dead"):
@@ -182,8 +262,10 @@ def test_swimmer_shows_up_to_the_shared_patient_limit():
 
 
 def test_save_figure_writes_identical_png_and_svg(tmp_path):
-    first = save_figure(km_figure({"All": KM}), tmp_path / "a", "f")
-    second = save_figure(km_figure({"All": KM}), tmp_path / "b", "f")
+    other = table([50.0, 500.0], [3, 2], [1, 1], [0, 1], [0.67, 0.33])  # a hatched band too
+    first = save_figure(km_figure({"All": KM, "B": other}, ylabel="OS (%)"), tmp_path / "a", "f")
+    second = save_figure(km_figure({"All": KM, "B": other}, ylabel="OS (%)"), tmp_path / "b",
+                         "f")
     assert [p.name for p in first] == ["f.png", "f.svg"]
     for one, two in zip(first, second):
         assert one.read_bytes() == two.read_bytes()

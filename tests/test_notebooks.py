@@ -128,7 +128,13 @@ def test_notebook_writes_results_tables_and_figures(runs, name):
     outputs = _outputs(out / "notebooks" / f"{name}.ipynb")
     markdown = [o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {})]
     assert sum("\nTable: Table " in m for m in markdown) == len(tables)
-    assert sum("image/png" in o.get("data", {}) for o in outputs) == len(figures)
+    # each figure as a captioned image linked from the notebook, with its notes (the caption
+    # is text in every format, not pixels)
+    shown = [re.search(r"^!\[Figure ([\d.]+)\. [^\n]+\]\(\.\./figures/\1\.png\)\{#figure-", m)
+             for m in markdown]
+    assert [s.group(1) for s in shown if s] == sorted(figures)
+    assert sum("\n::: figure-notes\n" in m for m in markdown) == len(figures)
+    assert not any("image/png" in o.get("data", {}) for o in outputs)
     # The renderers show text/markdown and image/png; anything else would leak into the report.
     assert all(o["output_type"] in ("display_data", "execute_result") and
                {"text/markdown", "image/png"} & set(o["data"]) for o in outputs)

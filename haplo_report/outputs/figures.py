@@ -1,9 +1,10 @@
-"""Figures in one style: KM and cumulative-incidence curves with 95% band, censor marks and
+"""Figures in one style: KM and cumulative-incidence curves with 95% band, censor ticks and
 numbers at risk; the per-patient swimmer plot; deterministic PNG/SVG files.
 
 Curves are drawn from estimator tables (``KMFit.table`` / ``CIFFit.table``: ``time, n_risk,
 n_event, n_censor, estimate, se, ci_lower, ci_upper``); nothing is re-estimated here.
-Greyscale-safe: groups differ in line style and marker, not only in colour.
+Greyscale-safe: groups differ in line style and band (shaded, hatched), not only in colour;
+the only marks on a curve are censor ticks.
 """
 
 from __future__ import annotations
@@ -20,18 +21,28 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.legend_handler import HandlerTuple  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 from haplo_report.analysis.frames import require_columns  # noqa: E402
 from haplo_report.limits import MAX_PATIENTS_SHOWN  # noqa: E402
+from haplo_report.typeface import FAMILY  # noqa: E402
 
 DAYS_PER_MONTH = 30.4375
 LINE_STYLES = ("-", "--", ":", "-.")
-MARKERS = ("o", "s", "^", "D")
+# Confidence bands: the first shaded, the others hatched (each its own direction), so two
+# overlapping bands stay apart in grey print.
+BAND_HATCHES = ("", "////", "\\\\\\\\", "....")
+CENSOR_MARK = "|"
 SVG_SALT = "haplo-report"
 UNITS: dict[str, tuple[float, str]] = {  # unit -> (days per unit, axis label)
     "days": (1.0, "Days since transplant"), "months": (DAYS_PER_MONTH, "Months since transplant"),
 }
+# Tick steps in days, smallest first: the first that divides the horizon into at most
+# MAX_DAY_TICKS steps is used (day 100: every 10 days).
+DAY_STEPS: tuple[int, ...] = (1, 2, 5, 7, 10, 14, 20, 25, 28, 30, 50, 60, 90, 100, 182, 365)
+MAX_DAY_TICKS = 10
 TABLE_COLUMNS = ("time", "n_risk", "n_event", "n_censor", "estimate", "ci_lower", "ci_upper")
 TIMELINE_EVENTS: dict[str, tuple[str, str]] = {  # event -> (marker, colour)
     "MRD-negative": ("o", "white"), "MRD-positive": ("o", "black"),
@@ -42,10 +53,13 @@ TIMELINE_EVENTS: dict[str, tuple[str, str]] = {  # event -> (marker, colour)
 
 
 def set_style() -> None:
-    """The one style of every figure: seaborn ticks, paper context, colour-blind palette."""
+    """The one style of every figure: seaborn ticks, paper context, colour-blind palette, the
+    report's typeface (:data:`haplo_report.typeface.FAMILY`)."""
     sns.set_theme(style="ticks", context="paper", palette="colorblind")
     plt.rcParams.update({"svg.hashsalt": SVG_SALT, "figure.dpi": 100,
-                         "axes.titleweight": "bold", "legend.frameon": False})
+                         "font.family": "sans-serif", "font.sans-serif": [FAMILY],
+                         "axes.titleweight": "bold", "legend.frameon": False,
+                         "hatch.linewidth": 0.6})
 
 
 def _check_table(name: str, table: pd.DataFrame) -> pd.DataFrame:
@@ -63,22 +77,30 @@ def _tick_months(max_days: float) -> np.ndarray:
     return np.arange(0, np.ceil(months / step) * step + step / 2, step)
 
 
+def _day_step(end: float) -> float:
+    """The first of :data:`DAY_STEPS` dividing ``end`` into at most :data:`MAX_DAY_TICKS`
+    steps, else the first giving at most that many steps (the axis then ends past ``end``)."""
+    fitting = [s for s in DAY_STEPS if end / s <= MAX_DAY_TICKS]
+    dividing = [s for s in fitting if float(end) % s == 0]
+    return float((dividing or fitting or [DAY_STEPS[-1]])[0])
+
+
 def time_ticks(max_days: float, unit: str = "months", step_days: float | None = None,
                horizon_days: float | None = None) -> np.ndarray:
-    """Tick times in days (the numbers at risk are counted there).
+    """Tick times in days (the numbers at risk are counted there), in even steps.
 
-    Months: every 3 months (6 beyond 3 years) past ``max_days``. Days: every ``step_days``
-    (default 14 up to day 140, else 28) up to ``horizon_days`` (default ``max_days``), which
-    is always the last tick (a step closer to it than half a step is left out: 84 then 100),
-    so a landmark at the horizon has its number at risk.
+    Months: every 3 months (6 beyond 3 years) up to ``max_days`` or past it. Days: every
+    ``step_days`` (default :func:`_day_step` of the end: day 100 every 10 days) from 0 to
+    ``horizon_days`` (default ``max_days``), or the first step past it when the step does
+    not divide it.
     """
     _days_per_unit(unit)
+    end = max_days if horizon_days is None else horizon_days
     if unit == "months":
-        end = max_days if horizon_days is None else horizon_days
         return _tick_months(end) * DAYS_PER_MONTH
-    end = max(max_days if horizon_days is None else horizon_days, 1.0)
-    step = step_days or (14.0 if end <= 140 else 28.0)
-    return np.concatenate(([0.0], np.arange(step, end - step / 2, step), [end]))
+    end = max(end, 1.0)
+    step = float(step_days) if step_days else _day_step(end)
+    return np.arange(0.0, np.ceil(end / step - 1e-9) * step + step / 2, step)
 
 
 def _days_per_unit(unit: str) -> float:
@@ -96,12 +118,45 @@ def at_risk(table: pd.DataFrame, days: Sequence[float]) -> list[int]:
     return [int(n_risk[i]) if i < len(times) else 0 for i in index]
 
 
+def risk_rows(tables: Mapping[str, pd.DataFrame],
+              days: Sequence[float]) -> dict[str, list[int]]:
+    """One numbers-at-risk row per distinct risk set: curves whose counts agree at every tick
+    (relapse and NRM: the same patients, free of both) share one row, labelled with their
+    names joined ("Relapse and NRM")."""
+    shared: dict[tuple[int, ...], list[str]] = {}
+    for name, table in tables.items():
+        shared.setdefault(tuple(at_risk(table, days)), []).append(name)
+    return {" and ".join(names): list(counts) for counts, names in shared.items()}
+
+
+def censored_within(table: pd.DataFrame, end_days: float) -> pd.DataFrame:
+    """The estimator rows with censoring at or before ``end_days`` (the censor ticks drawn)."""
+    table = getattr(table, "table", table)
+    return table[(table["n_censor"] > 0) & (table["time"] <= end_days)]
+
+
+def incidence_axis(max_percent: float) -> tuple[float, float]:
+    """Top and tick step of a cumulative-incidence axis: the next 10% above ``max_percent``
+    (ticks every 10%), or the next 20% above 50% (every 20%), at most 100%."""
+    step = 10.0 if max_percent <= 50 else 20.0
+    top = min(100.0, max(step, np.ceil(max_percent / step - 1e-9) * step))
+    return top, step
+
+
 def _curve(table: pd.DataFrame, start: float, scale: float) -> tuple[np.ndarray, ...]:
     """Step coordinates (time / ``scale``, %), starting at day 0 with ``start``."""
     time = np.concatenate(([0.0], table["time"].to_numpy(dtype=float))) / scale
     columns = [np.concatenate(([start], table[c].to_numpy(dtype=float))) * 100
                for c in ("estimate", "ci_lower", "ci_upper")]
     return (time, *columns)
+
+
+def _band_style(i: int, colour: tuple[float, ...]) -> dict[str, object]:
+    """The first band shaded, the others hatched in their curve's colour without fill."""
+    if not BAND_HATCHES[i % len(BAND_HATCHES)]:
+        return {"facecolor": colour, "alpha": 0.18, "linewidth": 0}
+    return {"facecolor": "none", "edgecolor": colour, "hatch": BAND_HATCHES[i % 4],
+            "alpha": 0.55, "linewidth": 0}
 
 
 def _curve_figure(fits: Mapping[str, pd.DataFrame], *, start: float, title: str,
@@ -116,60 +171,73 @@ def _curve_figure(fits: Mapping[str, pd.DataFrame], *, start: float, title: str,
                  else time_ticks(max_days, unit, step_days, horizon_days))
     scale = _days_per_unit(unit)
     ticks = tick_days / scale
-    # the axis ends at the horizon, else where the last tick or the longest curve ends
-    end = (horizon_days if horizon_days is not None else max(tick_days[-1], max_days)) / scale
-    figure = plt.figure(figsize=(6.5, 3.9 + 0.22 * len(tables)), layout="constrained")
-    grid = figure.add_gridspec(2, 1, height_ratios=[5, 0.7 + 0.3 * len(tables)])
+    # the axis ends at the last tick (ticks end at or past the horizon / the longest curve)
+    end_days = max(tick_days[-1], max_days if horizon_days is None else horizon_days)
+    end = end_days / scale
+    rows = risk_rows(tables, tick_days)
+    figure = plt.figure(figsize=(6.5, 3.9 + 0.22 * len(rows)), layout="constrained")
+    grid = figure.add_gridspec(2, 1, height_ratios=[5, 0.7 + 0.3 * len(rows)])
     axis, risk = figure.add_subplot(grid[0]), figure.add_subplot(grid[1])
     colours = sns.color_palette("colorblind", len(tables))
+    handles: list[object] = []
+    highest, censor_drawn = 0.0, False
     for i, (name, table) in enumerate(tables.items()):
-        style, marker, colour = LINE_STYLES[i % 4], MARKERS[i % 4], colours[i]
+        style, colour = LINE_STYLES[i % 4], colours[i]
         time, estimate, lower, upper = _curve(table, start, scale)
         axis.step(time, estimate, where="post", color=colour, linestyle=style, linewidth=1.4,
                   label=name)
         band = np.isfinite(lower) & np.isfinite(upper)
+        look = _band_style(i, colour)
         axis.fill_between(time, np.where(band, lower, estimate), np.where(band, upper, estimate),
-                          step="post", color=colour, alpha=0.15, linewidth=0)
-        censored = table[table["n_censor"] > 0]
-        axis.plot(censored["time"] / scale, censored["estimate"] * 100, "+",
-                  color=colour, markersize=6, markeredgewidth=1.0)
-        # Markers at the tick times tell groups apart in greyscale as well.
-        inside = ticks[ticks * scale <= max(table["time"].max(), 0)]
-        on_curve = estimate[np.searchsorted(time, inside, side="right") - 1]
-        axis.plot(inside, on_curve, linestyle="none", marker=marker, markersize=4,
-                  markerfacecolor="white", markeredgecolor=colour)
-        for x, n in zip(ticks, at_risk(table, tick_days)):
-            risk.text(x, len(tables) - 1 - i, str(n), ha="center", va="center", fontsize=7)
-    handles = [Line2D([], [], color=colours[i], linestyle=LINE_STYLES[i % 4],
-                      marker=MARKERS[i % 4], markerfacecolor="white", label=name)
-               for i, name in enumerate(tables)]
-    handles.append(Line2D([], [], color="black", marker="+", linestyle="none",
-                          label="Censored"))
+                          step="post", **look)
+        shown = time <= end
+        highest = max(highest, float(np.nanmax(np.where(band, upper, estimate)[shown])))
+        censored = censored_within(table, end_days)
+        if len(censored):
+            censor_drawn = True
+            axis.plot(censored["time"] / scale, censored["estimate"] * 100, CENSOR_MARK,
+                      linestyle="none", color=colour, markersize=7, markeredgewidth=1.0)
+        handles.append((Patch(**look), Line2D([], [], color=colour, linestyle=style,
+                                              linewidth=1.4)))
+    labels = list(tables)
+    if censor_drawn:
+        handles.append(Line2D([], [], color="black", marker=CENSOR_MARK, linestyle="none",
+                              markersize=7))
+        labels.append("Censored")
     # Outside the axes, right of it: a legend there never covers a curve or its band.
-    axis.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=7)
+    axis.legend(handles=handles, labels=labels, loc="upper left", bbox_to_anchor=(1.02, 1),
+                handler_map={tuple: HandlerTuple(ndivide=1)}, handlelength=2.6)
+    top, step = (100.0, 20.0) if start == 1.0 else incidence_axis(highest)
     limits = (ticks[0] - 0.02 * end, end * 1.02)
-    axis.set(xlim=limits, ylim=(0, 100), ylabel=ylabel, title=title, xticks=ticks,
-             yticks=range(0, 101, 20))
+    axis.set(xlim=limits, ylim=(0, top), ylabel=ylabel, xticks=ticks,
+             yticks=np.arange(0, top + step / 2, step))
+    if title:
+        axis.set_title(title)
     axis.set_xlabel(UNITS[unit][1])
-    risk.set(xlim=limits, ylim=(-0.6, len(tables) - 0.4), xticks=[],
-             yticks=range(len(tables)), yticklabels=list(reversed(list(tables))))
-    risk.tick_params(axis="y", length=0, labelsize=7)
-    risk.set_title("Number at risk", fontsize=7, loc="left", fontweight="bold")
+    size = plt.rcParams["xtick.labelsize"]  # numbers at risk as large as the tick labels
+    for row, counts in enumerate(rows.values()):
+        for x, n in zip(ticks, counts):
+            risk.text(x, len(rows) - 1 - row, str(n), ha="center", va="center", fontsize=size)
+    risk.set(xlim=limits, ylim=(-0.6, len(rows) - 0.4), xticks=[],
+             yticks=range(len(rows)), yticklabels=list(reversed(list(rows))))
+    risk.tick_params(axis="y", length=0, labelsize=size, pad=12)  # clear of the first number
+    risk.set_title("Number at risk", fontsize=size, loc="left", fontweight="bold")
     sns.despine(ax=risk, left=True, bottom=True)
     sns.despine(ax=axis)
-    figure.align_ylabels([axis, risk])
     return figure
 
 
 def km_figure(fits: Mapping[str, pd.DataFrame], times_at_risk: Sequence[float] | None = None,
-              *, title: str = "", ylabel: str = "Probability (%)", unit: str = "months",
+              *, ylabel: str, title: str = "", unit: str = "months",
               horizon_days: float | None = None, step_days: float | None = None) -> Figure:
     """Kaplan-Meier curves (one per group) from estimator tables, with 95% band, censor
-    marks and numbers at risk under the axis at the tick times.
+    ticks and numbers at risk under the axis at the tick times; y axis 0-100%.
 
-    The time axis is in ``unit`` ("months" or "days"); ``horizon_days`` ends it (default:
-    the last observed time), ``step_days`` spaces its ticks (see :func:`time_ticks`);
-    ``times_at_risk`` (days) overrides the ticks.
+    ``ylabel`` names the endpoint ("Progression-free survival (%)"). The time axis is in
+    ``unit`` ("months" or "days"); ``horizon_days`` ends it (default: the last observed
+    time), ``step_days`` spaces its ticks (see :func:`time_ticks`); ``times_at_risk`` (days)
+    overrides the ticks. The caption (number, title) is text beside the image
+    (:mod:`haplo_report.outputs.captions`); ``title`` is for figures shown on their own.
     """
     return _curve_figure(fits, start=1.0, title=title, ylabel=ylabel,
                          times_at_risk=times_at_risk, unit=unit, horizon_days=horizon_days,
@@ -177,11 +245,12 @@ def km_figure(fits: Mapping[str, pd.DataFrame], times_at_risk: Sequence[float] |
 
 
 def cif_figure(fits: Mapping[str, pd.DataFrame], times_at_risk: Sequence[float] | None = None,
-               *, title: str = "", ylabel: str = "Cumulative incidence (%)",
+               *, ylabel: str = "Cumulative incidence (%)", title: str = "",
                unit: str = "months", horizon_days: float | None = None,
                step_days: float | None = None) -> Figure:
     """Cumulative incidence curves (e.g. ``{"Relapse": ..., "NRM": ...}`` side by side in one
-    panel) with 95% band, censor marks and numbers at risk; time axis as in
+    panel) with 95% band, censor ticks and numbers at risk; the y axis ends at the next 10%
+    above the highest upper confidence limit shown (:func:`incidence_axis`); time axis as in
     :func:`km_figure` (engraftment and acute GVHD read best in days up to day 100)."""
     return _curve_figure(fits, start=0.0, title=title, ylabel=ylabel,
                          times_at_risk=times_at_risk, unit=unit, horizon_days=horizon_days,
@@ -199,7 +268,7 @@ def _check_timeline(timeline: pd.DataFrame) -> pd.DataFrame:
                            ADY=pd.to_numeric(timeline["ADY"]).astype(float))
 
 
-def swimmer_figure(timeline: pd.DataFrame, *, title: str = "Per-patient timeline",
+def swimmer_figure(timeline: pd.DataFrame, *, title: str = "",
                    max_patients: int = MAX_PATIENTS_SHOWN) -> Figure:
     """One bar per patient from transplant (day 0) to the end of follow-up, with MRD results,
     relapse, GVHD onset, death and last follow-up marked; months on the x axis.
@@ -211,8 +280,9 @@ def swimmer_figure(timeline: pd.DataFrame, *, title: str = "Per-patient timeline
     data = _check_timeline(timeline)
     patients = data["USUBJID"].nunique()
     if patients > max_patients:
-        return mrd_status_bars(data, title=f"{title}: summary of {patients} patients "
-                               f"(more than {max_patients}: MRD status over time)")
+        return mrd_status_bars(data, title=f"{title + ': ' if title else ''}summary of "
+                               f"{patients} patients (more than {max_patients}: MRD status "
+                               "over time)")
     set_style()
     end = data.groupby("USUBJID")["ADY"].max()
     order = sorted(end.index, key=lambda p: (-end[p], p))  # longest follow-up on top
@@ -233,8 +303,10 @@ def swimmer_figure(timeline: pd.DataFrame, *, title: str = "Per-patient timeline
     axis.set_yticks(range(len(order)), list(reversed(order)), fontsize=5 if len(order) > 40
                     else 6)
     axis.set_xticks(_tick_months(float(end.max())))
-    axis.set(xlabel="Months since transplant (day 0)", ylabel="Patient", title=title,
+    axis.set(xlabel="Months since transplant (day 0)", ylabel="Patient",
              ylim=(-0.8, len(order) - 0.2), xlim=(-0.5, None))
+    if title:
+        axis.set_title(title)
     axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7, title="Event",
                 title_fontsize=7)
     sns.despine(ax=axis)

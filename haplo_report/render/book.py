@@ -476,6 +476,8 @@ def assemble_book(run_dir: Path, book_dir: Path | None = None) -> Book:
     (book_dir / "notebooks").mkdir(parents=True)
     for notebook in sorted((run_dir / "notebooks").glob("*.ipynb")):
         shutil.copy2(notebook, book_dir / "notebooks" / notebook.name)
+    if (run_dir / "figures").is_dir():  # linked by the notebooks' figure outputs
+        shutil.copytree(run_dir / "figures", book_dir / "figures")
     for asset in ASSETS:
         shutil.copy2(TEMPLATES / asset, book_dir / asset)
     write_reference_docx(book_dir / REFERENCE_DOCX)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import posixpath
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,8 @@ _QUARTO_ONLY = {"fig-align", "output-file"}
 _TOP_LEVEL_METADATA = ("lang",)
 
 _TITLES = {spec.name: spec.title for spec in NOTEBOOKS}
-NOTES_CLASS = "table-notes"  # the footnote block under each table (tables.core.Table)
+# The notes block under each table (tables.core.Table) and figure (outputs.captions).
+NOTES_CLASSES: tuple[str, ...] = ("table-notes", "figure-notes")
 NOTES_TYPST_FUNCTION = "tablenotes"  # defined in templates/report-header.typ
 _OBJECT_REPR_PREFIX = "<"  # text/plain like "<Figure size 640x480 with 1 Axes>": not content
 
@@ -70,7 +72,7 @@ def _output_markdown(output: Any, media: Path, stem: str, index: int) -> str | N
     if "image/png" in data:
         path = media / f"{stem}-{index}.png"
         path.write_bytes(base64.b64decode(data["image/png"]))
-        return f"![]({path.parent.name}/{path.name})"
+        return f"![](../{path.parent.name}/{path.name})"  # relative to the notebook
     text = data.get("text/plain", "")
     if "text/html" in data or not text or text.startswith(_OBJECT_REPR_PREFIX):
         return None  # an HTML-only (DataFrame) view or an object repr
@@ -81,7 +83,8 @@ def notebook_markdown(path: Path, media: Path) -> str:
     """An executed notebook as Markdown: markdown cells, and code-cell outputs without code.
 
     Cells tagged ``remove-cell`` and outputs of cells tagged ``remove-output`` are left out,
-    as Quarto does. PNG images are written into ``media`` and linked relative to its parent.
+    as Quarto does. PNG images are written into ``media`` (a sibling of the notebook's folder)
+    and linked relative to the notebook, like every link in a notebook's outputs.
     """
     notebook = nbformat.read(path, as_version=4)
     media.mkdir(parents=True, exist_ok=True)
@@ -103,8 +106,12 @@ def notebook_markdown(path: Path, media: Path) -> str:
     return markdown + "\n"
 
 
-def _normalise(node: Any, prefix: str) -> None:
+def _normalise(node: Any, prefix: str, folder: str = "") -> None:
     """Make a chapter's AST fit the joined book, in place.
+
+    Relative image links are made relative to the book folder: a chapter in ``folder``
+    (``notebooks`` for a notebook) links them relative to itself (a figure output links
+    ``../figures/14.2.1.png``).
 
     Heading identifiers get the chapter's prefix (each chapter is parsed on its own, so two
     chapters may both have "#notes"). Table column widths are reset to automatic: pipe-table
@@ -114,7 +121,7 @@ def _normalise(node: Any, prefix: str) -> None:
     """
     if isinstance(node, list):
         for item in node:
-            _normalise(item, prefix)
+            _normalise(item, prefix, folder)
         return
     if not isinstance(node, dict):
         return
@@ -123,9 +130,12 @@ def _normalise(node: Any, prefix: str) -> None:
     elif node.get("t") == "Table":
         for colspec in node["c"][2]:
             colspec[1] = {"t": "ColWidthDefault"}
-    elif node.get("t") == "Div" and NOTES_CLASS in node["c"][0][1]:
+    elif node.get("t") == "Div" and set(NOTES_CLASSES) & set(node["c"][0][1]):
         _style_notes(node)
-    _normalise(node.get("c"), prefix)
+    elif node.get("t") == "Image" and folder and ":" not in node["c"][2][0] \
+            and not posixpath.isabs(node["c"][2][0]):  # relative: no URL, no data: URI
+        node["c"][2][0] = posixpath.normpath(posixpath.join(folder, node["c"][2][0]))
+    _normalise(node.get("c"), prefix, folder)
 
 
 def _style_notes(div: dict[str, Any]) -> None:
@@ -170,7 +180,8 @@ def book_document(book: Book) -> dict[str, Any]:
         shift = 1 if (chapter.part or chapter.appendix) else 0
         doc = _parse(_chapter_source(book, chapter), book.folder, shift)
         api_version = doc["pandoc-api-version"]
-        _normalise(doc["blocks"], Path(chapter.path).stem)
+        folder = Path(chapter.path).parent.as_posix()
+        _normalise(doc["blocks"], Path(chapter.path).stem, "" if folder == "." else folder)
         blocks += doc["blocks"]
     return {"pandoc-api-version": api_version, "meta": {}, "blocks": blocks}
 
