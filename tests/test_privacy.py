@@ -107,7 +107,8 @@ def test_the_search_finds_what_it_looks_for(real_run: RealRun, run_dir: Path) ->
     assert any(re.fullmatch(r"\d{4}-\d{2}-\d{2}", hit) for hit in in_adsl)  # derived: dates
     assert "SCR9100X" in in_adsl  # and the extra column, kept for auditors
     # matplotlib keeps each drawn text as an XML comment beside its glyphs: SVG text is searchable
-    assert "<!-- Figure 14.2.1" in (run_dir / "figures" / "14.2.1.svg").read_text(encoding="utf-8")
+    svg = (run_dir / "figures" / "14.2.1.svg").read_text(encoding="utf-8")
+    assert "<!-- Progression-free survival (%) -->" in svg  # the y-axis label
     assert found("seen on 20240322 and SCR9100X.", {"20240322", "SCR9100X"}) == \
         {"20240322", "SCR9100X"}
 
