@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="execute every notebook, ignoring the cache")
     run.add_argument("--formats", default="html,docx,pdf",
                      help="report formats, comma-separated (default html,docx,pdf)")
+    run.add_argument("--stall-timeout", type=float, default=None, metavar="SECONDS",
+                     help="a notebook cell running longer than this fails the run as stalled "
+                     "(default 1800)")
     return parser
 
 
@@ -99,11 +102,16 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from haplo_report.run import RunFailed, run
+    from haplo_report.run.build import check_run_options
+    from haplo_report.run.execute import STALL_TIMEOUT_S
 
+    formats = tuple(dict.fromkeys(f.strip() for f in args.formats.split(",")))
+    stall = STALL_TIMEOUT_S if args.stall_timeout is None else args.stall_timeout
+    check_run_options(1 if args.jobs is None else args.jobs, formats, stall)
     params = _load(args)
-    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
     try:
-        result = run(params, jobs=args.jobs, force=args.force, formats=formats)
+        result = run(params, jobs=args.jobs, force=args.force, formats=formats,
+                     stall_timeout=stall)
     except RunFailed as exc:
         print(f"run failed: {exc}", file=sys.stderr)
         return EXIT_FAILED

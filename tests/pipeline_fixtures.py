@@ -27,6 +27,7 @@ ALPHA = NotebookSpec("01_alpha", "Alpha", "14.1", endpoints=("OS",))
 BETA = NotebookSpec("02_beta", "Beta", "14.2", params=("mrd_threshold",), datasets=("admrd",))
 FAIL = NotebookSpec("03_fail", "Fail", "14.3")  # raises in its second code cell
 DIE = NotebookSpec("04_die", "Die", "14.3")  # its kernel exits in the middle of a cell
+STALL = NotebookSpec("05_stall", "Stall", "14.3")  # sleeps for 10 minutes in a cell
 SPECS = (ALPHA, BETA)
 
 
@@ -37,8 +38,9 @@ def make_params(output_dir: Path, **changes: object) -> Params:
 
 def run_fake(params: Params, specs: tuple[NotebookSpec, ...] = SPECS, **kwargs: object
              ) -> pipeline.RunResult:
-    return pipeline.run(params, jobs=2, notebooks=specs, notebooks_dir=NOTEBOOKS_DIR,
-                        render=False, **kwargs)
+    kwargs = {"jobs": 2, **kwargs}
+    return pipeline.run(params, notebooks=specs, notebooks_dir=NOTEBOOKS_DIR, render=False,
+                        **kwargs)
 
 
 def tree_hashes(folder: Path) -> dict[str, str]:

@@ -177,3 +177,32 @@ def test_invalid_cut_is_refused_listing_every_violation(edge: EdgeRun, tmp_path:
     assert "subjects.csv (2)" in stderr and "relapses.csv (2)" in stderr
     assert "4 violation(s) in 2 table(s)" in stderr
     assert tree(edge.output_dir) == before
+
+
+@pytest.mark.parametrize("cut_kind", ["nobody transplanted", "no subjects"])
+def test_cut_with_an_empty_full_analysis_set_gives_a_report_saying_so(
+        tmp_path: Path, cut_kind: str) -> None:
+    frames = edge_frames()
+    if cut_kind == "no subjects":
+        frames = {name: frame.iloc[:0] for name, frame in frames.items()}
+    else:
+        frames["subjects"]["HSCTDT"] = pd.NaT
+        frames = {**{name: frame.iloc[:0] for name, frame in frames.items()},
+                  "subjects": frames["subjects"]}
+    cut_dir = write_cut(frames, tmp_path / "cut")
+    params = write_params(tmp_path / "params.yml", cut_dir, CUT_DATE, tmp_path / "output",
+                          study_id=STUDY)
+
+    code, stdout, stderr = run_cli(["run", str(params), "--jobs", "2", "--formats", "html"])
+
+    assert code == 0, stderr
+    assert "no patient in the full analysis set" in stderr
+    run_dir = tmp_path / "output" / STUDY / str(CUT_DATE)
+    html = " ".join((run_dir / "report" / f"{STUDY}_{CUT_DATE}.html").read_text(
+        encoding="utf-8").split())
+    assert "No patient is in the full analysis set at this data cut" in html
+    results = read_results(run_dir / "results.csv")
+    counts = results.set_index("subgroup")["estimate"]
+    enrolled = 0 if cut_kind == "no subjects" else N
+    assert (counts["ENRLFL=Y"], counts["FASFL=Y"]) == (enrolled, 0)
+    assert not (run_dir / "notebooks").exists()

@@ -17,8 +17,8 @@ from filelock import FileLock
 from haplo_report import run as pipeline
 from haplo_report.run import collect, execute, folder
 from haplo_report.paths import RunFolders
-from pipeline_fixtures import (ALPHA, DIE, FAIL, SPECS, good_run, make_params,  # noqa: F401
-                               previous, run_fake, tree_hashes)
+from pipeline_fixtures import (ALPHA, BETA, DIE, FAIL, SPECS, STALL, good_run,  # noqa: F401
+                               make_params, previous, run_fake, tree_hashes)
 
 RUN = Path("TEST") / "2026-06-30"
 
@@ -51,6 +51,43 @@ def test_dead_kernel_is_a_failed_notebook(previous):
         run_fake(make_params(previous), (ALPHA, DIE))
     assert tree_hashes(previous / RUN) == before
     assert (_folders(previous).failed / "notebooks" / "04_die.ipynb").is_file()
+
+
+def test_failure_with_notebooks_still_waiting_ends_the_run_and_releases_the_lock(previous):
+    # One worker, the failing notebook first: the two others were queued when it failed
+    # (cancelled queued futures used to leave the run waiting for ever, holding the lock).
+    before = tree_hashes(previous / RUN)
+    with pytest.raises(pipeline.RunFailed, match="notebook 03_fail failed"):
+        run_fake(make_params(previous), (FAIL, ALPHA, BETA), jobs=1, force=True)
+    folders = _folders(previous)
+    assert tree_hashes(previous / RUN) == before
+    assert sorted(p.name for p in (folders.failed / "notebooks").glob("*.ipynb")) == [
+        "03_fail.ipynb"]  # nothing started after the failure
+    FileLock(folders.lock, timeout=0).acquire()  # released
+
+
+def test_hung_notebook_is_stopped_as_stalled(previous):
+    before = tree_hashes(previous / RUN)
+    with pytest.raises(pipeline.RunFailed,
+                       match=r"notebook 05_stall stalled: a cell ran longer than 3 s"):
+        run_fake(make_params(previous), (ALPHA, STALL, BETA), stall_timeout=3, force=True)
+    folders = _folders(previous)
+    assert tree_hashes(previous / RUN) == before
+    assert (folders.failed / "notebooks" / "05_stall.ipynb").is_file()
+    FileLock(folders.lock, timeout=0).acquire()  # released
+
+
+def test_read_only_output_with_an_up_to_date_report(previous, monkeypatch):
+    # Root ignores file modes, so the read-only file system is what the lock file meets.
+    def read_only(self, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(self.lock_file))
+
+    before = tree_hashes(previous / RUN)
+    monkeypatch.setattr(FileLock, "acquire", read_only)
+    assert run_fake(make_params(previous)).up_to_date
+    with pytest.raises(pipeline.RunFailed, match=r"^output folder not writable: .*Read-only"):
+        run_fake(make_params(previous, mrd_threshold=2e-4))  # changed: needs a new report
+    assert tree_hashes(previous / RUN) == before
 
 
 def test_keyboard_interrupt_removes_build_and_keeps_previous(previous, monkeypatch):

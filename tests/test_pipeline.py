@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from haplo_report import run as pipeline
+from haplo_report.params import ParamsError
 from haplo_report.plan import NotebookSpec
 from haplo_report.run import build, cache, collect, kernels, manifest
 from haplo_report.run.progress import Progress
@@ -161,8 +162,11 @@ def test_missing_notebook_and_bad_jobs_are_refused(tmp_path):
     params = make_params(tmp_path / "output")
     with pytest.raises(pipeline.RunFailed, match="notebook.*not found.*00_missing"):
         run_fake(params, (ALPHA, NotebookSpec("00_missing", "M", "14.1")))
-    with pytest.raises(pipeline.RunFailed, match="--jobs must be at least 1"):
+    with pytest.raises(ParamsError, match="--jobs: must be at least 1, got 0"):
         pipeline.run(params, jobs=0, notebooks=(ALPHA,), notebooks_dir=NOTEBOOKS_DIR)
+    with pytest.raises(ParamsError, match="--formats: unknown report format 'rtf'"):
+        pipeline.run(params, formats=("html", "rtf"), notebooks=(ALPHA,),
+                     notebooks_dir=NOTEBOOKS_DIR)
     assert not (tmp_path / "output").exists()
 
 

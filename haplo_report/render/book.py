@@ -252,6 +252,15 @@ def _run_identity(manifest: dict[str, Any]) -> dict[str, str]:
     }
 
 
+NO_ANALYSIS = ("**No patient is in the full analysis set at this data cut** (nobody was "
+               "transplanted on or before it): the report holds no analyses.")
+
+
+def _fas_is_empty(results: pd.DataFrame) -> bool:
+    row = _find(results, None, "count", None, subgroup="FASFL=Y")
+    return row is not None and row["estimate"] == 0
+
+
 def index_markdown(identity: dict[str, str], results: pd.DataFrame) -> str:
     """Title page and synopsis (``index.qmd``)."""
     title = pd.DataFrame([
@@ -266,6 +275,7 @@ def index_markdown(identity: dict[str, str], results: pd.DataFrame) -> str:
         pipe_table(title, "Report identification"),
         "## Analysis sets", "",
         pipe_table(analysis_sets_frame(results), f"Analysis sets, data cut {identity['data_cut']}"),
+        *([NO_ANALYSIS, ""] if _fas_is_empty(results) else []),
         "## Headline results", "",
         "Estimates at a time point are percentages with their 95% confidence interval; "
         "recovery and follow-up are in days, with their 95% confidence interval or range. n "

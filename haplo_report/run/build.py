@@ -18,8 +18,10 @@ import haplo_report
 from haplo_report import plan
 from haplo_report.analysis.derive import derive_cut
 from haplo_report.data.cut import write_tables
+from haplo_report.analysis.results import ResultRow
+from haplo_report.analysis.summaries import disposition_summary
 from haplo_report.data.validation import InvalidCutError, validate_cut
-from haplo_report.params import Params
+from haplo_report.params import Params, ParamsError
 from haplo_report.paths import NOTEBOOKS_DIR, RunFolders
 from haplo_report.plan import NotebookSpec
 from haplo_report.render import FORMATS, RenderError, choose_renderer, render_report
@@ -27,7 +29,7 @@ from haplo_report.run import cache
 from haplo_report.run.cache import NotebookJob
 from haplo_report.run.collect import collect_results, validation_record, write_data
 from haplo_report.run.errors import NotebookFailed, RunFailed
-from haplo_report.run.execute import execute_all
+from haplo_report.run.execute import STALL_TIMEOUT_S, execute_all
 from haplo_report.run.folder import (cut_lock, fail_keeping_build, fast_path_lock, os_error_message,
                                      recover, remove_tree, swap_into_place)
 from haplo_report.run.kernels import release_memory
@@ -50,15 +52,17 @@ class RunResult:
 def run(params: Params, *, jobs: int | None = None, force: bool = False,
         formats: tuple[str, ...] = FORMATS, notebooks: tuple[NotebookSpec, ...] = plan.NOTEBOOKS,
         notebooks_dir: Path = NOTEBOOKS_DIR, render: bool = True,
-        stream: TextIO | None = None) -> RunResult:
+        stream: TextIO | None = None, stall_timeout: float = STALL_TIMEOUT_S) -> RunResult:
     """Build the report of ``params``' cut into ``OUTPUT/<study_id>/<data_cut_date>/``.
 
-    Raises :class:`RunFailed` (invalid data, a failed notebook, disk full, locked, not
-    writable); on ``KeyboardInterrupt`` the build is removed and the interrupt re-raised.
+    Raises :class:`ParamsError` for bad ``jobs``, ``formats`` or ``stall_timeout`` before any
+    work; :class:`RunFailed` (invalid data, a failed or stalled notebook, disk full, locked,
+    not writable); on ``KeyboardInterrupt`` the build is removed and the interrupt re-raised.
+    A cut whose full analysis set is empty (nobody transplanted by the cut, or no subjects)
+    executes no notebook: its report shows the analysis sets and says so.
     """
     jobs = (os.cpu_count() or 1) if jobs is None else jobs
-    if jobs < 1:
-        raise RunFailed(f"--jobs must be at least 1, got {jobs}")
+    check_run_options(jobs, tuple(formats), stall_timeout)
     missing = [spec.name for spec in notebooks
                if not (Path(notebooks_dir) / f"{spec.name}.ipynb").is_file()]
     if missing:
@@ -72,14 +76,15 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
         try:  # the lock without writing its holder: an up-to-date run changes no file
             with fast_path_lock(folders):
                 recover(folders)  # what a crashed run left beside the report
-                previous = read_manifest(folders.final / MANIFEST)
-                if cache.up_to_date(previous, key, folders.final):
-                    progress.say(f"up to date: nothing changed since the last run; "
-                                 f"{folders.final} left as it is")
-                    cached = tuple(name for name in previous["notebooks"])
-                    return RunResult(folders.final, (), cached, previous.get("renderer"), True)
+                result = _if_up_to_date(folders, key, progress)
         except Timeout:
-            pass  # another run holds the lock: the full path below refuses, naming it
+            result = None  # another run holds the lock: the full path below refuses, naming it
+        except OSError as exc:  # read-only output: no run can change it, so no lock is needed
+            result = _if_up_to_date(folders, key, progress)
+            if result is None:
+                raise RunFailed(os_error_message(exc, folders)) from None
+        if result is not None:
+            return result
     timings: dict[str, float] = {}
     began = time.monotonic()
     try:
@@ -92,6 +97,12 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
         derived = derive_cut(cut, params)
     except ValueError as exc:
         raise RunFailed(str(exc)) from None
+    rows: list[ResultRow] = []
+    if not derived.adsl["FASFL"].eq("Y").any():  # nothing to analyse: no notebook runs
+        notebooks, rows = (), disposition_summary(derived.adsl)
+        progress = Progress(0, stream)
+        progress.say("no patient in the full analysis set (nobody transplanted on or before "
+                     "the data cut): the report shows the analysis sets only")
     validation = validation_record(cut)
     inputs = [*cut.files.values(), *([params.source] if params.source else [])]
     timings["derivation"] = time.monotonic() - began
@@ -115,7 +126,8 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
             timings["derived_data_and_keys"] = time.monotonic() - began
             return _build(params, planned, inputs, folders, jobs=jobs, force=force,
                           formats=tuple(formats), renderer=renderer, progress=progress,
-                          timings=timings, run_key=key or "")
+                          timings=timings, run_key=key or "", rows=rows,
+                          stall_timeout=stall_timeout)
         except KeyboardInterrupt:
             progress.close()
             remove_tree(folders.build)
@@ -126,13 +138,40 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
             raise RunFailed(os_error_message(exc, folders)) from None
 
 
+def _if_up_to_date(folders: RunFolders, key: str, progress: Progress) -> RunResult | None:
+    """The result of a run with nothing to do, or None when the report is not up to date."""
+    previous = read_manifest(folders.final / MANIFEST)
+    if not cache.up_to_date(previous, key, folders.final):
+        return None
+    progress.say(f"up to date: nothing changed since the last run; {folders.final} left as it is")
+    cached = tuple(name for name in previous["notebooks"])
+    return RunResult(folders.final, (), cached, previous.get("renderer"), True)
+
+
+def check_run_options(jobs: int, formats: tuple[str, ...], stall_timeout: float) -> None:
+    """Refuse bad run options before any work (:class:`ParamsError`, exit 2)."""
+    if jobs < 1:
+        raise ParamsError(f"--jobs: must be at least 1, got {jobs}")
+    if not formats or "" in formats:
+        raise ParamsError(f"--formats: an empty format name; name one or more of "
+                          f"{', '.join(FORMATS)}, separated by commas")
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise ParamsError(f"--formats: unknown report format {unknown[0][:40]!r} "
+                          f"(known: {', '.join(FORMATS)})")
+    if not stall_timeout > 0:
+        raise ParamsError(f"--stall-timeout: must be a positive number of seconds, "
+                          f"got {stall_timeout}")
+
+
 def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folders: RunFolders,
            *, jobs: int, force: bool, formats: tuple[str, ...], renderer: str | None,
-           progress: Progress, timings: dict[str, float], run_key: str) -> RunResult:
+           progress: Progress, timings: dict[str, float], run_key: str,
+           rows: list[ResultRow], stall_timeout: float) -> RunResult:
     """Execute or take over ``planned``, collect, render and swap the build (holding data
     written by :func:`write_data`) into place; ``timings`` (seconds by stage) gets the
     stages of this step; ``run_key`` (:func:`cache.run_key`) goes into the manifest for the next
-    run's fast path."""
+    run's fast path; ``rows`` are result rows made by the run itself (empty analysis set)."""
     build = folders.build
     previous = None if force else read_manifest(folders.final / MANIFEST)
     began = time.monotonic()
@@ -152,7 +191,8 @@ def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folde
             entries[job.name] = {"status": "cached", "start": None, "duration_s": 0.0,
                                  "cache_key": job.key, "outputs": outputs}
             progress.finish(job.name, "cached")
-    executed, failures = execute_all(todo, build, jobs, progress, run_metadata)
+    executed, failures = execute_all(todo, build, jobs, progress, run_metadata,
+                                     stall_timeout)
     timings["notebooks"] = time.monotonic() - began
     entries.update(executed)
     entries = {job.name: entries[job.name] for job in planned if job.name in entries}
@@ -166,7 +206,7 @@ def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folde
 
     if not failures:
         try:
-            collect_results([job.name for job in planned], build)
+            collect_results([job.name for job in planned], build, rows)
         except NotebookFailed as exc:
             failures.append(str(exc))
     progress.close()

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from haplo_report.analysis.derive import Derived
-from haplo_report.analysis.results import read_results, write_results
+from haplo_report.analysis.results import ResultRow, read_results, results_frame, write_results
 from haplo_report.data.cut import Cut
 from haplo_report.data.validation import write_violations
 from haplo_report.params import Params
@@ -31,9 +31,10 @@ def write_validation(record: dict[str, Any], build: Path) -> None:
     write_violations(None, build / "validation.csv")
 
 
-def collect_results(names: list[str], build: Path) -> pd.DataFrame:
-    """Every notebook's ``results/<name>.csv`` into ``results.csv``: plan order, then row order."""
-    frames = []
+def collect_results(names: list[str], build: Path, rows: list[ResultRow] = ()) -> pd.DataFrame:
+    """Every notebook's ``results/<name>.csv`` into ``results.csv``: plan order, then row order;
+    ``rows`` made by the run itself first (the analysis sets of a cut with nobody to analyse)."""
+    frames = [results_frame(list(rows))] if rows else []
     for name in names:
         path = build / "results" / f"{name}.csv"
         if not path.is_file():

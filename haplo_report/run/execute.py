@@ -47,6 +47,11 @@ OUT_DIR = "."
 METADATA_KEY = "haplo_report"  # the notebook metadata naming the run
 
 
+# A cell running longer than this is a stalled notebook (at 100,000 patients the slowest
+# notebook takes ~10 s in all): the run stops it and fails instead of waiting for ever.
+STALL_TIMEOUT_S = 1800.0
+
+
 def _make_reproducible(path: Path, name: str, run_metadata: dict[str, Any]) -> None:
     """Drop wall-clock metadata (it belongs in the manifest only) and papermill's random id of
     the injected cell, so the same inputs give the same executed notebook; name papermill's
@@ -114,16 +119,19 @@ def _first_line(text: str, limit: int = 200) -> str:
 
 
 def execute_one(job: NotebookJob, build: Path, kernels: KernelPool,
-                run_metadata: dict[str, Any]) -> dict[str, Any]:
+                run_metadata: dict[str, Any], stall_timeout: float = STALL_TIMEOUT_S
+                ) -> dict[str, Any]:
     """Execute one notebook into ``build/notebooks``; its outputs go to ``.staging/<name>``.
 
     ``run_metadata`` (run id, suite version, git commit, input hash) goes into the executed
     notebook's metadata with the notebook's parameters and the hashes of the data it reads.
+    A cell running longer than ``stall_timeout`` seconds fails the notebook (stalled).
+
     Returns the manifest entry: status "executed", or "failed" with the ``error`` message.
     """
     # Imported when a notebook runs: a run with nothing to do starts ~0.3 s faster without them.
     import papermill
-    from nbclient.exceptions import DeadKernelError
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     staging = build / ".staging" / job.name
@@ -138,10 +146,14 @@ def execute_one(job: NotebookJob, build: Path, kernels: KernelPool,
     try:
         papermill.execute_notebook(
             str(job.source), str(output), parameters=injected, kernel_name="python3",
-            progress_bar=False, log_output=False, km=kernels.kernel(staging))
+            progress_bar=False, log_output=False, km=kernels.kernel(staging),
+            execution_timeout=stall_timeout)
     except PapermillExecutionError as exc:
         entry["error"] = (f"notebook {job.name} failed in cell In [{exc.exec_count}]: "
                           f"{exc.ename}: {_first_line(exc.evalue)}")
+    except CellTimeoutError:
+        entry["error"] = (f"notebook {job.name} stalled: a cell ran longer than "
+                          f"{stall_timeout:g} s and was stopped")
     except DeadKernelError:
         entry["error"] = (f"notebook {job.name}: its kernel died (crashed, out of memory or "
                           "killed) before the notebook finished")
@@ -181,35 +193,35 @@ def merge_staging(name: str, build: Path) -> list[str]:
 
 
 def execute_all(todo: list[NotebookJob], build: Path, jobs: int, progress: Progress,
-                run_metadata: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """Execute ``todo`` in parallel (``run_metadata``: as for :func:`execute_one`); per-notebook
-    entries and the failure messages.
+                run_metadata: dict[str, Any], stall_timeout: float = STALL_TIMEOUT_S
+                ) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Execute ``todo``, at most ``jobs`` at once (``run_metadata``: as for
+    :func:`execute_one`); per-notebook entries and failure messages.
 
-    After a failure, notebooks not yet started are cancelled and running ones finish.
+    A notebook is handed to a worker only when one is free, so nothing waits in a queue: after
+    a failure no further notebook starts, the running ones finish (a cell running longer than
+    ``stall_timeout`` seconds fails its notebook) and the loop ends. (Cancelling queued futures
+    instead left them "cancelled" but never "done" for ``wait``: the run waited forever.)
     """
     entries: dict[str, dict[str, Any]] = {}
     failures: list[str] = []
-    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="notebook")
+    waiting = list(todo)
     kernels = KernelPool(build / ".work" / "logs")
     running: dict[Future, NotebookJob] = {}
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="notebook")
     try:
-        for job in todo:
-            running[pool.submit(execute_one, job, build, kernels, run_metadata)] = job
-        started: set[str] = set()
-        while running:
-            for future, job in running.items():
-                if job.name not in started and (future.running() or future.done()):
-                    started.add(job.name)
-                    progress.start(job.name)
+        while waiting or running:
+            while waiting and not failures and len(running) < jobs:
+                job = waiting.pop(0)
+                progress.start(job.name)
+                running[pool.submit(execute_one, job, build, kernels, run_metadata,
+                                     stall_timeout)] = job
+            if not running:
+                break
             done, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
             progress.tick()
             for future in done:
                 job = running.pop(future)
-                if future.cancelled():
-                    continue
-                if job.name not in started:
-                    started.add(job.name)
-                    progress.start(job.name)
                 entry = future.result()
                 outputs = [f"notebooks/{job.name}.{suffix}" for suffix in ("ipynb", "html")
                            if (build / "notebooks" / f"{job.name}.{suffix}").is_file()]
@@ -220,7 +232,6 @@ def execute_all(todo: list[NotebookJob], build: Path, jobs: int, progress: Progr
                         entry.update(status="failed", error=str(exc))
                 if entry["status"] == "failed":
                     failures.append(entry["error"])
-                    pool.shutdown(wait=False, cancel_futures=True)
                 entries[job.name] = {**entry, "outputs": sorted(outputs)}
                 progress.finish(job.name, entry["status"])
     finally:
