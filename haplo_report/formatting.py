@@ -1,4 +1,11 @@
-"""Formatting of reported numbers, in one place: decimals, percentages, "NE", CIs, p-values."""
+"""Formatting of reported numbers, in one place, for tables, running text and the synopsis.
+
+One style throughout: a confidence interval is "(lower, upper)" after its estimate, "72.4
+(53.1, 84.9)" in tables and "72.4% (95% CI 53.1, 84.9)" in text; quartiles likewise,
+"37 (32, 44.8)"; a range is "low–high" with an en dash, "13 (10–16)" after a median;
+statistics of whole-number data (age in years, days) without decimals when they are whole;
+"NE" for what cannot be estimated.
+"""
 
 from __future__ import annotations
 
@@ -54,12 +61,12 @@ def fmt_estimate_ci(estimate: float | None, lower: float | None, upper: float | 
 
 def fmt_ci_words(lower: float | None, upper: float | None, *, percent: bool = True,
                  decimals: int = 1) -> str:
-    """A 95% CI for running text: "95% CI 53.1–84.9"; "95% CI not estimable" when both limits
-    are missing (one missing limit shows as "NE")."""
+    """A 95% CI for running text, limits as in tables: "95% CI 53.1, 84.9"; "95% CI not
+    estimable" when both limits are missing (one missing limit shows as "NE")."""
     if _missing(lower) and _missing(upper):
         return "95% CI not estimable"
     fmt = fmt_percent if percent else fmt_number
-    return f"95% CI {fmt(lower, decimals)}{EN_DASH}{fmt(upper, decimals)}"
+    return f"95% CI {fmt(lower, decimals)}, {fmt(upper, decimals)}"
 
 
 def fmt_count_percent(count: int, total: int, decimals: int = 1) -> str:
@@ -81,9 +88,25 @@ def fmt_days(value: float | None) -> str:
     return fmt_number(value, 0)
 
 
+def fmt_whole(value: float | None, decimals: int = 1) -> str:
+    """A statistic of whole-number data (age in years, days): "37" when whole, otherwise with
+    ``decimals`` ("44.8", an interpolated quartile); "NE" when missing."""
+    if _missing(value):
+        return NE
+    return fmt_number(value, 0 if float(value).is_integer() else decimals)
+
+
 def fmt_range(low: float | None, high: float | None, decimals: int = 1) -> str:
     """A range as "low–high" (en dash); each missing end shows as "NE"."""
     return f"{fmt_number(low, decimals)}{EN_DASH}{fmt_number(high, decimals)}"
+
+
+def fmt_median_range(median: float | None, low: float | None, high: float | None,
+                     decimals: int = 0) -> str:
+    """A median with its range, "13 (10–16)"; the median alone when the range is unknown."""
+    if _missing(low) and _missing(high):
+        return fmt_number(median, decimals)
+    return f"{fmt_number(median, decimals)} ({fmt_range(low, high, decimals)})"
 
 
 SUPERSCRIPT = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3"

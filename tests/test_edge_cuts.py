@@ -91,7 +91,7 @@ def html(edge: EdgeRun) -> str:
 
 def table_cells(edge: EdgeRun, number: str) -> dict[str, str]:
     frame = pd.read_csv(edge.run_dir / "tables" / f"{number}.csv", dtype=str,
-                        keep_default_na=False)
+                        keep_default_na=False, encoding="utf-8-sig").drop(columns="level")
     return dict(zip(frame.iloc[:, 0], frame.iloc[:, 1]))
 
 

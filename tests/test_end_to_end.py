@@ -178,8 +178,8 @@ def test_second_run_is_byte_identical(run_dir: Path, second_run: Path) -> None:
         return {p.relative_to(folder).as_posix(): sha256(p) for p in files}
 
     first = hashes(run_dir)
-    assert {Path(name).suffix for name in first} == {".csv", ".docx", ".png", ".svg"}
-    assert {f"tables/{n}.{s}" for n in TABLE_NUMBERS for s in ("csv", "docx")} <= set(first)
+    assert {Path(name).suffix for name in first} == {".csv", ".docx", ".rtf", ".png", ".svg"}
+    assert {f"tables/{n}.{s}" for n in TABLE_NUMBERS for s in ("csv", "docx", "rtf")} <= set(first)
     assert hashes(second_run) == first
 
 

@@ -120,7 +120,7 @@ def test_followup_rows_equal_reverse_km():
     assert _pick(rows, "min").n == 24 - sum(events)
     assert followup_headline(rows) == (
         f"Median follow-up (reverse Kaplan-Meier) was {fu.median:.0f} days (95% CI "
-        f"{fu.ci_lower:.0f}\u2013{fu.ci_upper:.0f}) among 24 patients, 10 of whom died.")
+        f"{fu.ci_lower:.0f}, {fu.ci_upper:.0f}) among 24 patients, 10 of whom died.")
 
 
 def test_landmark_beyond_follow_up_is_not_estimable():
@@ -149,7 +149,7 @@ def test_headline_reads_the_rows():
     rows = [ResultRow("PFS", "All", "survival", 365.0, 0.7243, 0.5312, 0.8491, 29, 8, KM_METHOD),
             ResultRow("PFS", "All", "median", None, None, 400.0, None, 29, 8, KM_METHOD, "NE")]
     assert headline(rows, "PFS") == (
-        "The 1-year progression-free survival was 72.4% (95% CI 53.1\u201384.9) among 29 "
+        "The 1-year progression-free survival was 72.4% (95% CI 53.1, 84.9) among 29 "
         "patients with 8 events by day 365. The median was not reached.")
     assert headline(rows[:1], "PFS").endswith("by day 365.")
     with pytest.raises(ValueError, match="no survival row for PFS"):
@@ -205,8 +205,8 @@ def test_mrd_headline_reads_the_one_year_rows():
     ]
     expected = (
         "At 1 year, 12 of 20 evaluable patients were alive, relapse-free and MRD-negative "
-        "(60.0%, 95% CI 36.1\u201380.9); counting patients without an assessment in the window "
-        "as failures, 12 of 23 (52.2%, 95% CI 30.6\u201373.2).")
+        "(60.0%, 95% CI 36.1, 80.9); counting patients without an assessment in the window "
+        "as failures, 12 of 23 (52.2%, 95% CI 30.6, 73.2).")
     assert mrd_headline(rows) == expected
     assert mrd_headline(results_frame(rows)) == expected
     with pytest.raises(ValueError, match="no 1-year MRD proportion rows"):

@@ -41,6 +41,21 @@ def test_scientific_uses_times_ten_to_the_power():
 def test_ci_in_running_text():
     from haplo_report.formatting import fmt_ci_words
 
-    assert fmt_ci_words(0.531, 0.849) == "95% CI 53.1\u201384.9"
+    assert fmt_ci_words(0.531, 0.849) == "95% CI 53.1, 84.9"
     assert fmt_ci_words(None, None) == "95% CI not estimable"
-    assert fmt_ci_words(337, None, percent=False, decimals=0) == "95% CI 337\u2013NE"
+    assert fmt_ci_words(337, None, percent=False, decimals=0) == "95% CI 337, NE"
+
+
+def test_whole_number_data_without_decimals():
+    from haplo_report.formatting import fmt_whole
+
+    assert [fmt_whole(v) for v in (37.0, 44.75, 10.0, 8.25, None)] == [
+        "37", "44.8", "10", "8.2", "NE"]
+
+
+def test_median_with_range_one_style():
+    from haplo_report.formatting import fmt_median_range
+
+    assert fmt_median_range(13.0, 10.0, 16.0) == "13 (10\u201316)"
+    assert fmt_median_range(13.0, None, None) == "13"
+    assert fmt_median_range(None, None, None) == "NE"

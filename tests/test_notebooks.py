@@ -123,6 +123,7 @@ def test_notebook_writes_results_tables_and_figures(runs, name):
     for number in tables:
         assert (out / "tables" / f"{number}.csv").is_file()
         assert (out / "tables" / f"{number}.docx").is_file()
+        assert (out / "tables" / f"{number}.rtf").is_file()
     for number in figures:
         assert (out / "figures" / f"{number}.png").is_file()
     outputs = _outputs(out / "notebooks" / f"{name}.ipynb")

@@ -39,7 +39,22 @@ def test_recovery_median_without_ci_shows_its_range():
             ResultRow("PLT", "All", "min", None, 12, n=28, events=28),
             ResultRow("PLT", "All", "max", None, 45, n=28, events=28)]
     frame = synopsis_frame(results_frame(rows)).set_index("Endpoint")
-    assert frame.loc["Platelet recovery, median day", "Estimate"] == "21 (range 12, 45)"
+    assert frame.loc["Platelet recovery, median day", "Estimate"] == "21 (12\u201345)"  # as in the tables
+
+
+def test_synopsis_numbers_right_aligned_methods_in_words():
+    from haplo_report.render.book import index_markdown, methods_markdown
+
+    identity = {"study_id": "S", "study_title": "T", "data_cut": "2026-03-31", "suite": "0",
+                "commit": "abc"}
+    lines = index_markdown(identity, results_frame(RESULTS)).splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("| Endpoint"))
+    cells = [c.strip() for c in lines[header + 1].strip("|").split("|")]
+    assert [c.endswith(":") and not c.startswith(":") for c in cells] == [
+        False, True, True, True, False]  # Estimate, n, Events right; labels and method left
+    assert "ADTTE" not in "\n".join(lines)
+    methods = methods_markdown({})
+    assert "est^exp" not in methods and "log(-log) scale" in methods
 
 
 def test_pipe_table_escapes_bars_and_keeps_caption():

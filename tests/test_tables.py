@@ -53,7 +53,9 @@ def test_time_to_event_table_cells_are_formatted_rows():
     assert table.rows[table.rows.index(("Events by day 365, n", "8"))] and \
         table.indents[table.rows.index(("Events by day 365, n", "8"))] == 1
     assert any(note.startswith("PFS event: relapse or death") for note in table.footnotes)
-    assert f"Method: {KM}." in table.footnotes and "Method: LR." not in table.footnotes
+    assert "Kaplan-Meier: Greenwood SE, 95% CI on the log(-log) scale." in table.notes
+    assert "Method: BC." in table.notes  # an unknown method text is shown as it is
+    assert not any("LR" in note for note in table.notes)  # the test is not in this table
 
 
 def test_no_events_yet_reads_estimate_with_one_ne_and_the_footnote_says_why():
@@ -61,7 +63,7 @@ def test_no_events_yet_reads_estimate_with_one_ne_and_the_footnote_says_why():
             ResultRow("NRM", "All", "cif", 100, 0.0667, 0.0115, 0.194, 30, 2, "AJ")]
     table = BUILDERS["14.2.5"](rows, CUT)
     assert cells(table)["Day 100, % (95% CI)"] == ("0.0 (NE)", "6.7 (1.1, 19.4)")
-    assert any("(NE) has no confidence interval" in note for note in table.footnotes)
+    assert any("(NE) has no confidence interval" in note for note in table.notes)
 
 
 def test_subgroup_table_levels_test_and_not_analysed():
@@ -105,21 +107,21 @@ def test_missing_rows_name_what_is_missing():
         BUILDERS["14.1.1"](pfs_rows(), CUT)
 
 
-def test_write_gives_csv_and_a_real_word_table_with_identical_bytes(tmp_path):
+def test_write_gives_csv_word_and_rtf_with_identical_bytes(tmp_path):
     table = BUILDERS["14.2.1"](pfs_rows(), CUT)
-    csv_path, docx_path = table.write(tmp_path / "a")
-    again = table.write(tmp_path / "b")
-    assert csv_path.read_bytes() == again[0].read_bytes()
-    assert docx_path.read_bytes() == again[1].read_bytes()
-    assert pd.read_csv(csv_path, keep_default_na=False).iloc[4, 1] == "Not reached"
-    document = docx.Document(str(docx_path))
+    paths = table.write(tmp_path / "a", "TEST")
+    again = table.write(tmp_path / "b", "TEST")
+    assert [p.name for p in paths] == ["14.2.1.csv", "14.2.1.docx", "14.2.1.rtf"]
+    assert [p.read_bytes() for p in paths] == [p.read_bytes() for p in again]
+    frame = pd.read_csv(paths[0], keep_default_na=False, encoding="utf-8-sig")
+    assert frame.iloc[4, 2] == "Not reached" and list(frame["level"][:3]) == [0, 0, 0]
+    document = docx.Document(str(paths[1]))
     assert document.paragraphs[0].text == table.caption
     assert document.paragraphs[-1].text == table.source_line
     word = document.tables[0]
     assert [c.text for c in word.rows[0].cells] == list(table.columns)
-    assert word.style.name == "Table Grid" and len(word.rows) == len(table.rows) + 1
-    assert word.rows[2].cells[1].text == "9 (31.0)"
-    with zipfile.ZipFile(docx_path) as archive:
+    assert len(word.rows) == len(table.rows) + 1 and word.rows[2].cells[1].text == "9 (31.0)"
+    with zipfile.ZipFile(paths[1]) as archive:
         assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
 
 
@@ -135,8 +137,8 @@ def test_population_tables_from_summary_rows_via_results_csv(tmp_path):
     assert baseline.columns == ("Characteristic", "FAS (N=5)")
     got = baseline.rows
     age = got.index(("Age, years", ""))
-    assert got[age + 2] == ("Median (Q1, Q3)", "40.0 (30.0, 50.0)")
-    assert got[age + 3] == ("Range", "20.0\u201361.0")
+    assert got[age + 2] == ("Median (Q1, Q3)", "40 (30, 50)")  # whole years: no ".0"
+    assert got[age + 3] == ("Range", "20\u201361")
     assert ("Female", "3 (60.0)") in got and ("Missing", "1 (20.0)") in got
     mrd = got.index(("Pre-transplant MRD level", ""))
     assert got[mrd + 2] == ("Median (Q1, Q3)",
@@ -146,7 +148,7 @@ def test_population_tables_from_summary_rows_via_results_csv(tmp_path):
     assert deaths.rows[:3] == (("Deaths", "3 (60.0)"), ("Relapse-related", "1 (20.0)"),
                                ("Relapse", "1 (20.0)"))
     assert ("GVHD", "1 (20.0)") in deaths.rows and deaths.indents[:3] == (0, 1, 2)
-    assert deaths.footnotes[-1] == "FAS: full analysis set; GVHD: graft-versus-host disease."
+    assert deaths.notes[-1] == "FAS: full analysis set; GVHD: graft-versus-host disease."
 
 
 def test_deaths_footnote_explains_the_cause_abbreviations_shown():
@@ -156,9 +158,9 @@ def test_deaths_footnote_explains_the_cause_abbreviations_shown():
             ResultRow("DEATH", "DTHCAT=Non-relapse;DTHCAUS=VOD", "count", None, 1, n=30)]
     deaths = BUILDERS["14.3.10"](rows, CUT)
     assert [row[0] for row in deaths.rows] == ["Deaths", "Non-relapse", "TMA", "VOD"]
-    assert deaths.footnotes[-1] == ("FAS: full analysis set; TMA: thrombotic microangiopathy; "
-                                    "VOD: veno-occlusive disease (sinusoidal obstruction "
-                                    "syndrome).")
+    assert deaths.notes[-1] == ("FAS: full analysis set; TMA: thrombotic microangiopathy; "
+                                "VOD: veno-occlusive disease (sinusoidal obstruction "
+                                "syndrome).")
 
 
 def test_safety_tables_keep_frequency_order_and_worst_grade_counts():
@@ -281,12 +283,12 @@ def test_mrd_listing_shows_dates_when_asked():
 
 def test_mrd_listing_in_report_up_to_60_patients_then_csv_only(tmp_path):
     small = listing_16_2_6(mrd_status(60), "2026-07-31", threshold=1e-4)
-    text = listing_markdown(small, tmp_path / "small")
+    text = listing_markdown(small, tmp_path / "small", "TEST")
     assert "Table: Listing 16.2.6." in text and "| P059 |" in text
     assert sorted(p.name for p in (tmp_path / "small").iterdir()) == [
-        "16.2.6.csv", "16.2.6.docx"]
+        "16.2.6.csv", "16.2.6.docx", "16.2.6.rtf"]
     large = listing_16_2_6(mrd_status(61), "2026-07-31", threshold=1e-4)
-    text = listing_markdown(large, tmp_path / "large")
+    text = listing_markdown(large, tmp_path / "large", "TEST")
     assert "|" not in text and "61 patients" in text and "tables/16.2.6.csv" in text
     assert [p.name for p in (tmp_path / "large").iterdir()] == ["16.2.6.csv"]
     assert len(pd.read_csv(tmp_path / "large" / "16.2.6.csv")) == 61

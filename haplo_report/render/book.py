@@ -30,9 +30,10 @@ from docx.oxml.ns import qn
 from docx.shared import Pt
 
 import haplo_report
-from haplo_report.formatting import (AT_LEAST, PLUS_MINUS, fmt_estimate_ci, fmt_number,
-                                     fmt_scientific)
+from haplo_report.formatting import (AT_LEAST, EN_DASH, PLUS_MINUS, fmt_estimate_ci,
+                                     fmt_median_range, fmt_number, fmt_scientific)
 from haplo_report.outputs.tables.core import save_docx
+from haplo_report.outputs.tables.notes import method_label
 from haplo_report.analysis.results import NOT_ESTIMABLE, read_results
 
 log = logging.getLogger(__name__)
@@ -160,11 +161,15 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def pipe_table(frame: pd.DataFrame, caption: str | None = None) -> str:
-    """A Markdown pipe table (with an optional ``Table:`` caption) from a frame."""
+def pipe_table(frame: pd.DataFrame, caption: str | None = None,
+               right: tuple[str, ...] = ()) -> str:
+    """A Markdown pipe table (with an optional ``Table:`` caption) from a frame; the columns
+    named in ``right`` (numbers) right-aligned, as in the numbered tables."""
+    align = ["right" if c in right else "left" for c in frame.columns]
     frame = frame.map(_cell)
     frame.columns = [_cell(c) for c in frame.columns]
-    text = frame.to_markdown(index=False, tablefmt="pipe", disable_numparse=True)
+    text = frame.to_markdown(index=False, tablefmt="pipe", disable_numparse=True,
+                             colalign=align)
     return text + (f"\n\n: {caption}" if caption else "") + "\n"
 
 
@@ -210,10 +215,10 @@ def synopsis_frame(results: pd.DataFrame) -> pd.DataFrame:
                                         percent=h.percent, decimals=1 if h.percent else 0)
             else:  # a median day without CI (recovery): shown with its range
                 low, high = (_find(results, row["endpoint"], s, None) for s in ("min", "max"))
-                value = fmt_number(row["estimate"], 0) + (
-                    "" if low is None or high is None else
-                    f" (range {fmt_number(low['estimate'], 0)}, {fmt_number(high['estimate'], 0)})")
-            n, events, method = _int(row["n"]), _int(row["events"]), row["method"]
+                value = fmt_median_range(row["estimate"],
+                                         None if low is None else low["estimate"],
+                                         None if high is None else high["estimate"])
+            n, events, method = _int(row["n"]), _int(row["events"]), method_label(row["method"])
         lines.append({"Endpoint": h.label, "Estimate": f"{value}", "n": n,
                       "Events": events, "Method": method})
     return pd.DataFrame(lines)
@@ -274,7 +279,8 @@ def index_markdown(identity: dict[str, str], results: pd.DataFrame) -> str:
         "# Synopsis {.unnumbered}", "",
         pipe_table(title, "Report identification"),
         "## Analysis sets", "",
-        pipe_table(analysis_sets_frame(results), f"Analysis sets, data cut {identity['data_cut']}"),
+        pipe_table(analysis_sets_frame(results), f"Analysis sets, data cut {identity['data_cut']}",
+                   right=("N",)),
         *([NO_ANALYSIS, ""] if _fas_is_empty(results) else []),
         "## Headline results", "",
         "Estimates at a time point are percentages with their 95% confidence interval; "
@@ -282,7 +288,8 @@ def index_markdown(identity: dict[str, str], results: pd.DataFrame) -> str:
         "is the number of patients analysed, events the number of events of interest. "
         "\"NE\": not estimable (the time point lies beyond the last observed time).", "",
         pipe_table(synopsis_frame(results),
-                   f"Headline results, full analysis set, data cut {identity['data_cut']}"),
+                   f"Headline results, full analysis set, data cut {identity['data_cut']}",
+                   right=("Estimate", "n", "Events")),
     ])
 
 
@@ -303,8 +310,8 @@ def methods_markdown(params: dict[str, Any]) -> str:
          "Rule": "Kaplan-Meier; Greenwood variance; 95% CI on the log(-log) scale; median with "
                  "Brookmeyer-Crowley CI"},
         {"Topic": "Cumulative incidence (CIR, NRM, GVHD, engraftment)",
-         "Rule": "Aalen-Johansen with competing events; Aalen variance; 95% CI "
-                 f"est^exp({PLUS_MINUS}1.96 se / (est log est))"},
+         "Rule": "Aalen-Johansen with competing events; Aalen variance; 95% CI on the "
+                 "log(-log) scale, as for Kaplan-Meier"},
         {"Topic": "Ties and day 0",
          "Rule": "All events at time t count at t; patients censored at t are at risk at t; "
                  "an event on day 0 counts; no random tie-breaking"},
@@ -328,6 +335,11 @@ def methods_markdown(params: dict[str, Any]) -> str:
                  "or death before it is failure; no assessment while alive and relapse-free is "
                  "not evaluable (failure in a sensitivity row)"},
         {"Topic": "Median follow-up", "Rule": "Reverse Kaplan-Meier, with 95% CI and range"},
+        {"Topic": "Number formats",
+         "Rule": f"Estimate with 95% CI as 72.4 (53.1, 84.9), in text 72.4% (95% CI 53.1, "
+                 f"84.9); median (Q1, Q3) alike; median with range as 13 (10{EN_DASH}16); "
+                 "percentages with one decimal; whole-number data (age, days) without decimals "
+                 "unless a median or quartile falls between two values (44.8)"},
     ])
     return "\n".join([
         "# Statistical methods", "",

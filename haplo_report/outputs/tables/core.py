@@ -1,39 +1,31 @@
-"""``Table``: a numbered, titled, footnoted table written as Markdown, CSV and DOCX, plus the
-helpers builders share to look up result rows.
+"""``Table``: a numbered, titled table with notes generated from what it shows, written as
+Markdown (the report), CSV, DOCX and RTF (per table), plus the helpers builders share to look
+up result rows.
 
 Cells are text, already formatted by :mod:`haplo_report.formatting`; a table never computes.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from docx import Document
-from docx.document import Document as DocxDocument
-from docx.enum.table import WD_TABLE_ALIGNMENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
-from docx.shared import Pt
 
-from haplo_report.formatting import fmt_scientific
 from haplo_report.analysis.results import ResultRow, results_frame
+from haplo_report.formatting import fmt_scientific
+from haplo_report.outputs.tables.layout import Page
+from haplo_report.outputs.tables.notes import table_notes
+from haplo_report.outputs.tables.rtf import write_rtf
+from haplo_report.outputs.tables.word import save_docx, write_docx
+
+__all__ = ["Table", "TableInputError", "save_docx"]
 
 ACRONYMS = frozenset({"TMA", "VOD", "GVHD", "CRS", "ICANS", "CMV", "EBV", "BM", "PB", "EM"})
-INDENT = "\u00a0" * 4  # non-breaking spaces survive Markdown, HTML and Word
-FONT = "Arial"
-FONT_SIZE = Pt(9)
-NOTE_SIZE = Pt(8)
-# Fixed archive and document dates: python-docx stamps the current time into both, which
-# would make two runs differ in bytes.
-FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
-FIXED_DOC_TIME = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+INDENT = "\u00a0" * 4  # Markdown only: non-breaking spaces survive Pandoc into HTML and PDF
+LEVEL_COLUMN = "level"  # first CSV column: a row label's hierarchy level (0 SOC, 1 PT, ...)
 
 POPULATIONS: dict[str, str] = {
     "FAS": "full analysis set", "Enrolled": "enrolled patients", "Safety": "safety set",
@@ -46,7 +38,11 @@ class TableInputError(ValueError):
 
 @dataclass(frozen=True)
 class Table:
-    """One numbered output table (ICH E3), cells already formatted."""
+    """One numbered output table (ICH E3), cells already formatted.
+
+    ``footnotes`` are the builder's own notes (definitions, event rules); ``methods`` the
+    method texts of the result rows shown. :attr:`notes` adds to them what the cells call for.
+    """
 
     number: str  # "14.2.1"
     title: str  # "Progression-free survival"
@@ -54,10 +50,11 @@ class Table:
     data_cut: str  # "2026-03-31"
     columns: tuple[str, ...]  # headers, with N where a column is a population
     rows: tuple[tuple[str, ...], ...]
-    indents: tuple[int, ...] = ()  # indentation level of each row's first cell (default 0)
-    footnotes: tuple[str, ...] = ()  # method, censoring rule, abbreviations
+    indents: tuple[int, ...] = ()  # hierarchy level of each row's first cell (default 0)
+    footnotes: tuple[str, ...] = ()  # definitions and rules this table needs
     source: str = ""  # notebook name, e.g. "03_pfs"
     kind: str = "Table"  # "Table" or "Listing" (per-patient rows)
+    methods: tuple[str, ...] = ()  # result rows' method texts, one note line per method
 
     def __post_init__(self) -> None:
         width = len(self.columns)
@@ -79,10 +76,20 @@ class Table:
     def source_line(self) -> str:
         return f"Source: notebook {self.source}, data cut {self.data_cut}"
 
+    @property
+    def levels(self) -> tuple[int, ...]:
+        """Each row's hierarchy level (0 without indents)."""
+        return self.indents or (0,) * len(self.rows)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """The notes below the table: its own, one line per method, what its cells show (NE,
+        "Not reached", a Missing row) and the abbreviations it uses (:mod:`.notes`)."""
+        return table_notes(self.title, self.columns, self.rows, self.footnotes, self.methods)
+
     def display_rows(self) -> list[list[str]]:
-        """Rows with the first cell indented by its level."""
-        indents = self.indents or (0,) * len(self.rows)
-        return [[INDENT * level + row[0], *row[1:]] for row, level in zip(self.rows, indents)]
+        """Rows with the first cell indented by its level (Markdown)."""
+        return [[INDENT * level + row[0], *row[1:]] for row, level in zip(self.rows, self.levels)]
 
     def frame(self) -> pd.DataFrame:
         """The cells as a frame (first-column labels without indentation)."""
@@ -90,7 +97,7 @@ class Table:
 
     def to_markdown(self) -> str:
         """A pipe table captioned ``Table: ...`` (Pandoc and Quarto caption it), followed by
-        the footnotes and source line in a ``table-notes`` div."""
+        the notes and source line in a ``table-notes`` div."""
 
         def line(cells: Sequence[str]) -> str:
             return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
@@ -100,7 +107,7 @@ class Table:
         align = ["---"] + [number_align for _ in self.columns[1:]]
         parts = [line(self.columns), "|" + "|".join(align) + "|"]
         parts += [line(row) for row in self.display_rows()]
-        notes = [*self.footnotes, self.source_line]
+        notes = [*self.notes, self.source_line]
         body = "\\\n".join(n.replace("|", "\\|") for n in notes)
         return ("\n".join(parts) + f"\n\nTable: {self.caption}\n\n"
                 f"::: table-notes\n{body}\n:::\n")
@@ -109,68 +116,24 @@ class Table:
         return self.to_markdown()
 
     def to_csv(self, path: Path) -> Path:
-        """Headers and cells as UTF-8 CSV (no title or notes: those are in the DOCX)."""
+        """Headers and cells as CSV with a byte-order mark (Excel then reads "≥" and "×10⁻³");
+        a table's first column is each row's hierarchy level. No title or notes: those are in
+        the DOCX and RTF."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.frame().to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
+        frame = self.frame()
+        if self.kind == "Table":
+            frame.insert(0, LEVEL_COLUMN, list(self.levels), allow_duplicates=True)
+        frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8-sig")
         return path
 
-    def to_docx(self, path: Path) -> Path:
-        """A Word document: title above, a bordered table with a repeated header row, the
-        footnotes and source below; identical bytes for identical tables."""
-        document = Document()
-        normal = document.styles["Normal"]
-        normal.font.name, normal.font.size = FONT, FONT_SIZE
-        props = document.core_properties
-        props.created = props.modified = FIXED_DOC_TIME
-        props.title, props.author, props.last_modified_by = self.caption, "haplo-report", ""
-        props.revision = 1
-        title = document.add_paragraph()
-        title.add_run(self.caption).bold = True
-        table = document.add_table(rows=1, cols=len(self.columns))
-        table.style = "Table Grid"
-        table.alignment = WD_TABLE_ALIGNMENT.LEFT
-        for cell, text in zip(table.rows[0].cells, self.columns):
-            cell.paragraphs[0].add_run(text).bold = True
-        header = table.rows[0]._tr.get_or_add_trPr()
-        repeat = OxmlElement("w:tblHeader")
-        repeat.set(qn("w:val"), "true")
-        header.append(repeat)
-        for values in self.display_rows():
-            cells = table.add_row().cells
-            for i, (cell, text) in enumerate(zip(cells, values)):
-                paragraph = cell.paragraphs[0]
-                paragraph.add_run(text)
-                if i:
-                    paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT  # numbers line up
-        for note in [*self.footnotes, self.source_line]:
-            paragraph = document.add_paragraph()
-            paragraph.paragraph_format.space_after = Pt(0)
-            paragraph.add_run(note).font.size = NOTE_SIZE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return save_docx(document, path)
-
-    def write(self, folder: Path) -> list[Path]:
-        """Write ``<number>.csv`` and ``<number>.docx`` into ``folder``."""
+    def write(self, folder: Path, study_id: str, page_size: str = "a4") -> list[Path]:
+        """Write ``<number>.csv``, ``<number>.docx`` and ``<number>.rtf`` into ``folder``, the
+        DOCX and RTF with ``study_id`` and the data cut in every page's header."""
         folder = Path(folder)
+        page = Page(study_id, self.data_cut, page_size)
         return [self.to_csv(folder / f"{self.number}.csv"),
-                self.to_docx(folder / f"{self.number}.docx")]
-
-
-def save_docx(document: DocxDocument, path: Path) -> Path:
-    """Save a python-docx document with fixed zip entry times, so equal content gives equal bytes.
-
-    zipfile stamps each entry with the wall clock; Pandoc also copies those stamps from a
-    reference document into its output.
-    """
-    document.save(str(path))
-    with zipfile.ZipFile(path) as archive:
-        entries = [(info, archive.read(info)) for info in archive.infolist()]
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for info, data in entries:
-            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(fixed, data)
-    return path
+                write_docx(self, folder / f"{self.number}.docx", page),
+                write_rtf(self, folder / f"{self.number}.rtf", page)]
 
 
 # --- looking up result rows -------------------------------------------------------------

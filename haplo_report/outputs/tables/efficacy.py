@@ -12,33 +12,29 @@ from collections.abc import Sequence
 import pandas as pd
 
 from haplo_report.analysis.endpoints import ENDPOINT_NAMES, KM_ENDPOINTS, SUBGROUPS
-from haplo_report.formatting import (AT_LEAST, NO_CI_NOTE, fmt_count_percent, fmt_days,
+from haplo_report.formatting import (AT_LEAST, fmt_count_percent, fmt_days,
                                      fmt_estimate_ci, fmt_p_value, fmt_quantile_ci)
 from haplo_report.outputs.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame, count,
                                       header_n, level_label, sentence_case, unique_methods,
                                       value)
 
-FOLLOW_UP = ("patients without an event are censored at the end of follow-up (last known "
-             "alive or data cut, whichever is first)")
-EVENT_RULES: dict[str, str] = {
-    "PFS": f"PFS event: relapse or death from any cause, whichever first; {FOLLOW_UP}.",
-    "OS": f"OS event: death from any cause; {FOLLOW_UP}.",
-    "CIR": f"Relapse: event; death without prior relapse: competing event; {FOLLOW_UP}.",
-    "NRM": f"NRM: death without prior relapse; relapse: competing event; {FOLLOW_UP}.",
-    "GRFS": ("GRFS event: first of grade III-IV acute GVHD, chronic GVHD needing systemic "
-             f"therapy, relapse or death (Holtan 2015); {FOLLOW_UP}."),
-    "AGVHD24": ("Grade II-IV acute GVHD (MAGIC): onset of the first episode of that grade or "
-                f"worse; death without it: competing event; {FOLLOW_UP}."),
-    "AGVHD34": ("Grade III-IV acute GVHD (MAGIC): onset of the first episode of that grade or "
-                f"worse; death without it: competing event; {FOLLOW_UP}."),
-    "CGVHD": ("Chronic GVHD (NIH 2014), any severity: onset of the first episode; death "
-              f"without it: competing event; {FOLLOW_UP}."),
-    "CGVHDMS": ("Moderate-severe chronic GVHD (NIH 2014): onset of the first episode of that "
-                f"severity or worse; death without it: competing event; {FOLLOW_UP}."),
-    "ANC": (f"Neutrophil recovery: ANC {AT_LEAST}0.5\u00d710\u2079/L; death before recovery: "
-            f"competing event; {FOLLOW_UP}."),
-    "PLT": (f"Platelet recovery: platelets {AT_LEAST}20\u00d710\u2079/L; death before "
-            f"recovery: competing event; {FOLLOW_UP}."),
+CENSORING = ("Censoring: patients without the event at the end of follow-up (last known alive "
+             "or data cut, whichever first).")
+ACUTE_GVHD = ("Acute GVHD (MAGIC): onset of the first episode of the grade shown or worse; "
+              "competing event: death without it.")
+CHRONIC_GVHD = ("Chronic GVHD (NIH 2014): onset of the first episode of the severity shown or "
+                "worse; competing event: death without it.")
+RECOVERY = (f"Recovery: ANC {AT_LEAST}0.5\u00d710\u2079/L (neutrophils), platelets "
+            f"{AT_LEAST}20\u00d710\u2079/L; competing event: death before recovery.")
+EVENT_RULES: dict[str, str] = {  # short definitions; endpoints sharing one share its line
+    "PFS": "PFS event: relapse or death from any cause.",
+    "OS": "OS event: death from any cause.",
+    "CIR": "Relapse: competing event is death without prior relapse.",
+    "NRM": "NRM: death without prior relapse; relapse is the competing event.",
+    "GRFS": ("GRFS event: grade III-IV acute GVHD, chronic GVHD needing systemic therapy, "
+             "relapse or death, whichever first (Holtan 2015)."),
+    "AGVHD24": ACUTE_GVHD, "AGVHD34": ACUTE_GVHD, "CGVHD": CHRONIC_GVHD,
+    "CGVHDMS": CHRONIC_GVHD, "ANC": RECOVERY, "PLT": RECOVERY,
 }
 SHORT_NAMES: dict[str, str] = {
     "PFS": "PFS", "OS": "OS", "GRFS": "GRFS", "CIR": "Relapse", "NRM": "NRM",
@@ -49,13 +45,6 @@ SUBGROUP_LABELS: dict[str, str] = {
     "MRDGRP": "Pre-transplant MRD", "DISGRP": "Disease status at transplant",
     "PHGRP": "Ph status",
 }
-NE_NOTE = f"NE: not estimable (follow-up ends before the landmark). {NO_CI_NOTE}"
-NOT_REACHED_NOTE = ("Not reached: the Kaplan-Meier curve did not fall to that level during "
-                    "follow-up.")
-ABBREVIATIONS = ("CI: confidence interval; FAS: full analysis set; GVHD: graft-versus-host "
-                 "disease; GRFS: GVHD-free, relapse-free survival; MRD: minimal residual "
-                 "disease; NRM: non-relapse mortality; OS: overall survival; PFS: "
-                 "progression-free survival.")
 QUANTILES: tuple[tuple[str, str], ...] = (("median", "Median"), ("q25", "25th percentile"),
                                           ("q75", "75th percentile"))
 
@@ -93,14 +82,18 @@ def _population_n(lookup: RowLookup, endpoint: str) -> int:
     return count(rows.iloc[0], "n")
 
 
-def _footnotes(lookup: RowLookup, endpoints: Sequence[str], statistics: Sequence[str]
-               ) -> tuple[str, ...]:
-    """Event rules, the methods of the rows shown, NE and abbreviations."""
+def event_rules(endpoints: Sequence[str]) -> tuple[str, ...]:
+    """The endpoints' event definitions (once each) and the censoring rule."""
+    rules = dict.fromkeys(EVENT_RULES[e] for e in endpoints if e in EVENT_RULES)
+    return (*rules, CENSORING)
+
+
+def _methods(lookup: RowLookup, endpoints: Sequence[str], statistics: Sequence[str]
+             ) -> tuple[str, ...]:
+    """The method texts of the endpoints' rows with these statistics."""
     f = lookup.frame
-    rows = f[f["endpoint"].isin(endpoints) & f["statistic"].isin(statistics)]
-    notes = [EVENT_RULES[e] for e in endpoints if e in EVENT_RULES]
-    notes += [f"Method: {m}." for m in unique_methods(rows)]
-    return (*notes, NE_NOTE, ABBREVIATIONS)
+    return tuple(unique_methods(f[f["endpoint"].isin(endpoints)
+                                  & f["statistic"].isin(statistics)]))
 
 
 def tte_table(rows: Rows, data_cut: str, *, number: str, title: str, source: str,
@@ -140,12 +133,9 @@ def tte_table(rows: Rows, data_cut: str, *, number: str, title: str, source: str
             "" if r is None or pd.isna(r["events"]) else str(int(r["events"]))
             for r in found)))
         indents += [0, 1]
-    statistics = ("survival", "cif", *(s for s, _ in QUANTILES))
-    notes = _footnotes(lookup, endpoints, statistics)
-    if km:
-        notes = (*notes[:-1], NOT_REACHED_NOTE, notes[-1])
+    methods = _methods(lookup, endpoints, ("survival", "cif", *(s for s, _ in QUANTILES)))
     return Table(number, title, "FAS", data_cut, tuple(columns), tuple(body),
-                 tuple(indents), notes, source)
+                 tuple(indents), event_rules(endpoints), source, methods=methods)
 
 
 def stacked_tte_table(rows: Rows, data_cut: str, *, number: str, title: str, source: str,
@@ -159,12 +149,9 @@ def stacked_tte_table(rows: Rows, data_cut: str, *, number: str, title: str, sou
         body.append((sentence_case(ENDPOINT_NAMES.get(endpoint, endpoint)), ""))
         body += part.rows
         indents += [0, *(level + 1 for level in part.indents)]
-    rules = [EVENT_RULES[e] for e in endpoints if e in EVENT_RULES]
-    others = dict.fromkeys(note for part in parts for note in part.footnotes
-                           if note not in (*rules, NE_NOTE, ABBREVIATIONS))
-    notes = (*rules, *others, NE_NOTE, ABBREVIATIONS)
     return Table(number, title, "FAS", data_cut, parts[0].columns, tuple(body),
-                 tuple(indents), notes, source)
+                 tuple(indents), event_rules(endpoints), source,
+                 methods=tuple(m for part in parts for m in part.methods))
 
 
 def subgroup_table(rows: Rows, data_cut: str, *, number: str, title: str, source: str,
@@ -213,12 +200,11 @@ def subgroup_table(rows: Rows, data_cut: str, *, number: str, title: str, source
                             & (levels["time_days"] == float(landmark))]
             for _, row in levels.iterrows():
                 estimate_row(level_label(row["subgroup"].split("=", 1)[1]), row, base + 1)
-    statistics = ("survival", "cif", "logrank_p", "gray_p")
-    notes = [*_footnotes(lookup, endpoints, statistics)[:-2], *notes,
-             "Subgroup comparisons are exploratory; p-values are not adjusted for "
-             "multiplicity.", NE_NOTE, ABBREVIATIONS]
+    notes = [*event_rules(endpoints), *notes, "Subgroup comparisons are exploratory; p-values "
+             "are not adjusted for multiplicity."]
     return Table(number, title, "FAS", data_cut, columns, tuple(body), tuple(indents),
-                 tuple(notes), source)
+                 tuple(notes), source,
+                 methods=_methods(lookup, endpoints, ("survival", "cif", "logrank_p", "gray_p")))
 
 
 def table_14_2_1(rows: Rows, data_cut: str) -> Table:
@@ -270,9 +256,8 @@ def _proportion_cells(row: pd.Series) -> tuple[str, str, str]:
                             value(row, "ci_upper")))
 
 
-MRD_NOTES = ("MRD-negative: result below the MRD threshold; the assessment closest to the "
-             "landmark within its window counts.",
-             "95% CI: exact (Clopper-Pearson).")
+MRD_NEGATIVE = ("MRD-negative: result below the MRD threshold; the assessment closest to the "
+                "landmark within its window counts.")
 
 
 def table_14_2_7(rows: Rows, data_cut: str) -> Table:
@@ -289,9 +274,9 @@ def table_14_2_7(rows: Rows, data_cut: str) -> Table:
     body = tuple((landmark_label(r["time_days"]), *_proportion_cells(r))
                  for _, r in found.iterrows())
     columns = ("Landmark", "Evaluable, n", "MRD-negative, n (%)", "MRD-negative, % (95% CI)")
-    notes = (*MRD_NOTES, *(f"Method: {m}." for m in unique_methods(found)), ABBREVIATIONS)
     return Table("14.2.7", "MRD by landmark", "FAS", data_cut, columns, body,
-                 footnotes=notes, source="06_mrd")
+                 footnotes=(MRD_NEGATIVE,), source="06_mrd",
+                 methods=tuple(unique_methods(found)))
 
 
 def table_14_2_8(rows: Rows, data_cut: str) -> Table:
@@ -313,10 +298,10 @@ def table_14_2_8(rows: Rows, data_cut: str) -> Table:
                 value(row, "estimate"), value(row, "ci_lower"), value(row, "ci_upper"))))
     notes = ("Success: alive, relapse-free and MRD-negative at the day-365 landmark; relapse "
              "or death before it is failure; no assessment in the window while alive and "
-             "relapse-free is not evaluable (failure in the sensitivity analysis).",
-             *MRD_NOTES[1:], *(f"Method: {m}." for m in unique_methods(found)), ABBREVIATIONS)
+             "relapse-free is not evaluable (failure in the sensitivity analysis).",)
     return Table("14.2.8", "MRD-negative at 1 year", "FAS", data_cut,
-                 ("", header_n("FAS", n)), tuple(body), footnotes=notes, source="06_mrd")
+                 ("", header_n("FAS", n)), tuple(body), footnotes=notes, source="06_mrd",
+                 methods=tuple(unique_methods(found)))
 
 
 def table_14_2_9(rows: Rows, data_cut: str) -> Table:

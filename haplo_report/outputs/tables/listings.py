@@ -69,12 +69,12 @@ def listing_16_2_6(status: pd.DataFrame, data_cut: str, *, threshold: float,
                  tuple(rows), footnotes=notes, source="06_mrd", kind="Listing")
 
 
-def listing_markdown(listing: Table, folder: Path,
+def listing_markdown(listing: Table, folder: Path, study_id: str,
                      max_patients: int = MAX_PATIENTS_SHOWN) -> str:
     """Write the listing into ``folder`` and return what the report shows: the listing itself,
-    or above ``max_patients`` rows a sentence naming its CSV (the DOCX is not written then)."""
+    or above ``max_patients`` rows a sentence naming its CSV (no DOCX or RTF then)."""
     if len(listing.rows) <= max_patients:
-        listing.write(folder)
+        listing.write(folder, study_id)
         return listing.to_markdown()
     path = listing.to_csv(Path(folder) / f"{listing.number}.csv")
     return (f"{listing.caption} has {len(listing.rows)} patients, more than a report page can "

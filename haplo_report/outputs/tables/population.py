@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from haplo_report.formatting import (EN_DASH, fmt_count_percent, fmt_days, fmt_number,
-                                     fmt_range, fmt_scientific)
-from haplo_report.analysis.summaries import BASELINE_VARIABLES, MISSING, TRANSPLANT_VARIABLES
+from haplo_report.analysis.summaries import BASELINE_VARIABLES, TRANSPLANT_VARIABLES
+from haplo_report.formatting import (EN_DASH, fmt_count_percent, fmt_estimate_ci, fmt_number, fmt_range,
+                                     fmt_scientific, fmt_whole)
 from haplo_report.outputs.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame, count,
                                       header_n, level_label, unique_methods, value)
 
@@ -30,16 +30,16 @@ DISPOSITION: tuple[tuple[str, str], ...] = (
     ("SAFFL=Y", "Received blinatumomab (safety set)"), ("DTHFL=Y", "Died"),
     ("DTHFL=N", "Alive at the data cut"),
 )
-ABBREVIATIONS = ("FAS: full analysis set; HLA: human leukocyte antigen; MRD: minimal "
-                 "residual disease; Ph: Philadelphia chromosome; Q1, Q3: first and third "
-                 "quartile.")
+WHOLE_NUMBERS = frozenset({"AGE", "BLINDAYS"})  # recorded as whole numbers: no ".0" shown
 
 
 def _continuous(lookup: RowLookup, endpoint: str, variable: str
                 ) -> list[tuple[tuple[str, str], int]]:
-    """Three lines: n, median (Q1, Q3), range; MRD levels in E notation."""
+    """Three lines: n, median (Q1, Q3), range; MRD levels as "8.1×10⁻⁴", whole-number data
+    (age, days) without decimals where a statistic is whole."""
     stats = {s: lookup.get(endpoint, variable, s) for s in ("median", "q25", "q75", "min", "max")}
-    fmt = fmt_scientific if variable == "MRDPRE" else fmt_number
+    fmt = (fmt_scientific if variable == "MRDPRE" else
+           fmt_whole if variable in WHOLE_NUMBERS else fmt_number)
     median, q25, q75 = (value(stats[s], "estimate") for s in ("median", "q25", "q75"))
     return [((VARIABLE_LABELS.get(variable, variable), ""), 0),
             (("n", str(count(stats["median"], "n"))), 1),
@@ -71,12 +71,10 @@ def _characteristics(rows: Rows, data_cut: str, *, number: str, title: str, endp
         lines += (_continuous if kind == "continuous" else _categorical)(lookup, endpoint,
                                                                          variable)
     n = count(lookup.select(endpoint, "count").iloc[0], "n")
-    methods = unique_methods(lookup.select(endpoint))
-    notes = (*(f"{m}." for m in methods), f"Percentages of N; '{MISSING}' counts patients "
-             "without a value.", ABBREVIATIONS)
     return Table(number, title, "FAS", data_cut, ("Characteristic", header_n("FAS", n)),
                  tuple(line for line, _ in lines), tuple(level for _, level in lines),
-                 notes, "01_population")
+                 source="01_population",
+                 methods=tuple(unique_methods(lookup.select(endpoint))))
 
 
 def table_14_1_1(rows: Rows, data_cut: str) -> Table:
@@ -86,11 +84,10 @@ def table_14_1_1(rows: Rows, data_cut: str) -> Table:
     n = count(found[0][1], "n")
     body = tuple((label, fmt_count_percent(count(row), count(row, "n"))) for label, row in found)
     notes = ("Full analysis set: transplanted on or before the data cut. Safety set: received "
-             "at least one dose of blinatumomab. Deaths up to the data cut.",
-             "Percentages of enrolled patients.")
+             "at least one dose of blinatumomab. Deaths up to the data cut.",)
     return Table("14.1.1", "Disposition and analysis sets", "Enrolled", data_cut,
                  ("", header_n("Enrolled", n)), body, (0, 1, 1, 1, 0, 0), notes,
-                 "01_population")
+                 "01_population", methods=tuple(dict.fromkeys(row["method"] for _, row in found)))
 
 
 def table_14_1_2(rows: Rows, data_cut: str) -> Table:
@@ -120,12 +117,11 @@ def table_14_1_4(rows: Rows, data_cut: str) -> Table:
         ("Patients, n", str(n)),
         ("Deaths, n (%)", fmt_count_percent(count(median, "events"), n)),
         ("Median follow-up, days (95% CI)",
-         f"{fmt_days(days[0])} ({fmt_days(days[1])}, {fmt_days(days[2])})"),
+         fmt_estimate_ci(days[0], days[1], days[2], percent=False, decimals=0)),
         ("Median follow-up, months (95% CI)",
-         f"{fmt_number(months[0])} ({fmt_number(months[1])}, {fmt_number(months[2])})"),
+         fmt_estimate_ci(months[0], months[1], months[2], percent=False)),
         ("Follow-up range, days", fmt_range(value(low, "estimate"), value(high, "estimate"), 0)),
     )
-    notes = (f"Method: {median['method']}.", "Range: shortest and longest follow-up of patients "
-             "alive at last contact. 1 month = 30.4375 days.", "NE: not estimable.")
     return Table("14.1.4", "Follow-up", "FAS", data_cut, ("", header_n("FAS", n)), body,
-                 footnotes=notes, source="01_population")
+                 footnotes=("1 month = 30.4375 days.",), source="01_population",
+                 methods=(median["method"], low["method"]))

@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from haplo_report.formatting import AT_LEAST, fmt_count_percent, fmt_days, fmt_range
+from haplo_report.formatting import AT_LEAST, fmt_count_percent, fmt_median_range
 from haplo_report.analysis.summaries import GRADE3
-from haplo_report.outputs.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame, count,
-                                      code_label, header_n, value)
-from haplo_report.outputs.tables.efficacy import ABBREVIATIONS, NE_NOTE, stacked_tte_table
+from haplo_report.outputs.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame,
+                                              code_label, count, header_n, unique_methods, value)
+from haplo_report.outputs.tables.efficacy import stacked_tte_table
 
-AE_ABBREVIATIONS = ("AE: adverse event; CRS: cytokine release syndrome; CTCAE: Common "
-                    "Terminology Criteria for Adverse Events; ICANS: immune effector "
-                    "cell-associated neurotoxicity syndrome; CMV: cytomegalovirus; EBV: "
-                    "Epstein-Barr virus.")
 AE_OVERVIEW: tuple[tuple[str, str], ...] = (
     ("AE=Any", "Any AE"), (GRADE3, f"AE of CTCAE grade {AT_LEAST}3"), ("AESER=Y", "Serious AE"),
     ("AEREL=Y", "AE related to blinatumomab"), ("AETOXGR=5", "Fatal AE (grade 5)"),
@@ -22,10 +18,6 @@ AE_OVERVIEW: tuple[tuple[str, str], ...] = (
 AESI_LABELS: dict[str, str] = {
     "AESI=CRS": "Cytokine release syndrome", "AESI=ICANS": "Neurotoxicity (ICANS)",
     "AESI=INFECTION": "Infections",
-}
-DEATH_ABBREVIATIONS: dict[str, str] = {  # causes of death coded as abbreviations (spec)
-    "GVHD": "graft-versus-host disease", "TMA": "thrombotic microangiopathy",
-    "VOD": "veno-occlusive disease (sinusoidal obstruction syndrome)",
 }
 GRADE_LABELS: dict[str, str] = {
     "None": "None", "I": "Grade I", "II": "Grade II", "III": "Grade III", "IV": "Grade IV",
@@ -58,11 +50,11 @@ def _with_distribution(estimates: Table, rows: Rows, endpoint: str, heading: str
         for _, row in organs.iterrows():
             body.append((code_label(row["subgroup"].split("=", 1)[1]), _cell(row)))
             indents.append(1)
-    notes = (*estimates.footnotes[:-1], "Maximum grade per patient over all episodes up to the "
-             "data cut; organ involvement: a patient counts once per organ ever involved.",
-             estimates.footnotes[-1])
+    notes = (*estimates.footnotes, "Maximum grade per patient over all episodes up to the "
+             "data cut; organ involvement: a patient counts once per organ ever involved.")
     return Table(estimates.number, estimates.title, "FAS", estimates.data_cut,
-                 estimates.columns, tuple(body), tuple(indents), notes, estimates.source)
+                 estimates.columns, tuple(body), tuple(indents), notes, estimates.source,
+                 methods=(*estimates.methods, *unique_methods(counts)))
 
 
 def table_14_3_1(rows: Rows, data_cut: str) -> Table:
@@ -92,22 +84,21 @@ def table_14_3_5(rows: Rows, data_cut: str) -> Table:
     body: list[tuple[str, ...]] = []
     indents: list[int] = []
     notes: list[str] = []
+    methods: list[str] = []
     for endpoint in ("ANC", "PLT"):
         part = stacked_tte_table(rows, data_cut, number="14.3.5", title="Engraftment",
                                  source="10_engraftment", endpoints=(endpoint,))
         median = lookup.get(endpoint, "All", "median_days")
         low, high = lookup.find(endpoint, "All", "min"), lookup.find(endpoint, "All", "max")
-        span = ("NE" if low is None or high is None else
-                fmt_range(value(low, "estimate"), value(high, "estimate"), 0))
         body += [*part.rows, ("Recovered, n", str(count(median, "n"))),
-                 ("Median day of recovery (range)",
-                  f"{fmt_days(value(median, 'estimate'))} ({span})")]
+                 ("Median day of recovery (range)", fmt_median_range(
+                     value(median, "estimate"), None if low is None else value(low, "estimate"),
+                     None if high is None else value(high, "estimate")))]
         indents += [*part.indents, 1, 1]
-        notes += [*part.footnotes, f"{median['method']}."]
-    notes = list(dict.fromkeys(notes))
-    notes = [n for n in notes if n not in (NE_NOTE, ABBREVIATIONS)] + [NE_NOTE, ABBREVIATIONS]
+        notes += part.footnotes
+        methods += [*part.methods, median["method"]]
     return Table("14.3.5", "Engraftment", "FAS", data_cut, part.columns, tuple(body),
-                 tuple(indents), tuple(notes), "10_engraftment")
+                 tuple(indents), tuple(notes), "10_engraftment", methods=tuple(methods))
 
 
 def _two_columns(lookup: RowLookup, endpoint: str) -> tuple[str, str]:
@@ -124,10 +115,10 @@ def table_14_3_6(rows: Rows, data_cut: str) -> Table:
     found = [(label, lookup.get("AE", subgroup, "count")) for subgroup, label in AE_OVERVIEW]
     n = count(found[0][1], "n")
     body = tuple((label, _cell(row)) for label, row in found)
-    notes = ("Subjects are counted once per row. Adverse events up to the data cut.",
-             AE_ABBREVIATIONS)
     return Table("14.3.6", "Adverse events overview", "Safety", data_cut,
-                 ("", header_n("Safety set", n)), body, footnotes=notes, source="11_safety")
+                 ("", header_n("Safety set", n)), body,
+                 footnotes=("Adverse events up to the data cut.",), source="11_safety",
+                 methods=tuple(dict.fromkeys(row["method"] for _, row in found)))
 
 
 def _any_and_severe_rows(lookup: RowLookup, endpoint: str) -> list[tuple[str, pd.Series,
@@ -158,14 +149,14 @@ def table_14_3_7(rows: Rows, data_cut: str) -> Table:
             label, level = subgroup.split("=", 1)[1], 0
         body.append((label, _cell(any_row), _cell(severe)))
         indents.append(level)
-    notes = ("Subjects are counted once per system organ class and once per preferred term, "
-             "at their worst CTCAE grade. System organ classes, and preferred terms within "
-             "them, by decreasing frequency, then alphabetically. MedDRA coding as supplied.",
-             AE_ABBREVIATIONS)
+    notes = ("A patient counts once in each system organ class and preferred term. System organ "
+             "classes, and preferred terms within them, by decreasing frequency, then "
+             "alphabetically; MedDRA coding as supplied.",)
     return Table("14.3.7", "Adverse events by system organ class and preferred term",
                  "Safety", data_cut,
                  ("System organ class / preferred term", *_two_columns(lookup, "AESOCPT")),
-                 tuple(body), tuple(indents), notes, "11_safety")
+                 tuple(body), tuple(indents), notes, "11_safety",
+                 methods=tuple(unique_methods(lookup.select("AESOCPT", "count"))))
 
 
 def table_14_3_9(rows: Rows, data_cut: str) -> Table:
@@ -177,13 +168,11 @@ def table_14_3_9(rows: Rows, data_cut: str) -> Table:
         label = subgroup.split(";PT=", 1)[1] if nested else AESI_LABELS.get(subgroup, subgroup)
         body.append((label, _cell(any_row), _cell(severe)))
         indents.append(1 if nested else 0)
-    notes = ("Subjects are counted once per row, at their worst CTCAE grade. Adverse events "
-             "of special interest as flagged by the investigator (AESI); CMV and EBV "
-             "reactivation: infections whose preferred term names the virus.",
-             AE_ABBREVIATIONS)
+    notes = ("AESI as flagged by the investigator; CMV and EBV reactivation: infections whose "
+             "preferred term names the virus.",)
     return Table("14.3.9", "Adverse events of special interest", "Safety", data_cut,
                  ("", *_two_columns(lookup, "AESI")), tuple(body), tuple(indents), notes,
-                 "11_safety")
+                 "11_safety", methods=tuple(unique_methods(lookup.select("AESI", "count"))))
 
 
 def table_14_3_10(rows: Rows, data_cut: str) -> Table:
@@ -204,10 +193,8 @@ def table_14_3_10(rows: Rows, data_cut: str) -> Table:
         body.append((label, _cell(row)))
         indents.append(level)
     n = count(counts.iloc[0], "n")
-    used = sorted({"FAS": "full analysis set", **{code: text for code, text in
-                   DEATH_ABBREVIATIONS.items() if any(row[0] == code for row in body)}}.items())
     notes = ("Deaths up to the data cut. Relapse-related: death after relapse or with relapse "
-             "as the cause; otherwise non-relapse.", "Percentages of the full analysis set.",
-             "; ".join(f"{code}: {text}" for code, text in used) + ".")
+             "as the cause; otherwise non-relapse.",)
     return Table("14.3.10", "Deaths by cause", "FAS", data_cut, ("", header_n("FAS", n)),
-                 tuple(body), tuple(indents), notes, "11_safety")
+                 tuple(body), tuple(indents), notes, "11_safety",
+                 methods=tuple(unique_methods(counts)))

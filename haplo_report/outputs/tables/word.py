@@ -1,0 +1,178 @@
+"""A table as a Word document laid out like the consolidated report (:mod:`.layout`): caption
+in Word's caption style, column widths fitted to the content, bold header row repeated on
+every page, rows that do not split, levels as paragraph indents, notes kept with the table,
+running header (study, data cut) and footer (page x of y); identical bytes for identical tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from docx import Document
+from docx.document import Document as DocxDocument
+from docx.enum.style import WD_STYLE_TYPE
+from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_TAB_ALIGNMENT
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Cm, Pt, RGBColor
+from docx.text.paragraph import Paragraph
+
+from haplo_report.outputs.tables.layout import (BODY_PT, CAPTION_PT, CAPTION_STYLE,
+                                                HEADER_DISTANCE_CM, INDENT_CM, MARGIN_CM,
+                                                NOTE_PT, NOTES_STYLE, PAGE_SIZES_CM,
+                                                RULE_EIGHTHS_PT, FONT, PAGE_OF, Page,
+                                                column_widths)
+
+if TYPE_CHECKING:
+    from haplo_report.outputs.tables.core import Table
+
+# Fixed archive and document dates: python-docx stamps the current time into both, which
+# would make two runs differ in bytes.
+FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+FIXED_DOC_TIME = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+BLACK = RGBColor(0, 0, 0)
+
+
+def save_docx(document: DocxDocument, path: Path) -> Path:
+    """Save a python-docx document with fixed zip entry times, so equal content gives equal bytes.
+
+    zipfile stamps each entry with the wall clock; Pandoc also copies those stamps from a
+    reference document into its output.
+    """
+    document.save(str(path))
+    with zipfile.ZipFile(path) as archive:
+        entries = [(info, archive.read(info)) for info in archive.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info, data in entries:
+            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(fixed, data)
+    return path
+
+
+def set_styles(document: DocxDocument) -> None:
+    """The report's typeface and sizes on Normal, header and footer; Word's Caption style bold
+    upright black (the template's is blue italic); a Table Notes style for notes."""
+    for name, size in (("Normal", BODY_PT), ("Header", NOTE_PT), ("Footer", NOTE_PT)):
+        style = document.styles[name]
+        style.font.name, style.font.size = FONT, Pt(size)
+        style.paragraph_format.space_after = Pt(0)
+        style.paragraph_format.space_before = Pt(0)
+        style.paragraph_format.line_spacing = 1.0
+    caption = document.styles[CAPTION_STYLE]
+    caption.font.name, caption.font.size = FONT, Pt(CAPTION_PT)
+    caption.font.bold, caption.font.italic, caption.font.color.rgb = True, False, BLACK
+    caption.paragraph_format.space_after = Pt(6)
+    caption.paragraph_format.keep_with_next = True
+    notes = document.styles.add_style(NOTES_STYLE, WD_STYLE_TYPE.PARAGRAPH)
+    notes.base_style = document.styles["Normal"]
+    notes.font.size = Pt(NOTE_PT)
+    notes.paragraph_format.keep_together = True
+
+
+def set_page(document: DocxDocument, page: Page) -> None:
+    """Page size and margins; running header "study ... Data cut" and footer "Page x of y"."""
+    section = document.sections[0]
+    width, height = PAGE_SIZES_CM[page.size]
+    section.page_width, section.page_height = Cm(width), Cm(height)
+    for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
+        setattr(section, side, Cm(MARGIN_CM))
+    section.header_distance = section.footer_distance = Cm(HEADER_DISTANCE_CM)
+    document.styles["Header"].paragraph_format.tab_stops.clear_all()  # the template's Letter tabs
+    header = section.header.paragraphs[0]
+    header.paragraph_format.tab_stops.add_tab_stop(Cm(page.text_width_cm),
+                                                   WD_TAB_ALIGNMENT.RIGHT)
+    left, right = page.header
+    header.add_run(f"{left}\t{right}")
+    footer = section.footer.paragraphs[0]
+    footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    footer.add_run(PAGE_OF[0])
+    _field(footer, "PAGE")
+    footer.add_run(PAGE_OF[1])
+    _field(footer, "NUMPAGES")
+
+
+def _field(paragraph: Paragraph, code: str) -> None:
+    """A Word field (PAGE, NUMPAGES) whose value Word and LibreOffice fill in."""
+    field = OxmlElement("w:fldSimple")
+    field.set(qn("w:instr"), code)
+    run = OxmlElement("w:r")
+    text = OxmlElement("w:t")
+    text.text = "1"
+    run.append(text)
+    field.append(run)
+    paragraph._p.append(field)
+
+
+def _element(tag: str, **attributes: str) -> OxmlElement:
+    element = OxmlElement(tag)
+    for key, value in attributes.items():
+        element.set(qn(f"w:{key}"), value)
+    return element
+
+
+def _rule(side: str) -> OxmlElement:
+    return _element(f"w:{side}", val="single", sz=str(RULE_EIGHTHS_PT), space="0", color="000000")
+
+
+def add_table(document: DocxDocument, table: Table, width_cm: float) -> None:
+    """The table itself: rules above and below the header and below the last row only."""
+    levels = table.indents or (0,) * len(table.rows)
+    listing = table.kind == "Listing"
+    widths = column_widths(table.columns, table.rows, levels, width_cm, label=not listing)
+    grid = document.add_table(rows=1 + len(table.rows), cols=len(table.columns))
+    grid.alignment = WD_TABLE_ALIGNMENT.CENTER
+    grid.autofit = False
+    properties = grid._tbl.tblPr
+    properties.append(_element("w:tblW", w=str(round(width_cm / 2.54 * 1440)), type="dxa"))
+    borders = _element("w:tblBorders")
+    borders.append(_rule("top"))
+    borders.append(_rule("bottom"))
+    properties.append(borders)
+    for column, width in zip(grid.columns, widths):
+        column.width = Cm(width)
+    right = [not listing and i > 0 for i in range(len(table.columns))]
+    for r, row in enumerate(grid.rows):
+        row_properties = row._tr.get_or_add_trPr()
+        row_properties.append(_element("w:cantSplit"))
+        if r == 0:
+            row_properties.append(_element("w:tblHeader"))
+        values = table.columns if r == 0 else table.rows[r - 1]
+        for c, (cell, text) in enumerate(zip(row.cells, values)):
+            cell.width = Cm(widths[c])
+            paragraph = cell.paragraphs[0]
+            paragraph.add_run(text).bold = r == 0
+            if right[c]:
+                paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+            if r and c == 0 and levels[r - 1]:
+                paragraph.paragraph_format.left_indent = Cm(INDENT_CM * levels[r - 1])
+            if r == 0:
+                cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.BOTTOM
+                cell._tc.get_or_add_tcPr().append(_element("w:tcBorders"))
+                cell._tc.tcPr[-1].append(_rule("bottom"))
+            if r == len(table.rows):  # the last row stays with the notes below
+                paragraph.paragraph_format.keep_with_next = True
+
+
+def write_docx(table: Table, path: Path, page: Page) -> Path:
+    """Caption, table, notes and source line as a Word document at ``path``."""
+    document = Document()
+    props = document.core_properties
+    props.created = props.modified = FIXED_DOC_TIME
+    props.title, props.author, props.last_modified_by = table.caption, "haplo-report", ""
+    props.revision = 1
+    set_styles(document)
+    set_page(document, page)
+    document.add_paragraph(table.caption, style=CAPTION_STYLE)
+    add_table(document, table, page.text_width_cm)
+    notes = [*table.notes, table.source_line]
+    for i, note in enumerate(notes):
+        paragraph = document.add_paragraph(note, style=NOTES_STYLE)
+        paragraph.paragraph_format.space_before = Pt(4 if i == 0 else 0)
+        paragraph.paragraph_format.keep_with_next = i < len(notes) - 1
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return save_docx(document, path)
