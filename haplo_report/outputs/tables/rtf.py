@@ -58,7 +58,7 @@ def page_fields(font: int) -> str:
 def rtf_document(table: Table, page: Page) -> rtf.RTFDocument:
     """The rtflite document of ``table`` on ``page``."""
     font = FontMapping.get_font_name_to_number_mapping()[RTF_FONT]
-    levels = table.indents or (0,) * len(table.rows)
+    levels = table.levels
     listing = table.kind == "Listing"
     widths = column_widths(table.columns, table.rows, levels, page.text_width_cm,
                            label=not listing)

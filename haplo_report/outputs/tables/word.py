@@ -121,18 +121,20 @@ def _rule(side: str) -> OxmlElement:
 
 def add_table(document: DocxDocument, table: Table, width_cm: float) -> None:
     """The table itself: rules above and below the header and below the last row only."""
-    levels = table.indents or (0,) * len(table.rows)
+    levels = table.levels
     listing = table.kind == "Listing"
     widths = column_widths(table.columns, table.rows, levels, width_cm, label=not listing)
     grid = document.add_table(rows=1 + len(table.rows), cols=len(table.columns))
     grid.alignment = WD_TABLE_ALIGNMENT.CENTER
     grid.autofit = False
-    properties = grid._tbl.tblPr
-    properties.append(_element("w:tblW", w=str(round(width_cm / 2.54 * 1440)), type="dxa"))
+    properties = grid._tbl.tblPr  # children in schema order: tblW, jc, tblBorders, tblLayout
+    width = properties.find(qn("w:tblW"))
+    width.set(qn("w:w"), str(round(width_cm / 2.54 * 1440)))
+    width.set(qn("w:type"), "dxa")
     borders = _element("w:tblBorders")
     borders.append(_rule("top"))
     borders.append(_rule("bottom"))
-    properties.append(borders)
+    properties.insert_element_before(borders, "w:shd", "w:tblLayout", "w:tblCellMar", "w:tblLook")
     for column, width in zip(grid.columns, widths):
         column.width = Cm(width)
     right = [not listing and i > 0 for i in range(len(table.columns))]
@@ -151,9 +153,12 @@ def add_table(document: DocxDocument, table: Table, width_cm: float) -> None:
             if r and c == 0 and levels[r - 1]:
                 paragraph.paragraph_format.left_indent = Cm(INDENT_CM * levels[r - 1])
             if r == 0:
+                borders = _element("w:tcBorders")
+                borders.append(_rule("bottom"))
+                cell._tc.get_or_add_tcPr().insert_element_before(
+                    borders, "w:shd", "w:noWrap", "w:tcMar", "w:textDirection", "w:tcFitText",
+                    "w:vAlign", "w:hideMark")
                 cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.BOTTOM
-                cell._tc.get_or_add_tcPr().append(_element("w:tcBorders"))
-                cell._tc.tcPr[-1].append(_rule("bottom"))
             if r == len(table.rows):  # the last row stays with the notes below
                 paragraph.paragraph_format.keep_with_next = True
 
