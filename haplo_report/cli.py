@@ -1,4 +1,4 @@
-"""Command line: ``haplo-report validate | simulate | run``.
+"""Command line: ``haplo-report validate | simulate | run | verify``.
 
 Exit codes: 0 success; 1 invalid data or a failed run; 2 bad usage or bad parameters.
 Errors are one clear message, never a traceback.
@@ -65,6 +65,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stall-timeout", type=float, default=None, metavar="SECONDS",
                      help="a notebook cell running longer than this fails the run as stalled "
                      "(default 1800)")
+    verify = sub.add_parser(
+        "verify", help="check a delivered run folder against its manifest",
+        description="Check every file of a run folder against the SHA-256 in its manifest "
+        "(missing, changed, unlisted files) and the installed versions against the recorded "
+        "ones; with --reproduce, derive the datasets again from the folder's input tables and "
+        "execute every notebook again from its derived data in a temporary folder, comparing "
+        "result rows and tables byte for byte. Writes verification.txt beside the manifest. "
+        "Exit 0 when every check holds, 1 otherwise.",
+    )
+    verify.add_argument("run_dir", type=Path, help="the run folder (OUTPUT/<study>/<data cut date>)")
+    verify.add_argument("--reproduce", action="store_true",
+                        help="also derive and execute again, and compare the results")
+    verify.add_argument("--jobs", type=int, default=None,
+                        help="notebooks executed at once with --reproduce (default: all cores)")
     return parser
 
 
@@ -119,7 +133,24 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"validate": _validate, "simulate": _simulate, "run": _run}
+def _verify(args: argparse.Namespace) -> int:
+    import os
+
+    from haplo_report.run.verify import VerifyError, verify
+
+    jobs = (os.cpu_count() or 1) if args.jobs is None else args.jobs
+    if jobs < 1:
+        raise ParamsError(f"--jobs must be at least 1, got {jobs}")
+    try:
+        checks, summary = verify(args.run_dir, reproduce_notebooks=args.reproduce, jobs=jobs,
+                                 stream=sys.stderr)
+    except VerifyError as exc:
+        raise ParamsError(str(exc)) from None
+    print(summary, end="")
+    return EXIT_OK if all(check.holds for check in checks) else EXIT_FAILED
+
+
+COMMANDS = {"validate": _validate, "simulate": _simulate, "run": _run, "verify": _verify}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,7 @@ import pytest
 
 from haplo_report.analysis.derive import derive_cut, load_derived
 from haplo_report.analysis.endpoints import endpoint_landmarks, tte_results
-from haplo_report.params import Params
+from haplo_report.params import Params, load_params
 from haplo_report.plan import COMMON_PARAMS, NOTEBOOKS
 from haplo_report.analysis.results import read_results, results_frame
 from haplo_report.data.simulate import write_simulated_cut
@@ -105,8 +105,10 @@ def runs(tmp_path_factory):
 
 
 def _outputs(path: Path) -> list[dict]:
+    """The outputs the report shows (not those of cells tagged remove-output)."""
     notebook = nbformat.read(path, as_version=4)
     return [o for cell in notebook.cells if cell.cell_type == "code"
+            and "remove-output" not in cell.metadata.get("tags", [])
             for o in cell.get("outputs", [])]
 
 
@@ -203,7 +205,8 @@ def test_missing_optional_table_is_said_not_failed(runs, name, table):
     assert set(results["endpoint"]) == WITHOUT_OPTIONAL[name]
 
 
-def test_parameters_cell_defaults_are_the_params_defaults():
+def test_parameters_cell_defaults_are_the_example_cut():
+    example = load_params(NOTEBOOK_DIR.parent / "params" / "example.yml").to_dict()
     for spec in NOTEBOOKS:
         notebook = nbformat.read(NOTEBOOK_DIR / f"{spec.name}.ipynb", as_version=4)
         cells = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
@@ -213,8 +216,34 @@ def test_parameters_cell_defaults_are_the_params_defaults():
         expected = {"study_id", "study_title", "data_cut_date", "data_dir", "out_dir",
                     *spec.params}
         assert set(namespace) - {"__builtins__"} == expected, spec.name
-        for name in spec.params:
-            assert namespace[name] == _value(getattr(Params, name)), (spec.name, name)
+        for name in (*COMMON_PARAMS, *spec.params):
+            assert namespace[name] == example[name], (spec.name, name)
+        assert (namespace["data_dir"], namespace["out_dir"]) == ("data", "."), spec.name
         assert notebook.cells[0].source == f"# {spec.title}"
         assert all(c.get("outputs", []) == [] and c.get("execution_count") is None
                    for c in notebook.cells if c.cell_type == "code"), spec.name
+
+
+def test_first_output_is_the_dataset_check(runs):
+    for spec in NOTEBOOKS:
+        notebook = nbformat.read(runs["root"] / "out" / "notebooks" / f"{spec.name}.ipynb",
+                                 as_version=4)
+        first = next(o for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+        text = first["data"]["text/markdown"]
+        assert re.match(r"\| Dataset +\| +Rows \| Schema +\| Valid +\|", text), spec.name
+        assert re.search(r"\| ADSL +\| +31 \| ADSL \(docs/architecture.md\) +\| Yes ", text)
+        assert "| No " not in text
+
+
+def test_an_altered_dataset_stops_its_notebook_naming_the_violation(runs, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(runs["root"] / "data", data)
+    adtte = pd.read_parquet(data / "adtte.parquet")
+    row = int(adtte.index[adtte["PARAMCD"] == "PFS"][2])
+    adtte.loc[row, "CNSR"] = 7
+    adtte.to_parquet(data / "adtte.parquet", index=False)
+    params = runs["params"]
+    error = _execute("03_pfs", _parameters("03_pfs", params, data, tmp_path), tmp_path)
+    assert "InvalidDerivedData" in error
+    assert f"ADTTE (PFS): row {row + 1}, column CNSR, value 7, check isin([0, 1, 2, 3, 4])" in error
+    assert not (tmp_path / "results" / "03_pfs.csv").exists()  # stopped before any result

@@ -23,15 +23,20 @@ DATE_COLUMNS = ("RFICDT", "HSCTDT", "LSTALVDT", "RELDT", "DTHDT", "ONSETDT", "MR
                 "PLTDT", "AESTDT")
 
 
+# The source notebooks' parameter defaults are the example cut's: its data cut date shows in
+# every notebook's code, whatever cut ran.
+EXAMPLE_CUT_DATE = "2026-07-31"
+
+
 def cut_dates(cut_dir: Path) -> set[str]:
-    """Every date of the cut (ISO), the data cut date itself excepted."""
+    """Every date of the cut (ISO), the data cut dates (this one, the example's) excepted."""
     dates: set[str] = set()
     for path in cut_dir.glob("*.csv"):
         frame = pd.read_csv(path, dtype=str)
         for column in DATE_COLUMNS:
             if column in frame:
                 dates |= set(frame[column].dropna())
-    return dates - {str(REAL_CUT_DATE)}
+    return dates - {str(REAL_CUT_DATE), EXAMPLE_CUT_DATE}
 
 
 # Whole-word candidates: ISO dates, YYYYMMDD, screening numbers (matched against a set: fast).

@@ -1,0 +1,204 @@
+"""``haplo-report verify`` on a delivered run folder, moved elsewhere; the folder itself names no
+path of the machine and its notebooks re-execute where they were delivered.
+
+Every test uses copies of the shared real run (conftest ``real_run``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+from conftest import RealRun, run_cli
+from haplo_report.paths import PROJECT_ROOT
+from haplo_report.run import verify as verifier
+from haplo_report.run.manifest import MANIFEST, read_manifest, toolchain_versions
+from test_privacy import docx_text, pdf_text
+
+
+@pytest.fixture(scope="module")
+def delivered(real_run: RealRun) -> Path:
+    assert real_run.exit_code == 0, real_run.stderr
+    return real_run.run_dir
+
+
+@pytest.fixture
+def moved(delivered: Path, tmp_path: Path) -> Path:
+    """A copy of the run folder at another path (as an auditor receives it)."""
+    target = tmp_path / "archive" / "received-run"
+    shutil.copytree(delivered, target)
+    return target
+
+
+def _verify(run_dir: Path, *flags: str) -> tuple[int, str]:
+    code, out, err = run_cli(["verify", str(run_dir), *flags])
+    assert "Traceback" not in out + err
+    return code, out
+
+
+def test_moved_folder_verifies_and_reproduces(moved: Path) -> None:
+    code, out = _verify(moved, "--reproduce", "--jobs", "2")
+    assert code == 0, out
+    assert "files: " in out and " 0 missing, 0 changed, 0 unlisted: holds" in out
+    assert "environment: " in out and ": 0 differ: holds" in out
+    assert "11 derived data files derived again from data/input" in out
+    assert ": 0 differences: holds" in out and out.rstrip().endswith("result: VERIFIED")
+    summary = (moved / verifier.SUMMARY).read_text(encoding="utf-8")
+    assert summary == out
+    # the summary beside the manifest is not an unlisted file: verifying again still holds
+    assert _verify(moved)[0] == 0
+
+
+@pytest.mark.parametrize("fault, expected", [
+    ("table byte", "changed (SHA-256 differs): tables/14.2.1.csv"),
+    ("deleted figure", "missing: figures/14.2.1.png"),
+    ("extra file", "unlisted: notes/extra.txt"),
+    ("library version", "version differs: lifelines: run 0.0.1, now "),
+])
+def test_each_fault_is_named_with_exit_1(moved: Path, fault: str, expected: str) -> None:
+    if fault == "table byte":
+        table = moved / "tables" / "14.2.1.csv"
+        data = bytearray(table.read_bytes())
+        data[-2] = ord("1") if data[-2] != ord("1") else ord("2")
+        table.write_bytes(bytes(data))
+    elif fault == "deleted figure":
+        (moved / "figures" / "14.2.1.png").unlink()
+    elif fault == "extra file":
+        (moved / "notes").mkdir()
+        (moved / "notes" / "extra.txt").write_text("added after delivery\n")
+    else:
+        manifest = read_manifest(moved / MANIFEST)
+        manifest["toolchain"]["lifelines"] = "0.0.1"
+        (moved / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    code, out = _verify(moved)
+    assert code == 1
+    assert f"  {expected}" in out
+    assert out.rstrip().endswith("result: NOT VERIFIED")
+    problems = [line for line in out.splitlines() if line.startswith("  ")]
+    assert len(problems) == 1, problems  # nothing else reported
+
+
+def test_reproduction_names_a_changed_row(moved: Path) -> None:
+    """One notebook re-executed (the manifest cut down to it) against a table edited by hand."""
+    manifest = read_manifest(moved / MANIFEST)
+    manifest["notebooks"] = {"03_pfs": manifest["notebooks"]["03_pfs"]}
+    table = moved / "tables" / "14.2.1.csv"
+    lines = table.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    original = lines[3]
+    lines[3] = original.replace(",", ";", 1)
+    table.write_text("".join(lines), encoding="utf-8")
+    check = verifier.reproduce(moved, manifest, jobs=1)
+    assert not check.holds
+    assert (f"tables/14.2.1.csv row 3: delivered {lines[3].rstrip(chr(10))!r}, "
+            f"reproduced {original.rstrip(chr(10)).lstrip(chr(0xfeff))!r}") in check.problems
+    assert "10 notebooks" not in check.summary and "1 notebooks executed again" in check.summary
+
+
+def test_compare_file_names_rows(tmp_path: Path) -> None:
+    old, new = tmp_path / "old.csv", tmp_path / "new.csv"
+    old.write_text("a,b\n1,2\n3,4\n")
+    new.write_text("a,b\n1,2\n3,5\n6,7\n")
+    assert verifier.compare_file(old, old, "t.csv") == []
+    assert verifier.compare_file(old, new, "t.csv") == [
+        "t.csv row 2: delivered '3,4', reproduced '3,5'",
+        "t.csv row 3: delivered '(no row)', reproduced '6,7'"]
+    assert verifier.compare_file(old, tmp_path / "gone.csv", "t.csv") == [
+        "t.csv: not written by the re-execution"]
+
+
+def test_not_a_run_folder_is_a_usage_error(tmp_path: Path) -> None:
+    code, out, err = run_cli(["verify", str(tmp_path)])
+    assert code == 2 and "not a run folder" in err and "manifest.json" in err
+    code, out, err = run_cli(["verify", str(tmp_path / "nowhere")])
+    assert code == 2 and "not a folder" in err
+
+
+def test_environment_check_compares_the_toolchain(delivered: Path) -> None:
+    manifest = read_manifest(delivered / MANIFEST)
+    assert manifest["toolchain"] == toolchain_versions(manifest["renderer"])
+    check = verifier.check_environment({**manifest, "toolchain": {**manifest["toolchain"],
+                                                                   "python": "2.7.18"}})
+    assert check.problems == [f"version differs: python: run 2.7.18, now "
+                              f"{manifest['toolchain']['python']}"]
+
+
+def test_papermill_inside_the_delivered_folder_gives_the_same_results(moved: Path,
+                                                                     tmp_path: Path) -> None:
+    papermill.execute_notebook(str(moved / "notebooks" / "03_pfs.ipynb"),
+                               str(tmp_path / "out.ipynb"), kernel_name="python3",
+                               progress_bar=False, cwd=str(moved))
+    check = verifier.check_files(moved, read_manifest(moved / MANIFEST))
+    assert check.holds, check.problems  # results, tables, figures rewritten with the same bytes
+    executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    injected = next(c.source for c in executed.cells
+                    if "injected-parameters" in c.metadata.get("tags", []))
+    assert 'data_dir = "data"' in injected and 'out_dir = "."' in injected  # as delivered
+    assert not any(o.output_type == "error" for c in executed.cells if c.cell_type == "code"
+                   for o in c.outputs)
+
+
+def test_no_path_of_the_machine_in_what_the_run_shows(real_run: RealRun, delivered: Path) -> None:
+    machine = {str(real_run.output_dir.resolve()), str(real_run.cut_dir.resolve()),
+               str(real_run.params_file.parent.resolve()), str(PROJECT_ROOT), sys.prefix,
+               str(Path.home())}
+    machine.discard("/")
+    scanned = []
+    for path in sorted(delivered.rglob("*")):
+        relative = path.relative_to(delivered).as_posix()
+        if not path.is_file() or relative == MANIFEST:
+            continue
+        if path.suffix == ".docx":
+            text = docx_text(path)
+        elif path.suffix == ".pdf":
+            text = pdf_text(path)
+        else:
+            text = path.read_bytes().decode("utf-8", errors="replace")
+        scanned.append(relative)
+        leaks = sorted(p for p in machine if p in text)
+        assert leaks == [], (relative, leaks)
+    for required in ("report/E2E-TEST_2026-06-30.html", "report/E2E-TEST_2026-06-30.pdf",
+                     "report/E2E-TEST_2026-06-30.docx", "tables/14.2.1.docx",
+                     "figures/14.2.1.svg", "notebooks/03_pfs.html", "notebooks/03_pfs.ipynb"):
+        assert required in scanned
+    manifest = read_manifest(delivered / MANIFEST)
+    assert manifest["location"]["run_dir"] == str(delivered.resolve())  # the one field
+
+
+def test_notebooks_say_which_run_made_them_and_html_renders_tables(delivered: Path) -> None:
+    manifest = read_manifest(delivered / MANIFEST)
+    notebook = nbformat.read(delivered / "notebooks" / "03_pfs.ipynb", as_version=4)
+    ran = notebook.metadata["haplo_report"]
+    assert ran["run_id"] == manifest["run_id"] == manifest["run_key"][:16]
+    assert ran["suite_version"] == manifest["suite"]["version"]
+    assert ran["git_commit"] == manifest["git"]["commit"]
+    assert ran["cache_key"] == manifest["notebooks"]["03_pfs"]["cache_key"]
+    assert len(ran["input_sha256"]) == 64 and set(ran["data_sha256"]) == {"adsl", "adtte"}
+    assert ran["parameters"]["data_dir"] == "data" and ran["parameters"]["out_dir"] == "."
+    assert ran["parameters"]["data_cut_date"] == "2026-06-30"
+    assert notebook.metadata["papermill"]["input_path"] == "notebooks/03_pfs.ipynb"
+    html = (delivered / "notebooks" / "03_pfs.html").read_text(encoding="utf-8")
+    assert "<caption>Table 14.2.1. Progression-free survival" in html
+    assert 'class="table-notes"' in html
+    assert "::: table-notes" not in html and "Table: Table" not in html
+    assert "| Dataset" not in html and ">Dataset</th>" in html  # the dataset check too
+
+
+def test_input_tables_are_kept_typed(delivered: Path, real_run: RealRun) -> None:
+    from haplo_report.data.cut import TABLES, read_tables
+    from haplo_report.data.validation import validate_cut
+
+    kept = read_tables(delivered / "data" / "input")
+    cut = validate_cut(real_run.cut_dir, "2026-06-30")
+    for name in TABLES:
+        if cut.table(name) is None:
+            assert kept.table(name) is None, name
+            continue
+        assert kept.table(name).dtypes.astype(str).to_dict() == \
+            cut.table(name).dtypes.astype(str).to_dict(), name
+        assert kept.table(name).equals(cut.table(name)), name
