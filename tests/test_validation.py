@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from corpus.cases import (FIXTURE, append_row, copy_fixture, drop_column, set_cell,
+from corpus.cases import (FIXTURE, add_column, append_row, copy_fixture, drop_column, set_cell,
                           together, write_bytes)
 from haplo_report.cli import main
 from haplo_report.params import ParamsError
@@ -176,3 +176,36 @@ def test_cut_before_first_consent_is_a_parameter_error(tmp_path: Path,
     assert main(["run", str(params), "--output-dir", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err.startswith("error: data_cut_date: 2025-01-09 is before")
     assert not (tmp_path / "out").exists()
+
+
+def test_dates_after_pandas_range_are_kept_as_its_last_day_and_cut(tmp_path: Path) -> None:
+    folder = copy_fixture(tmp_path / "cut")
+    together(set_cell("subjects", 2, "LSTALVDT", "9999-12-31"),
+             set_cell("mrd", 2, "MRDDT", "2262-04-12"))(folder)
+    cut = validate_cut(folder, CUT)
+    assert cut.subjects["LSTALVDT"].dtype == "datetime64[ns]"
+    assert cut.subjects.loc[0, "LSTALVDT"] == pd.Timestamp("2262-04-11")
+    assert cut.mrd.loc[0, "MRDDT"] == pd.Timestamp("2262-04-11")
+    from haplo_report.analysis.derive import derive_cut  # noqa: PLC0415
+    from haplo_report.params import Params  # noqa: PLC0415
+
+    derived = derive_cut(cut, Params("T", "T", folder, CUT))
+    p01 = derived.adsl.set_index("USUBJID").loc["P01"]
+    assert p01["EOSDT"] == pd.Timestamp(CUT)  # follow-up ends at the cut
+    assert pd.Timestamp("2262-04-11") not in set(derived.admrd["MRDDT"])  # after the cut
+
+
+def test_extra_columns_are_dropped_and_named(tmp_path: Path) -> None:
+    folder = copy_fixture(tmp_path / "cut")
+    together(add_column("subjects", "SCRNUM", "SCR1"), add_column("mrd", "LABID", "L1"),
+             add_column("subjects", "SITENAME", "City Hospital"))(folder)
+    cut = validate_cut(folder, CUT)
+    assert "SCRNUM" not in cut.subjects and "LABID" not in cut.mrd
+    assert cut.dropped == {"subjects": ["SCRNUM", "SITENAME"], "mrd": ["LABID"]}
+    assert cut.summary().endswith("columns not in the data-cut spec, checked for identifiers "
+                                  "and left out: subjects SCRNUM, SITENAME; mrd LABID")
+
+
+def test_a_long_value_is_quoted_as_a_short_excerpt(tmp_path: Path) -> None:
+    violations = _violations(set_cell("subjects", 2, "SEX", "M" * 100_000), tmp_path)
+    assert violations == [("subjects", 2, "SEX", "M" * 60 + "...", "must be one of M, F")]

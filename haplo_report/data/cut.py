@@ -28,6 +28,7 @@ class Cut:
     engraftment: pd.DataFrame | None = None
     adverse_events: pd.DataFrame | None = None
     files: dict[str, Path] = field(default_factory=dict)
+    dropped: dict[str, list[str]] = field(default_factory=dict)  # extra columns left out
 
     def table(self, name: str) -> pd.DataFrame | None:
         """The table called ``name`` (None when an optional table was not supplied)."""
@@ -43,7 +44,14 @@ class Cut:
         parts = [f"{name} {rows}" for name, rows in self.supplied().items() if rows is not None]
         missing = [name for name, rows in self.supplied().items() if rows is None]
         text = ", ".join(parts)
-        return text + (f"; not supplied: {', '.join(missing)}" if missing else "")
+        text += f"; not supplied: {', '.join(missing)}" if missing else ""
+        return text + (f"; {dropped_note(self.dropped)}" if self.dropped else "")
+
+
+def dropped_note(dropped: dict[str, list[str]]) -> str:
+    """One line naming the extra columns left out of the analysis, by table."""
+    named = "; ".join(f"{table} {', '.join(columns)}" for table, columns in dropped.items())
+    return f"columns not in the data-cut spec, checked for identifiers and left out: {named}"
 
 
 def write_tables(cut: Cut, folder: Path) -> None:

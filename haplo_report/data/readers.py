@@ -14,13 +14,19 @@ import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+from openpyxl.utils import get_column_letter
 
 from haplo_report.data.cut import TABLES
 
 FORMATS: tuple[str, ...] = (".csv", ".xlsx", ".parquet", ".xpt", ".sas7bdat")
 FIRST_DATA_ROW = 2  # the header is row 1
+# Excel sheets are read into memory: at most this many cells (rows x header columns); a larger
+# table belongs in CSV or Parquet. 20 million cells is a 1,000,000-row table of 20 columns.
+MAX_XLSX_CELLS = 20_000_000
+EXCERPT = 80  # characters of a library's message quoted in a reason
 
 
 class UnreadableFileError(Exception):
@@ -49,25 +55,34 @@ def cell_text(value: object) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, bytes):
-        return value.decode("utf-8")
+        return value.decode("utf-8")  # UnicodeDecodeError: binary, reported by _read_typed
     return str(value)
 
 
 def find_tables(data_dir: Path) -> tuple[dict[str, Path], dict[str, str]]:
     """Files of the spec's tables in ``data_dir`` (``<table>.<format>``), and ambiguous tables.
 
-    A table supplied in more than one format is ambiguous: it is returned in the second dict
-    with the reason instead of being read.
+    A table supplied in more than one format is ambiguous, and a link leading out of the
+    folder is refused (its values are never read): both are returned in the second dict with
+    the reason instead of being read.
     """
     found: dict[str, list[Path]] = {}
     for path in sorted(Path(data_dir).iterdir()):
-        if path.is_file() and path.stem in TABLES and path.suffix.lower() in FORMATS:
+        if path.stem in TABLES and path.suffix.lower() in FORMATS and (
+                path.is_file() or path.is_symlink()):
             found.setdefault(path.stem, []).append(path)
     files = {name: paths[0] for name, paths in found.items() if len(paths) == 1}
-    ambiguous = {name: "the table is supplied in more than one format ("
-                 + ", ".join(p.name for p in paths) + "); keep exactly one file"
-                 for name, paths in found.items() if len(paths) > 1}
-    return files, ambiguous
+    problems = {name: "the table is supplied in more than one format ("
+                + ", ".join(p.name for p in paths) + "); keep exactly one file"
+                for name, paths in found.items() if len(paths) > 1}
+    inside = Path(data_dir).resolve()
+    for name, path in list(files.items()):
+        target = path.resolve()
+        if path.is_symlink() and (not target.is_relative_to(inside) or not target.is_file()):
+            problems[name] = (f"{path.name} is a link to a file outside the data folder (or to "
+                              "nothing); copy the file itself into the folder")
+            del files[name]
+    return files, problems
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -82,6 +97,9 @@ def _read_csv(path: Path) -> pd.DataFrame:
     if not text.strip():
         raise UnreadableFileError("the file is empty (not even a header row)")
     header = text.splitlines()[0]
+    if "\0" in header:  # UTF-8 decodes UTF-16 text without a byte-order mark: NUL-laced
+        raise UnreadableFileError("NUL bytes between the header's characters: the file looks "
+                                  "like UTF-16 text; export the file as UTF-8")
     if "," not in header:
         for delimiter, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
             if delimiter in header:
@@ -128,41 +146,106 @@ def _frame(header: list[str], body: list[list[str]]) -> pd.DataFrame:
 
 
 def _read_xlsx(path: Path) -> pd.DataFrame:
+    """The first sheet, streamed (openpyxl read-only mode) and bounded: only the header's columns
+    are read, empty rows are skipped, and a sheet beyond :data:`MAX_XLSX_CELLS` cells is refused,
+    so a stray cell at XFD1048576 costs a pass over empty rows, not a million-by-16,384 grid.
+
+    A second stream of the same sheet with formulas instead of saved values runs beside the
+    first: a formula cell whose saved value is missing is named instead of read as empty.
+    """
     import openpyxl  # noqa: PLC0415  (only needed for Excel cuts)
 
     try:
-        book = openpyxl.load_workbook(path, data_only=True)
+        books = [openpyxl.load_workbook(path, read_only=True, data_only=data_only)
+                 for data_only in (True, False)]
     except Exception as exc:  # openpyxl raises many types for a broken file
-        raise UnreadableFileError(f"not a readable Excel workbook ({exc})") from None
-    sheet = book.worksheets[0]
-    merged = [str(r) for r in sheet.merged_cells.ranges if r.min_row == 1]
-    if merged:
+        raise UnreadableFileError(f"not a readable Excel workbook ({_excerpt(exc)})") from None
+    try:
+        return _first_sheet(*books)
+    finally:
+        for book in books:
+            book.close()
+
+
+def _first_sheet(values_book: Any, formulas_book: Any) -> pd.DataFrame:
+    if not values_book.worksheets:
+        raise UnreadableFileError("the workbook has no worksheet")
+    sheet, formulas = values_book.worksheets[0], formulas_book.worksheets[0]
+    if sheet.sheet_state != "visible":
+        shown = [s.title for s in values_book.worksheets if s.sheet_state == "visible"]
         raise UnreadableFileError(
-            f"merged cells in the header row ({', '.join(merged)}); use one plain header cell "
-            "per column")
-    rows = [[cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-    if not rows:
-        raise UnreadableFileError("the first sheet is empty (not even a header row)")
-    header = rows[0]
+            f"the first sheet ({sheet.title[:40]!r}) is hidden; the table is read from the "
+            f"first sheet: unhide it or move the table's sheet first (visible: "
+            f"{', '.join(repr(t[:40]) for t in shown[:5]) or 'none'})")
+    header_cells = next(sheet.iter_rows(max_row=1, values_only=True), ())
+    header = [cell_text(v) for v in header_cells]
     while header and header[-1] == "":
         header = header[:-1]
-    return _frame(header, [row[: len(header)] for row in rows[1:]])
+    if not header:
+        raise UnreadableFileError("the first sheet is empty (not even a header row)")
+    for column, name in enumerate(header, start=1):
+        if name == "":
+            raise UnreadableFileError(
+                f"header cell {get_column_letter(column)}1 is empty (merged or blank header "
+                "cells); use one plain header cell per column")
+    width = len(header)
+    body: list[list[str]] = []
+    rows: list[int] = []
+    pairs = zip(sheet.iter_rows(min_row=2, max_col=width, values_only=True),
+                formulas.iter_rows(min_row=2, max_col=width, values_only=True))
+    for number, (values, written) in enumerate(pairs, start=FIRST_DATA_ROW):
+        if all(v is None for v in values):
+            continue
+        if (len(rows) + 1) * width > MAX_XLSX_CELLS:
+            raise UnreadableFileError(
+                f"more than {MAX_XLSX_CELLS:,} cells in the first sheet; export a table this "
+                "large as CSV or Parquet")
+        for column, (value, formula) in enumerate(zip(values, written), start=1):
+            if value is None and isinstance(formula, str) and formula.startswith("="):
+                raise UnreadableFileError(
+                    f"cell {get_column_letter(column)}{number} holds a formula without a saved "
+                    "value; open and save the workbook in Excel, or export values only")
+        body.append([cell_text(v) for v in values])
+        rows.append(number)
+    frame = pd.DataFrame(body, columns=header, dtype=object)
+    frame.index = pd.Index(rows, dtype="int64")
+    return frame
+
+
+def _excerpt(value: object) -> str:
+    """The first line of ``value``'s text, cut to :data:`EXCERPT` characters."""
+    lines = str(value).strip().splitlines()
+    text = lines[0] if lines else ""
+    return text if len(text) <= EXCERPT else text[:EXCERPT] + "..."
 
 
 def _read_typed(path: Path) -> pd.DataFrame:
-    """Parquet, SAS transport or SAS7BDAT: typed cells turned into their CSV text."""
+    """Parquet, SAS transport or SAS7BDAT: typed cells turned into their CSV text.
+
+    Parquet dates and timestamps are read as Python objects, so every year 1..9999 keeps its
+    calendar date (pandas' nanosecond range ends in 2262).
+    """
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
-            frame = pd.read_parquet(path)
+            import pyarrow.parquet as pq  # noqa: PLC0415  (only needed for Parquet cuts)
+
+            frame = pq.read_table(path).to_pandas(date_as_object=True, timestamp_as_object=True)
         else:
             import pyreadstat  # noqa: PLC0415  (only needed for SAS cuts)
 
             reader = pyreadstat.read_xport if suffix == ".xpt" else pyreadstat.read_sas7bdat
             frame, _ = reader(str(path))
     except Exception as exc:  # each backend raises its own types for a broken file
-        raise UnreadableFileError(f"not a readable {suffix[1:]} file ({exc})") from None
-    frame = frame.astype(object).map(cell_text)
+        raise UnreadableFileError(f"not a readable {suffix[1:]} file ({_excerpt(exc)})") from None
+    frame = frame.astype(object)
+    for position, column in enumerate(frame.columns):
+        try:
+            frame.isetitem(position, frame.iloc[:, position].map(cell_text))
+        except UnicodeDecodeError:
+            raise UnreadableFileError(
+                f"column {_excerpt(column)} holds binary values that are not UTF-8 text; "
+                "export it as text") from None
     frame.index = pd.RangeIndex(len(frame)) + FIRST_DATA_ROW
     return frame
 
@@ -170,8 +253,9 @@ def _read_typed(path: Path) -> pd.DataFrame:
 def read_table(path: Path) -> pd.DataFrame:
     """One table file as text: every cell a ``str``, index = file row number.
 
-    Raises :class:`UnreadableFileError` with a one-line reason (empty file, not UTF-8, wrong
-    delimiter, merged header cells, broken file).
+    Raises :class:`UnreadableFileError` with a one-line reason (empty file, not UTF-8 or UTF-16,
+    wrong delimiter, blank or merged header cells, a column named twice, a hidden first sheet, a
+    formula without its value, binary values, an oversized sheet, broken file).
     """
     suffix = path.suffix.lower()
     if suffix == ".csv":
@@ -181,6 +265,10 @@ def read_table(path: Path) -> pd.DataFrame:
     else:
         frame = _read_typed(path)
     frame.columns = [str(c).strip() for c in frame.columns]
+    twice = frame.columns[frame.columns.duplicated()]
+    if len(twice):
+        raise UnreadableFileError(f"column {_excerpt(twice[0])} appears more than once in the "
+                                  "header; keep one")
     frame = frame.astype(str)
     frame.index.name = "row"
     return frame[(frame != "").any(axis=1)]

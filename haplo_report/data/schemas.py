@@ -17,20 +17,37 @@ the type of each column is read from its check (date, whole number, number, else
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable
 from typing import Optional
 
+import numpy as np
 import pandas as pd
 import pandera.extensions as extensions
 import pandera.pandas as pa
 from pandera.typing import Series
 
-ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-WHOLE_NUMBER = re.compile(r"[+-]?\d+")
-NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-# Names, initials, birth dates: refused whatever the table (pseudonymised cuts only).
-IDENTIFYING_COLUMN = re.compile(r"NAME|INITIAL|BIRTH|BRTH|DOB|^(SUBJ|PAT|PT)?INITS?$")
+# ASCII digits only: "３０" (full-width) or "٣٠" (Arabic-Indic) are violations, not numbers.
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+MAX_DIGITS = 9  # a whole number without an upper bound in the spec: at most 9 digits
+# Dates are calendar dates over the ISO range (years 1900..9999 accepted; an earlier year is a
+# typing error in this trial). Validation compares them at second resolution; the typed cut
+# holds nanosecond dates (pandas' default, so outputs keep their bytes): a date after
+# LAST_NS_DATE is necessarily after the data cut, which derive cuts, and is kept as that date.
+FIRST_DATE = "1900-01-01"
+LAST_NS_DATE = pd.Timestamp("2262-04-11")
+# Columns that identify a person (data-cut spec v2): names, initials, birth dates, contact
+# details, record and national id numbers, matched on the name's letters (upper case).
+IDENTIFYING_COLUMN = re.compile(
+    r"NAME|INITIAL|BIRTH|BRTH|DOB|^(SUBJ|PAT|PT)?INITS?$|^[FLM]NAME$|EMAIL|PHONE|^TEL|MOBILE|"
+    r"^FAX|ADDR|STREET|ZIPCODE|POSTCODE|POSTALCODE|^MRN|MEDREC|^NATID|NATIONALID|^SSN|"
+    r"SOCIALSEC|PASSPORT|^NHSN|INSURANCENO")
+# Site and investigator columns are not patient identifiers: accepted (and, as every extra
+# column, dropped before anything is derived or shown).
+NOT_IDENTIFYING: frozenset[str] = frozenset({"SITENAME", "INVNAM", "INVNAME", "SITENAM"})
 
 
 def _is_date(text: str) -> bool:
@@ -41,6 +58,11 @@ def _is_date(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _is_typed_date(text: str) -> bool:
+    """A real date from :data:`FIRST_DATE` on (ISO text compares as dates do)."""
+    return _is_date(text) and text >= FIRST_DATE
 
 
 def on_distinct(values: pd.Series, transform: Callable[[pd.Series], pd.Series]) -> pd.Series:
@@ -57,15 +79,24 @@ def on_distinct(values: pd.Series, transform: Callable[[pd.Series], pd.Series]) 
 
 
 def _is_whole_number(text: str, low: int, high: int | None) -> bool:
-    if not WHOLE_NUMBER.fullmatch(text):
-        return False
-    return low <= int(text) and (high is None or int(text) <= high)
+    if not WHOLE_NUMBER.fullmatch(text) or len(text.lstrip("+-")) > 18:
+        return False  # 19 digits and more: beyond every bound (and int64)
+    value = int(text)
+    return low <= value and value <= (10 ** MAX_DIGITS - 1 if high is None else high)
+
+
+def _finite(text: str) -> float | None:
+    """The value of a plain decimal number, or None (not one, or beyond float: ``1e999``)."""
+    if not NUMBER.fullmatch(text):
+        return None
+    value = float(text)
+    return value if math.isfinite(value) else None
 
 
 def _is_number(text: str, low: float, high: float | None, low_open: bool) -> bool:
-    if not NUMBER.fullmatch(text):
+    value = _finite(text)
+    if value is None:
         return False
-    value = float(text)
     above = value > low if low_open else value >= low
     return above and (high is None or value <= high)
 
@@ -80,6 +111,12 @@ def _each(values: pd.Series, test: Callable[[str], bool]) -> pd.Series:
 def iso_date(values: pd.Series) -> pd.Series:
     """A real calendar date written ``YYYY-MM-DD``."""
     return _each(values, _is_date)
+
+
+@extensions.register_check_method(statistics=["first"])
+def date_from(values: pd.Series, *, first: str) -> pd.Series:
+    """A date on or after ``first`` (text that is no date is left to :func:`iso_date`)."""
+    return _each(values, lambda text: not _is_date(text) or text >= first)
 
 
 @extensions.register_check_method(statistics=["low", "high"])
@@ -98,10 +135,12 @@ def rule_text(check: str, statistics: dict) -> str:
     """The plain-words rule of one check of the schemas below."""
     if check == "iso_date":
         return "must be a real date written YYYY-MM-DD"
+    if check == "date_from":
+        return f"must be on or after {statistics['first']}"
     if check == "whole_number":
         low, high = statistics["low"], statistics["high"]
         return (f"must be a whole number from {low} to {high}" if high is not None
-                else f"must be a whole number >= {low}")
+                else f"must be a whole number >= {low} (at most {MAX_DIGITS} digits)")
     if check == "number":
         low, high, low_open = statistics["low"], statistics["high"], statistics["low_open"]
         if high is None:
@@ -120,7 +159,7 @@ def text(*, required: bool = False, codes: list[str] | None = None, unique: bool
 
 def date(*, required: bool = False):
     """A date ``YYYY-MM-DD``."""
-    return pa.Field(nullable=not required, iso_date=())
+    return pa.Field(nullable=not required, iso_date=(), date_from={"first": FIRST_DATE})
 
 
 def integer(low: int, high: int | None = None, *, required: bool = False):
@@ -243,9 +282,17 @@ SCHEMAS: dict[str, type[CutTable]] = {
 
 
 def identifying_columns(columns: list[str]) -> list[str]:
-    """Columns whose name indicates people's names, initials or birth dates."""
+    """Columns whose name indicates a person's name, initials, birth date, contact details or
+    record number (site and investigator names excepted)."""
+    letters = {c: re.sub(r"[^A-Z]", "", str(c).upper()) for c in columns}
     return [c for c in columns
-            if IDENTIFYING_COLUMN.search(re.sub(r"[^A-Z]", "", str(c).upper()))]
+            if letters[c] not in NOT_IDENTIFYING and IDENTIFYING_COLUMN.search(letters[c])]
+
+
+def extra_columns(model: type[CutTable], columns: list[str]) -> list[str]:
+    """Columns of a table that its model (the spec) does not name."""
+    known = set(model.to_schema().columns)
+    return [c for c in columns if c not in known]
 
 
 def _strip_or_missing(distinct: pd.Series) -> pd.Series:
@@ -264,11 +311,13 @@ def _column_kind(model: type[CutTable], column: str) -> str:
     return next((kind for kind in ("iso_date", "whole_number", "number") if kind in names), "text")
 
 
-def typed_frame(model: type[CutTable], frame: pd.DataFrame) -> pd.DataFrame:
+def typed_frame(model: type[CutTable], frame: pd.DataFrame, *, exact_dates: bool = False
+                ) -> pd.DataFrame:
     """A normalised text frame with the model's columns typed; unparsable cells missing.
 
-    Dates ``datetime64[ns]``, whole numbers ``Int64``, numbers ``float64``, text ``string``;
-    extra columns stay text; optional columns not supplied are added, empty.
+    Dates ``datetime64[ns]`` (after :data:`LAST_NS_DATE` kept as that date; ``exact_dates``:
+    ``datetime64[s]``, every date as written), whole numbers ``Int64``, numbers ``float64``,
+    text ``string``; extra columns stay text; optional columns not supplied are added, empty.
     """
     out = frame.copy()
     for column in model.to_schema().columns:
@@ -278,6 +327,8 @@ def typed_frame(model: type[CutTable], frame: pd.DataFrame) -> pd.DataFrame:
         values = out[column]
         if kind == "iso_date":
             out[column] = on_distinct(values, _parse_dates)
+            if not exact_dates:
+                out[column] = nanosecond_dates(out[column])
         elif kind == "whole_number":
             out[column] = on_distinct(values, _parse_whole_numbers)
         elif kind == "number":
@@ -285,16 +336,25 @@ def typed_frame(model: type[CutTable], frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def nanosecond_dates(dates: pd.Series) -> pd.Series:
+    """Dates as ``datetime64[ns]``, those after :data:`LAST_NS_DATE` kept as that date."""
+    return dates.mask(dates > LAST_NS_DATE, LAST_NS_DATE).astype("datetime64[ns]")
+
+
 def _parse_dates(distinct: pd.Series) -> pd.Series:
-    ok = distinct.fillna("").map(_is_date).astype(bool)
-    return pd.to_datetime(distinct.where(ok), format="%Y-%m-%d").astype("datetime64[ns]")
+    """Calendar dates of years 1900..9999 at second resolution (numpy parses ISO text)."""
+    text = [t if isinstance(t, str) and _is_typed_date(t) else "NaT" for t in distinct]
+    days = np.array(text, dtype="datetime64[D]").astype("datetime64[s]")
+    return pd.Series(days, index=distinct.index)
 
 
 def _parse_whole_numbers(distinct: pd.Series) -> pd.Series:
-    ok = distinct.str.fullmatch(WHOLE_NUMBER.pattern).fillna(False).astype(bool)
-    return pd.to_numeric(distinct.where(ok)).astype("Int64")
+    values = [int(t) if isinstance(t, str) and _is_whole_number(t, -(10 ** 18), 10 ** 18)
+              else None for t in distinct]
+    return pd.Series(values, index=distinct.index, dtype="Int64")
 
 
 def _parse_numbers(distinct: pd.Series) -> pd.Series:
-    ok = distinct.str.fullmatch(NUMBER.pattern).fillna(False).astype(bool)
-    return pd.to_numeric(distinct.where(ok)).astype("float64")
+    values = [_finite(t) if isinstance(t, str) else None for t in distinct]
+    return pd.Series([np.nan if v is None else v for v in values], index=distinct.index,
+                     dtype="float64")

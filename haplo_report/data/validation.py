@@ -18,10 +18,13 @@ import pandera.pandas as pa
 from haplo_report.data.cut import REQUIRED_TABLES, TABLES, Cut
 from haplo_report.params import ParamsError
 from haplo_report.data.readers import read_cut
-from haplo_report.data.schemas import (SCHEMAS, identifying_columns, normalise_text, rule_text,
-                                  typed_frame)
+from haplo_report.data.schemas import (SCHEMAS, extra_columns, identifying_columns,
+                                       nanosecond_dates, normalise_text, rule_text, typed_frame)
 
 VIOLATION_COLUMNS: list[str] = ["table", "row", "column", "value", "rule"]
+IDENTIFIES_PEOPLE = ("identifies people (names, initials, birth dates, contact details, record "
+                     "or national id numbers): remove the column from the cut")
+EXCERPT = 60  # characters of a cell value quoted in a violation
 # Event dates that must fall between transplant and death, per table.
 EVENT_DATES: dict[str, tuple[str, ...]] = {
     "relapses": ("RELDT",), "gvhd": ("ONSETDT",), "mrd": ("MRDDT",),
@@ -29,8 +32,17 @@ EVENT_DATES: dict[str, tuple[str, ...]] = {
 }
 
 
+def _excerpt(value: object) -> object:
+    """A cell value cut to :data:`EXCERPT` characters (a value may be megabytes long)."""
+    if isinstance(value, str) and len(value) > EXCERPT:
+        return value[:EXCERPT] + "..."
+    return value
+
+
 def violations_frame(records: list[dict]) -> pd.DataFrame:
     """Violations as a frame in a stable order: table (spec order), row, column, rule."""
+    records = [{**r, "value": _excerpt(r.get("value")), "column": _excerpt(r.get("column"))}
+               for r in records]
     frame = pd.DataFrame(records, columns=VIOLATION_COLUMNS)
     frame["row"] = frame["row"].astype("Int64")
     for column in ("table", "column", "value", "rule"):
@@ -86,8 +98,7 @@ def _schema_violations(table: str, frame: pd.DataFrame) -> list[dict]:
     """Every failure of the table's pandera model, in plain words."""
     model = SCHEMAS[table]
     records = [dict(table=table, row=None, column=column, value="",
-                    rule="identifies people (names, initials or birth dates): remove the "
-                         "column from the cut")
+                    rule=IDENTIFIES_PEOPLE)
                for column in identifying_columns(list(frame.columns))]
     try:
         model.validate(frame, lazy=True)
@@ -202,14 +213,28 @@ def validate_cut(data_dir: Path, data_cut_date: dt.date) -> Cut:
     for table, frame in raw.tables.items():
         text[table] = normalise_text(frame)
         records += _schema_violations(table, text[table])
-        typed[table] = typed_frame(SCHEMAS[table], text[table])
+        typed[table] = typed_frame(SCHEMAS[table], text[table], exact_dates=True)
     if "subjects" in typed:  # typed frames have every column of their model (maybe empty)
         records += _cross_violations(text, typed)
     if records:
         raise InvalidCutError(data_dir, violations_frame(records), raw.files)
-    frames = {table: frame.reset_index(drop=True) for table, frame in typed.items()}
+    # Only the spec's columns go on (privacy by allow-list); extra ones are named in the record.
+    dropped = {table: extra_columns(SCHEMAS[table], list(typed[table].columns))
+               for table in TABLES if table in typed}
+    dropped = {table: columns for table, columns in dropped.items() if columns}
+    frames = {table: _contract_types(frame.drop(columns=dropped.get(table, [])))
+              for table, frame in typed.items()}
     first_consent = frames["subjects"]["RFICDT"].min()
     if pd.notna(first_consent) and pd.Timestamp(data_cut_date) < first_consent:
         raise ParamsError(f"data_cut_date: {data_cut_date} is before the first informed consent "
                           f"({first_consent.date()}): no patient would be in the analysis")
-    return Cut(**frames, files=dict(raw.files))
+    return Cut(**frames, files=dict(raw.files), dropped=dropped)
+
+
+def _contract_types(frame: pd.DataFrame) -> pd.DataFrame:
+    """The typed cut's types: nanosecond dates (see :func:`nanosecond_dates`), fresh index."""
+    frame = frame.reset_index(drop=True)
+    for column in frame.columns:
+        if frame[column].dtype == "datetime64[s]":
+            frame[column] = nanosecond_dates(frame[column])
+    return frame

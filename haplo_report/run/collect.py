@@ -22,7 +22,8 @@ from haplo_report.run.errors import NotebookFailed
 def validation_record(cut: Cut) -> dict[str, Any]:
     """What ``validation.json`` records of a valid cut: rows supplied per table, file names."""
     return {"valid": True, "violations": [], "supplied": cut.supplied(),
-            "files": {name: path.name for name, path in sorted(cut.files.items())}}
+            "files": {name: path.name for name, path in sorted(cut.files.items())},
+            "dropped_columns": dict(sorted(cut.dropped.items()))}
 
 
 def write_validation(record: dict[str, Any], build: Path) -> None:

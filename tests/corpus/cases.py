@@ -7,12 +7,15 @@ no violations means the case must validate. Rows are file rows (the header is ro
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import openpyxl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "valid_cut"
 DATA_CUT_DATE = "2026-06-30"
@@ -24,7 +27,9 @@ ONE_ROW = "must be unique: one row per patient"
 NOT_ISO = "must be a real date written YYYY-MM-DD"
 GRADES = "must be one of I, II, III, IV, MILD, MODERATE, SEVERE"
 MRD_RANGE = "must be a number in [0, 1]"
-PEOPLE = "identifies people (names, initials or birth dates): remove the column from the cut"
+PEOPLE = ("identifies people (names, initials, birth dates, contact details, record or national "
+          "id numbers): remove the column from the cut")
+WHOLE = "must be a whole number from {} to {}"
 
 
 def copy_fixture(folder: Path) -> Path:
@@ -100,17 +105,65 @@ def write_bytes(table: str, make: Callable[[bytes], bytes]) -> Mutation:
     return mutate
 
 
-def as_xlsx(table: str, *, merge_header: str | None = None, keep_csv: bool = False) -> Mutation:
-    """The table as an Excel workbook (optionally with merged header cells)."""
+def as_xlsx(table: str, *, merge_header: str | None = None, keep_csv: bool = False,
+            cells: dict[str, str] | None = None, hidden_first: bool = False) -> Mutation:
+    """The table as an Excel workbook (optionally with merged header cells, extra ``cells``
+    such as formulas, or behind a hidden first sheet)."""
     def mutate(folder: Path) -> None:
         book = openpyxl.Workbook()
+        sheet = book.active
+        if hidden_first:
+            sheet.title, sheet.sheet_state = "Old export", "hidden"
+            sheet.append(["USUBJID", "NOTE"])
+            sheet = book.create_sheet(table)
         for row in _rows(folder, table):
-            book.active.append(row)
+            sheet.append(row)
         if merge_header:
-            book.active.merge_cells(merge_header)
+            sheet.merge_cells(merge_header)
+        for cell, value in (cells or {}).items():
+            sheet[cell] = value
         book.save(folder / f"{table}.xlsx")
         if not keep_csv:
             (folder / f"{table}.csv").unlink()
+    return mutate
+
+
+def as_parquet(table: str, *, dates: tuple[str, ...] = (), binary: str | None = None
+               ) -> Mutation:
+    """The table as Parquet: ``dates`` columns as date32, ``binary`` column as raw bytes
+    (its first cell not UTF-8)."""
+    def mutate(folder: Path) -> None:
+        rows = _rows(folder, table)
+        columns = {name: [r[i] for r in rows[1:]] for i, name in enumerate(rows[0])}
+        arrays = {}
+        for name, values in columns.items():
+            if name in dates:
+                arrays[name] = pa.array([dt.date.fromisoformat(v) if v else None
+                                         for v in values], pa.date32())
+            elif name == binary:
+                arrays[name] = pa.array([b"\xff\xfe" + v.encode() if i == 0 else v.encode()
+                                         for i, v in enumerate(values)], pa.binary())
+            else:
+                arrays[name] = pa.array(values, pa.string())
+        pq.write_table(pa.table(arrays), folder / f"{table}.parquet")
+        (folder / f"{table}.csv").unlink()
+    return mutate
+
+
+def link_outside(table: str) -> Mutation:
+    """The table replaced by a symbolic link to a file outside the cut folder."""
+    def mutate(folder: Path) -> None:
+        outside = folder.parent / f"outside-{table}.csv"
+        (folder / f"{table}.csv").rename(outside)
+        (folder / f"{table}.csv").symlink_to(outside)
+    return mutate
+
+
+def rename_column(table: str, column: str, new: str) -> Mutation:
+    def mutate(folder: Path) -> None:
+        rows = _rows(folder, table)
+        rows[0][rows[0].index(column)] = new
+        _write(folder, table, rows)
     return mutate
 
 
@@ -157,8 +210,8 @@ CASES: tuple[Case, ...] = (
            "as UTF-8"),)),
     Case("utf8_bom", write_bytes("subjects", lambda b: b"\xef\xbb\xbf" + b)),
     Case("xlsx_merged_header", as_xlsx("subjects", merge_header="A1:B1"),
-         (("subjects", None, "", "merged cells in the header row (A1:B1); use one plain "
-           "header cell per column"),)),
+         (("subjects", None, "", "header cell B1 is empty (merged or blank header cells); use "
+           "one plain header cell per column"),)),
     Case("xlsx_valid", as_xlsx("gvhd")),
     Case("two_formats", as_xlsx("relapses", keep_csv=True),
          (("relapses", None, "", "the table is supplied in more than one format "
@@ -247,4 +300,88 @@ CASES: tuple[Case, ...] = (
          (("subjects", 4, "AGE", "must be a whole number from 0 to 100"),)),
     Case("ae_grade_six", set_cell("adverse_events", 6, "AETOXGR", "6"),
          (("adverse_events", 6, "AETOXGR", "must be a whole number from 1 to 5"),)),
+    # Issue 12: hostile and careless files, each with its outcome now.
+    # (1) nobody transplanted / header-only tables: valid (the run reports an empty FAS)
+    Case("nobody_transplanted", together(
+        *(set_cell("subjects", row, "HSCTDT", "") for row in range(2, 10)),
+        *(header_only(t) for t in ("relapses", "deaths", "gvhd", "mrd", "engraftment",
+                                   "adverse_events")))),
+    Case("header_only_subjects_relapses_deaths", together(
+        *(header_only(t) for t in ("subjects", "relapses", "deaths", "gvhd", "mrd",
+                                   "engraftment", "adverse_events")))),
+    # (2) a stray cell at XFD1048576: read in bounded memory; the cell is outside the table
+    Case("xlsx_stray_cell_at_xfd1048576", as_xlsx("relapses", cells={"XFD1048576": "x"})),
+    Case("xlsx_stray_value_far_down", as_xlsx("relapses", cells={"C1048576": "BM"}),
+         (("relapses", 1048576, "USUBJID", "must not be empty"),
+          ("relapses", 1048576, "RELDT", "must not be empty"))),
+    # (4) dates over the whole ISO range: after the cut they are legal (and cut)
+    Case("last_alive_2300", set_cell("subjects", 2, "LSTALVDT", "2300-01-01")),
+    Case("last_alive_9999_12_31", set_cell("subjects", 2, "LSTALVDT", "9999-12-31")),
+    Case("mrd_date_2262_04_12", set_cell("mrd", 2, "MRDDT", "2262-04-12")),
+    Case("death_after_far_future_last_alive", together(
+        set_cell("subjects", 3, "LSTALVDT", "9999-12-31"),
+        set_cell("deaths", 2, "DTHDT", "9999-12-30")),
+         (("deaths", 2, "DTHDT", "must be on or after LSTALVDT (9999-12-31)"),)),
+    Case("parquet_date32_year_9999", together(set_cell("subjects", 5, "LSTALVDT", "9999-12-31"),
+                                              as_parquet("subjects", dates=("RFICDT", "HSCTDT",
+                                                                            "LSTALVDT")))),
+    Case("date_before_1900", set_cell("subjects", 2, "RFICDT", "1899-12-31"),
+         (("subjects", 2, "RFICDT", "must be on or after 1900-01-01"),)),
+    # (5) numbers
+    Case("age_30_digits", set_cell("subjects", 2, "AGE", "1" * 30),
+         (("subjects", 2, "AGE", WHOLE.format(0, 100)),)),
+    Case("blindays_25_digits", set_cell("subjects", 2, "BLINDAYS", "9" * 25),
+         (("subjects", 2, "BLINDAYS", "must be a whole number >= 0 (at most 9 digits)"),)),
+    Case("ae_grade_20_digits", set_cell("adverse_events", 2, "AETOXGR", "3" * 20),
+         (("adverse_events", 2, "AETOXGR", WHOLE.format(1, 5)),)),
+    Case("age_full_width_digits", set_cell("subjects", 2, "AGE", "\uff13\uff10"),
+         (("subjects", 2, "AGE", WHOLE.format(0, 100)),)),
+    Case("age_arabic_indic_digits", set_cell("subjects", 2, "AGE", "\u0663\u0660"),
+         (("subjects", 2, "AGE", WHOLE.format(0, 100)),)),
+    Case("mrdpre_arabic_indic_digits", set_cell("subjects", 2, "MRDPRE", "\u0660.\u0660\u0660\u0662"),
+         (("subjects", 2, "MRDPRE", "must be a number in (0, 1]"),)),
+    Case("cd34_1e999", set_cell("subjects", 2, "CD34DOSE", "1e999"),
+         (("subjects", 2, "CD34DOSE", "must be a number > 0"),)),
+    Case("mrd_result_1e999", set_cell("mrd", 2, "RESULT", "1e999"),
+         (("mrd", 2, "RESULT", MRD_RANGE),)),
+    # (6) duplicate column names
+    Case("age_twice", add_column("subjects", "AGE", "30"),
+         (("subjects", None, "", "column AGE appears more than once in the header; keep one"),)),
+    Case("reldt_twice", add_column("relapses", "RELDT", "2025-09-01"),
+         (("relapses", None, "", "column RELDT appears more than once in the header; keep "
+           "one"),)),
+    # (7) binary Parquet column
+    Case("parquet_binary_column", as_parquet("adverse_events", binary="AETERM"),
+         (("adverse_events", None, "", "column AETERM holds binary values that are not UTF-8 "
+           "text; export it as text"),)),
+    # (8) identifying columns (spec v2 list); site and investigator names are accepted
+    *(Case(f"identifying_column_{column.lower()}", add_column(table, column, value),
+           ((table, None, column, PEOPLE),))
+      for table, column, value in (
+          ("subjects", "EMAIL", "jane@example.org"), ("subjects", "PHONE", "+44 20 7946 0000"),
+          ("subjects", "MRN", "12345678"), ("subjects", "ADDRESS", "1 High Street"),
+          ("subjects", "PATNAME", "Jane Roe"), ("subjects", "FNAME", "Jane"),
+          ("subjects", "LNAME", "Roe"), ("subjects", "SURNAME", "Roe"),
+          ("deaths", "PATINIT", "JR"), ("subjects", "DOB", "1970-01-01"),
+          ("subjects", "BIRTHDATE", "1970-01-01"), ("subjects", "BRTHDT", "1970-01-01"),
+          ("relapses", "NATID", "AB123456C"))),
+    Case("site_and_investigator_names_accepted", together(
+        add_column("subjects", "SITENAME", "City Hospital"),
+        add_column("subjects", "INVNAM", "Dr Who"))),
+    # (14) unclear files, now with their reason
+    Case("utf16le_without_bom", write_bytes("deaths", lambda b: b.decode().encode("utf-16-le")),
+         (("deaths", None, "", "NUL bytes between the header's characters: the file looks like "
+           "UTF-16 text; export the file as UTF-8"),)),
+    Case("xlsx_first_sheet_hidden", as_xlsx("relapses", hidden_first=True),
+         (("relapses", None, "", "the first sheet ('Old export') is hidden; the table is read "
+           "from the first sheet: unhide it or move the table's sheet first (visible: "
+           "'relapses')"),)),
+    Case("xlsx_formula_without_saved_value", as_xlsx("relapses", cells={"B3": "=B2+1"}),
+         (("relapses", None, "", "cell B3 holds a formula without a saved value; open and save "
+           "the workbook in Excel, or export values only"),)),
+    Case("symlink_out_of_the_cut_folder", link_outside("deaths"),
+         (("deaths", None, "", "deaths.csv is a link to a file outside the data folder (or to "
+           "nothing); copy the file itself into the folder"),)),
+    Case("very_long_value_is_cut", set_cell("subjects", 2, "SEX", "M" * 100_000),
+         (("subjects", 2, "SEX", "must be one of M, F"),)),
 )
