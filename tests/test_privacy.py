@@ -7,6 +7,7 @@ values and every date of the cut are searched for in everything the run shows.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import zipfile
@@ -110,7 +111,11 @@ def test_the_search_finds_what_it_looks_for(real_run: RealRun, run_dir: Path) ->
     assert len(cut_dates(real_run.cut_dir)) > 100
     in_adsl = found((run_dir / "data" / "adsl.csv").read_text(encoding="utf-8"), hidden)
     assert any(re.fullmatch(r"\d{4}-\d{2}-\d{2}", hit) for hit in in_adsl)  # derived: dates
-    assert "SCR9100X" in in_adsl  # and the extra column, kept for auditors
+    assert "SCR9100X" not in in_adsl  # the extra column is dropped (privacy by allow-list)
+    validation = json.loads((run_dir / "validation.json").read_text(encoding="utf-8"))
+    assert validation["dropped_columns"] == {"subjects": [SCREENING_COLUMN]}
+    data = "".join(p.read_text(encoding="utf-8") for p in (run_dir / "data").rglob("*.csv"))
+    assert "SCR9100X" not in data and SCREENING_COLUMN not in data
     # matplotlib keeps each drawn text as an XML comment beside its glyphs: SVG text is searchable
     svg = (run_dir / "figures" / "14.2.1.svg").read_text(encoding="utf-8")
     assert "<!-- Progression-free survival (%) -->" in svg  # the y-axis label
