@@ -156,7 +156,7 @@ def _band_style(i: int, colour: tuple[float, ...]) -> dict[str, object]:
     if not BAND_HATCHES[i % len(BAND_HATCHES)]:
         return {"facecolor": colour, "alpha": 0.18, "linewidth": 0}
     return {"facecolor": "none", "edgecolor": colour, "hatch": BAND_HATCHES[i % 4],
-            "alpha": 0.55, "linewidth": 0}
+            "alpha": 0.7, "linewidth": 0}
 
 
 def _curve_figure(fits: Mapping[str, pd.DataFrame], *, start: float, title: str,
