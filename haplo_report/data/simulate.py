@@ -222,8 +222,12 @@ def _dates(origin: np.ndarray, days: np.ndarray) -> np.ndarray:
     return out
 
 
-def simulate_cut(n: int, seed: int) -> dict[str, pd.DataFrame]:
+def simulate_cut(n: int, seed: int, export_date: np.datetime64 = EXPORT_DATE
+                 ) -> dict[str, pd.DataFrame]:
     """A complete, valid simulated data cut of ``n`` patients: one typed frame per table.
+
+    ``export_date``: the database export's date; the same seed with a later export date is a
+    later export of the same study (same patients and latent times, more follow-up).
 
     Dates are ``datetime64`` (missing ``NaT``), numbers numeric, text ``object``; columns and
     codes are the data-cut spec's. Rows are sorted by patient and date.
@@ -236,9 +240,12 @@ def simulate_cut(n: int, seed: int) -> dict[str, pd.DataFrame]:
     consent = FIRST_CONSENT + base["_consent"].to_numpy().astype("timedelta64[D]")
     hsct = consent + base["_gap"].to_numpy().astype("timedelta64[D]")
     # Observation ends at the export; 4% are lost to follow-up earlier.
-    horizon = (EXPORT_DATE - hsct).astype(int).astype(float)
+    horizon = (export_date - hsct).astype(int).astype(float)
     lost = rng.random(n) < 0.04
-    obs_end = np.where(lost, np.floor(horizon * rng.uniform(0.15, 0.9, n)), horizon)
+    # A patient lost to follow-up stays lost in later exports: last seen at a fixed share of
+    # the follow-up the bundled export (EXPORT_DATE) allows.
+    lost_at = np.floor((EXPORT_DATE - hsct).astype(int) * rng.uniform(0.15, 0.9, n))
+    obs_end = np.where(lost, np.minimum(lost_at, horizon), horizon)
 
     agvhd_day, agvhd_grade = _acute_gvhd(rng, n)
     severe = np.isin(agvhd_grade, ("III", "IV"))
@@ -337,7 +344,7 @@ def simulate_cut(n: int, seed: int) -> dict[str, pd.DataFrame]:
     lstalv = np.where(tx, _dates(hsct, lstalv_days),
                       _dates(consent, np.where(pre_death, pre_days - rng.integers(0, 8, n),
                                                rng.integers(20, 201, n).astype(float))))
-    lstalv = np.minimum(np.maximum(lstalv, consent), EXPORT_DATE)
+    lstalv = np.minimum(np.maximum(lstalv, consent), export_date)
 
     subjects = base[COLUMNS["subjects"][:14]].assign(
         RFICDT=consent, HSCTDT=np.where(tx, hsct, np.datetime64("NaT")), LSTALVDT=lstalv)
@@ -355,16 +362,46 @@ def _sorted(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype(dict.fromkeys(dates, "datetime64[ns]"))
 
 
-def write_simulated_cut(out: Path, *, n: int, seed: int, file_format: str = "csv") -> Path:
-    """Write ``simulate_cut(n, seed)`` into folder ``out`` as ``<table>.<file_format>``.
+def revise_export(frames: dict[str, pd.DataFrame], before: np.datetime64, seed: int
+                  ) -> dict[str, pd.DataFrame]:
+    """``frames`` with the corrections a later export typically brings to records dated on or
+    before ``before`` (the previous cut): one relapse date corrected by a few days, one
+    adverse event deleted and one adverse event's grade corrected. The same seed gives the
+    same corrections."""
+    rng = np.random.default_rng(seed)
+    out = {name: frame.copy() for name, frame in frames.items()}
+    limit = pd.Timestamp(before)
+    relapses = out["relapses"]
+    earlier = relapses.index[relapses["RELDT"] <= limit - pd.Timedelta(days=7)]
+    if len(earlier):
+        row = earlier[rng.integers(len(earlier))]
+        relapses.loc[row, "RELDT"] = relapses.loc[row, "RELDT"] + pd.Timedelta(days=3)
+    events = out["adverse_events"]
+    earlier = events.index[events["AESTDT"] <= limit]
+    if len(earlier) >= 2:
+        deleted, corrected = rng.choice(earlier, size=2, replace=False)
+        grade = int(events.loc[corrected, "AETOXGR"])
+        events.loc[corrected, "AETOXGR"] = grade + 1 if grade < 4 else grade - 1
+        out["adverse_events"] = events.drop(index=deleted).reset_index(drop=True)
+    return out
+
+
+def write_simulated_cut(out: Path, *, n: int, seed: int, file_format: str = "csv",
+                        export_date: np.datetime64 = EXPORT_DATE,
+                        corrections_before: np.datetime64 | None = None) -> Path:
+    """Write ``simulate_cut(n, seed, export_date)`` into folder ``out`` as
+    ``<table>.<file_format>``; with ``corrections_before``, :func:`revise_export` first.
 
     Returns the folder. The same arguments give byte-identical files in every format.
     """
     if file_format not in FILE_FORMATS:
         raise ValueError(f"file_format: use one of {', '.join(FILE_FORMATS)}, got {file_format!r}")
+    frames = simulate_cut(n, seed, export_date)
+    if corrections_before is not None:
+        frames = revise_export(frames, corrections_before, seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    for name, frame in simulate_cut(n, seed).items():
+    for name, frame in frames.items():
         _WRITERS[file_format](frame, out / f"{name}.{file_format}")
     return out
 

@@ -1,0 +1,361 @@
+"""What changed between two data cuts of one study, from their two run folders alone.
+
+Each run folder keeps its validated input tables, typed, as Parquet (``data/input/``), its
+derived ADSL and its result rows; that is all a comparison reads. It reports:
+
+- patients newly enrolled, newly transplanted and newly in each analysis set (and any that
+  left a set);
+- new events since the previous cut (records dated after it, on or before the new cut);
+- retrospective changes: records dated on or before the previous cut that were added, deleted
+  or changed between the two exports (per table, key, column, old value -> new value). Each
+  table's record key is ``USUBJID`` plus its natural key (:data:`RECORD_KEYS`); a key that is
+  not unique is reported, never guessed; a changed key value (a corrected date that is part of
+  the key) shows as one record deleted and one added;
+- the headline numbers old vs new with the difference; a time-to-event estimate is flagged
+  when the new export, cut at the previous date, no longer gives the previous estimate: only
+  retrospective changes can explain that.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from haplo_report.analysis.derive import derive_cut
+from haplo_report.analysis.endpoints import (CIF_ENDPOINTS, KM_ENDPOINTS, endpoint_landmarks,
+                                             main_landmark, tte_results)
+from haplo_report.analysis.results import read_results
+from haplo_report.data.cut import TABLES, Cut
+from haplo_report.params import Params
+
+INPUT_DIR = Path("data") / "input"
+COMPARISON_DIR = "comparison"
+RECORD_KEYS: dict[str, tuple[str, ...]] = {
+    "subjects": ("USUBJID",),
+    "relapses": ("USUBJID", "RELDT"),
+    "deaths": ("USUBJID",),
+    "gvhd": ("USUBJID", "GVHDTYPE", "ONSETDT"),
+    "mrd": ("USUBJID", "MRDDT", "METHOD"),
+    "engraftment": ("USUBJID",),
+    "adverse_events": ("USUBJID", "AEDECOD", "AESTDT"),
+}
+# The date that places a record in time ("dated on or before the previous cut").
+RECORD_DATES: dict[str, tuple[str, ...]] = {
+    "subjects": ("RFICDT",), "relapses": ("RELDT",), "deaths": ("DTHDT",),
+    "gvhd": ("ONSETDT",), "mrd": ("MRDDT",), "engraftment": ("ANCDT", "PLTDT"),
+    "adverse_events": ("AESTDT",),
+}
+EVENT_NAMES: dict[tuple[str, str], str] = {
+    ("relapses", "RELDT"): "relapse", ("deaths", "DTHDT"): "death",
+    ("gvhd", "ONSETDT"): "GVHD onset", ("mrd", "MRDDT"): "MRD assessment",
+    ("engraftment", "ANCDT"): "neutrophil recovery", ("engraftment", "PLTDT"): "platelet recovery",
+    ("adverse_events", "AESTDT"): "adverse event",
+}
+FOLLOW_UP_DATE = "LSTALVDT"  # moving it later is new follow-up, not a correction
+ANALYSIS_SETS: dict[str, str] = {"ENRLFL": "enrolled", "FASFL": "full analysis set",
+                                 "SAFFL": "safety set"}
+HEADLINE_STATISTICS = ("survival", "cif", "median", "proportion")
+TOLERANCE = 1e-9
+
+
+class ComparisonError(ValueError):
+    """The two run folders cannot be compared; the message says why."""
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """What a comparison reads of one run folder."""
+
+    path: Path
+    study_id: str
+    data_cut_date: dt.date
+    params: dict
+
+    @classmethod
+    def open(cls, path: Path) -> RunFolder:
+        manifest = Path(path) / "manifest.json"
+        try:
+            record = json.loads(manifest.read_text(encoding="utf-8"))
+            params = record["params"]
+            return cls(Path(path), params["study_id"],
+                       dt.date.fromisoformat(params["data_cut_date"]), params)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ComparisonError(f"{path} is not a run folder with a readable manifest.json "
+                                  f"({type(exc).__name__})") from None
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        path = self.path / INPUT_DIR / f"{name}.parquet"
+        return pd.read_parquet(path) if path.is_file() else None
+
+    def cut(self) -> Cut:
+        tables = {name: self.table(name) for name in TABLES}
+        missing = [name for name in ("subjects", "relapses", "deaths") if tables[name] is None]
+        if missing:
+            raise ComparisonError(f"{self.path} keeps no input table {', '.join(missing)} "
+                                  f"under {INPUT_DIR}")
+        return Cut(**tables)
+
+
+@dataclass
+class Comparison:
+    """The findings, one frame each (see the module docstring)."""
+
+    old: RunFolder
+    new: RunFolder
+    patients: pd.DataFrame  # USUBJID, analysis_set, change ("new" | "left")
+    new_events: pd.DataFrame  # USUBJID, table, event, date
+    retrospective: pd.DataFrame  # table, key, column, old, new, change
+    headlines: pd.DataFrame  # endpoint, statistic, time_days, old/new values, difference, flag
+
+    def summary(self) -> dict:
+        """Counts for the first lines of the chapter and of ``haplo-report compare``."""
+        return {
+            "study_id": self.new.study_id, "previous_cut": str(self.old.data_cut_date),
+            "data_cut": str(self.new.data_cut_date),
+            "new_patients": {label: int(((self.patients["analysis_set"] == label)
+                                         & (self.patients["change"] == "new")).sum())
+                             for label in ANALYSIS_SETS.values()},
+            "new_events": {str(k): int(v) for k, v in
+                           self.new_events.groupby("event").size().items()},
+            "retrospective_changes": int(len(self.retrospective)),
+            "headlines_changed_by_corrections": int(
+                (self.headlines["flag"] != "").sum()) if len(self.headlines) else 0,
+        }
+
+    def write(self, folder: Path) -> list[Path]:
+        """``folder/*.csv`` (one per finding) and ``folder/summary.json``."""
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name in ("patients", "new_events", "retrospective", "headlines"):
+            path = folder / f"{name}.csv"
+            getattr(self, name).to_csv(path, index=False, lineterminator="\n",
+                                       float_format="%.10g")
+            written.append(path)
+        path = folder / "summary.json"
+        path.write_text(json.dumps(self.summary(), indent=2) + "\n", encoding="utf-8")
+        return [*written, path]
+
+
+def _check_pair(old: RunFolder, new: RunFolder) -> None:
+    if old.study_id != new.study_id:
+        raise ComparisonError(f"different studies: {old.study_id} ({old.path}) and "
+                              f"{new.study_id} ({new.path}); compare two cuts of one study")
+    if old.data_cut_date == new.data_cut_date:
+        raise ComparisonError(f"both folders are the data cut of {new.data_cut_date}: a cut "
+                              "is not compared with itself")
+    if old.data_cut_date > new.data_cut_date:
+        raise ComparisonError(f"the previous cut ({old.data_cut_date}) is after the new one "
+                              f"({new.data_cut_date}): give the earlier run folder first")
+
+
+def patient_changes(old: RunFolder, new: RunFolder) -> pd.DataFrame:
+    """Patients newly in (or no longer in) each analysis set."""
+    frames = []
+    old_adsl, new_adsl = (pd.read_parquet(run.path / "data" / "adsl.parquet",
+                                          columns=["USUBJID", *ANALYSIS_SETS])
+                          for run in (old, new))
+    for flag, label in ANALYSIS_SETS.items():
+        before = set(old_adsl.loc[old_adsl[flag] == "Y", "USUBJID"].astype(str))
+        after = set(new_adsl.loc[new_adsl[flag] == "Y", "USUBJID"].astype(str))
+        for change, ids in (("new", after - before), ("left", before - after)):
+            frames.append(pd.DataFrame({"USUBJID": sorted(ids), "analysis_set": label,
+                                        "change": change}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def new_events(new: RunFolder, since: dt.date) -> pd.DataFrame:
+    """Records of ``new`` dated after ``since`` and on or before its own cut."""
+    start, end = pd.Timestamp(since), pd.Timestamp(new.data_cut_date)
+    frames = []
+    for (table, column), event in EVENT_NAMES.items():
+        frame = new.table(table)
+        if frame is None:
+            continue
+        dates = frame[column]
+        chosen = frame.loc[(dates > start) & (dates <= end), ["USUBJID", column]]
+        frames.append(pd.DataFrame({"USUBJID": chosen["USUBJID"].astype(str).to_numpy(),
+                                    "table": table, "event": event,
+                                    "date": chosen[column].dt.strftime("%Y-%m-%d").to_numpy()}))
+    out = pd.concat(frames, ignore_index=True)
+    return out.sort_values(["USUBJID", "date", "event"], kind="stable").reset_index(drop=True)
+
+
+def _text(value: object) -> str:
+    if value is None or value is pd.NaT or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _key_text(row: pd.Series, key: tuple[str, ...]) -> str:
+    return "; ".join(f"{column}={_text(row[column])}" for column in key)
+
+
+def table_changes(table: str, old: pd.DataFrame | None, new: pd.DataFrame | None,
+                  before: dt.date) -> pd.DataFrame:
+    """Retrospective changes of one table: records dated on or before ``before`` added,
+    deleted or changed (by column), and keys that are not unique."""
+    columns = ["table", "key", "column", "old", "new", "change"]
+    if old is None and new is None:
+        return pd.DataFrame(columns=columns)
+    key = RECORD_KEYS[table]
+    cut = pd.Timestamp(before)
+    found: list[dict] = []
+    frames = {}
+    for label, frame in (("previous", old), ("new", new)):
+        if frame is None:
+            frame = (new if old is None else old).iloc[0:0]
+        duplicated = frame.duplicated(list(key), keep=False)
+        for _, row in frame[duplicated].drop_duplicates(list(key)).iterrows():
+            found.append({"table": table, "key": _key_text(row, key), "column": "",
+                          "old": "", "new": "", "change": f"key not unique in the {label} "
+                                                         "export: not compared"})
+        frames[label] = frame[~duplicated]
+    compared = [c for c in frames["new"].columns if c in frames["previous"].columns]
+    merged = frames["previous"][compared].merge(frames["new"][compared], on=list(key),
+                                                how="outer", suffixes=("_old", "_new"),
+                                                indicator=True)
+    dates = RECORD_DATES[table]
+
+    def dated_before(row: pd.Series, suffix: str) -> bool:
+        values = [row.get(d if d in key else f"{d}{suffix}") for d in dates]
+        return any(pd.notna(v) and v <= cut for v in values)
+
+    for _, row in merged[merged["_merge"] != "both"].iterrows():
+        suffix, change = (("_old", "deleted") if row["_merge"] == "left_only"
+                          else ("_new", "added"))
+        if dated_before(row, suffix):
+            found.append({"table": table, "key": _key_text(row, key), "column": "",
+                          "old": "", "new": "", "change": f"record {change}"})
+    both = merged[merged["_merge"] == "both"]
+    for column in (c for c in compared if c not in key):
+        old_values, new_values = both[f"{column}_old"], both[f"{column}_new"]
+        differs = ~((old_values == new_values).fillna(False)
+                    | (old_values.isna() & new_values.isna()))
+        for index in both.index[differs.to_numpy()]:
+            row = both.loc[index]
+            old_value, new_value = row[f"{column}_old"], row[f"{column}_new"]
+            if column in dates or isinstance(old_value, pd.Timestamp) \
+                    or isinstance(new_value, pd.Timestamp):
+                moved_on = (column == FOLLOW_UP_DATE and pd.notna(old_value)
+                            and pd.notna(new_value) and new_value > old_value)
+                earliest = min((v for v in (old_value, new_value) if pd.notna(v)),
+                               default=None)
+                retrospective = not moved_on and earliest is not None and earliest <= cut
+            else:
+                retrospective = dated_before(row, "_old") or dated_before(row, "_new")
+            if retrospective:
+                found.append({"table": table, "key": _key_text(row, key), "column": column,
+                              "old": _text(old_value), "new": _text(new_value),
+                              "change": "value changed"})
+    return pd.DataFrame(found, columns=columns)
+
+
+def retrospective_changes(old: RunFolder, new: RunFolder) -> pd.DataFrame:
+    """:func:`table_changes` of every table, in the data-cut spec's order."""
+    frames = [table_changes(name, old.table(name), new.table(name), old.data_cut_date)
+              for name in TABLES]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _headline_rows(results: pd.DataFrame, params: dict) -> pd.DataFrame:
+    """The headline rows of a run: each endpoint's main landmark estimate, medians, MRD
+    rates and the AE overview and disposition counts (subgroup "All")."""
+    landmark = main_landmark(params.get("landmarks_days", (100, 365, 730)))
+    overall = results[results["subgroup"] == "All"]
+    keep = pd.Series(False, index=overall.index)
+    for endpoint in (*KM_ENDPOINTS, *CIF_ENDPOINTS):
+        days = endpoint_landmarks(endpoint, params.get("landmarks_days", (100, 365, 730)))
+        at = landmark if landmark in days else days[0]
+        keep |= ((overall["endpoint"] == endpoint)
+                 & overall["statistic"].isin(("survival", "cif"))
+                 & (overall["time_days"] == at))
+    keep |= (overall["statistic"] == "median") & overall["endpoint"].isin(KM_ENDPOINTS)
+    keep |= overall["statistic"] == "median_followup"
+    keep |= overall["endpoint"].isin(("MRD1Y",)) & (overall["statistic"] == "proportion")
+    return overall[keep]
+
+
+def _recut_estimates(new: RunFolder, before: dt.date, old_subjects: pd.DataFrame
+                     ) -> dict[tuple[str, str, float], float]:
+    """The new export cut at the previous date: time-to-event estimates by key."""
+    fields = {f.name for f in dataclasses.fields(Params)}
+    values = {k: v for k, v in new.params.items() if k in fields}
+    values.update(data_dir=new.path, data_cut_date=before,
+                  landmarks_days=tuple(values.get("landmarks_days", (100, 365, 730))))
+    params = Params(**values)
+    cut = new.cut()
+    # Follow-up accrued since (last known alive moving later) is not a correction: the
+    # re-cut keeps the previous export's date there, so only corrections can change it.
+    previous = old_subjects.set_index("USUBJID")[FOLLOW_UP_DATE]
+    known = cut.subjects["USUBJID"].map(previous)
+    later = known.notna() & (cut.subjects[FOLLOW_UP_DATE] > known)
+    cut.subjects.loc[later, FOLLOW_UP_DATE] = known[later]
+    derived = derive_cut(cut, params)
+    estimates = {}
+    for endpoint in (*KM_ENDPOINTS, *CIF_ENDPOINTS):
+        rows = tte_results(derived.adtte, endpoint,
+                           landmarks=endpoint_landmarks(endpoint, params.landmarks_days),
+                           subgroups=())
+        for row in rows:
+            if row.statistic in ("survival", "cif") and row.time_days is not None:
+                estimates[(row.endpoint, row.statistic, float(row.time_days))] = row.estimate
+    return estimates
+
+
+def headline_changes(old: RunFolder, new: RunFolder) -> pd.DataFrame:
+    """Headline numbers old vs new, the difference, and the retrospective flag."""
+    key = ["endpoint", "statistic", "time_days"]
+    values = ["estimate", "ci_lower", "ci_upper", "n", "events", "flag"]
+    before = _headline_rows(read_results(old.path / "results.csv"), old.params)
+    after = _headline_rows(read_results(new.path / "results.csv"), new.params)
+    merged = before[key + values].merge(after[key + values], on=key, how="outer",
+                                        suffixes=("_old", "_new"))
+    merged["difference"] = merged["estimate_new"] - merged["estimate_old"]
+    recut = _recut_estimates(new, old.data_cut_date, old.table("subjects"))
+    flags = []
+    for row in merged.itertuples(index=False):
+        time = None if pd.isna(row.time_days) else float(row.time_days)
+        previous = row.estimate_old
+        if (row.endpoint, row.statistic, time) in recut:
+            again = recut[(row.endpoint, row.statistic, time)]
+            same = ((again is None or np.isnan(again)) and pd.isna(previous)) or (
+                again is not None and pd.notna(previous) and abs(again - previous) <= TOLERANCE)
+            flags.append("" if same else "changed by retrospective corrections")
+        else:
+            flags.append("")
+    merged["flag"] = flags
+    merged = merged.rename(columns={"flag_old": "ne_old", "flag_new": "ne_new"})
+    return merged.reset_index(drop=True)
+
+
+def compare_runs(old_dir: Path, new_dir: Path) -> Comparison:
+    """The comparison of run folder ``old_dir`` (previous cut) with ``new_dir``."""
+    old, new = RunFolder.open(old_dir), RunFolder.open(new_dir)
+    _check_pair(old, new)
+    for run in (old, new):
+        run.cut()  # both keep their inputs
+    return Comparison(old, new, patient_changes(old, new), new_events(new, old.data_cut_date),
+                      retrospective_changes(old, new), headline_changes(old, new))
+
+
+def previous_run(study_dir: Path, cut: dt.date) -> Path | None:
+    """The latest run folder of an earlier cut under ``study_dir`` (``OUTPUT/<study>``)."""
+    earlier = []
+    for path in study_dir.iterdir() if study_dir.is_dir() else ():
+        try:
+            date = dt.date.fromisoformat(path.name)
+        except ValueError:
+            continue
+        if date < cut and (path / "manifest.json").is_file():
+            earlier.append((date, path))
+    return max(earlier)[1] if earlier else None
