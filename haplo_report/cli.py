@@ -1,4 +1,4 @@
-"""Command line: ``haplo-report validate | simulate | run | verify``.
+"""Command line: ``haplo-report validate | simulate | run | verify | compare``.
 
 Exit codes: 0 success; 1 invalid data or a failed run; 2 bad usage or bad parameters.
 Errors are one clear message, never a traceback.
@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--out", type=Path, required=True, help="folder to write the tables into")
     simulate.add_argument("--format", default="csv", choices=("csv", "xlsx", "parquet", "xpt"),
                           help="file format of the tables (default csv)")
+    simulate.add_argument("--export-date", type=_date, default=None,
+                          help="date of the database export, YYYY-MM-DD (default 2026-10-15); "
+                          "the same seed with a later date is a later export of the same study")
+    simulate.add_argument("--corrections-before", type=_date, default=None,
+                          help="also correct a few records dated on or before this date "
+                          "(YYYY-MM-DD), as a later export does")
 
     run = sub.add_parser(
         "run", help="validate, derive, execute all notebooks and render the report",
@@ -79,7 +85,30 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also derive and execute again, and compare the results")
     verify.add_argument("--jobs", type=int, default=None,
                         help="notebooks executed at once with --reproduce (default: all cores)")
+    run.add_argument("--compare-to", metavar="DATE|RUN_DIR", default=None,
+                     help="earlier cut to compare with: its date (a run folder of this study "
+                     "under the output folder) or a run folder (default: the latest earlier "
+                     "cut of this study under the output folder, when there is one)")
+
+    compare = sub.add_parser(
+        "compare", help="what changed between two data cuts of one study",
+        description="Compare two run folders of the same study (earlier cut first): new "
+        "patients, new events, retrospective changes of earlier records, headline numbers.",
+    )
+    compare.add_argument("old", type=Path, help="run folder of the earlier data cut")
+    compare.add_argument("new", type=Path, help="run folder of the later data cut")
+    compare.add_argument("--out", type=Path, default=None,
+                         help="also write the comparison (CSV per finding, summary.json) here")
     return parser
+
+
+def _date(text: str):
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
 
 
 def _load(args: argparse.Namespace):
@@ -88,7 +117,11 @@ def _load(args: argparse.Namespace):
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from haplo_report.data.validation import InvalidCutError, validate_cut, write_violations
+    from haplo_report.data.validation import (
+        InvalidCutError,
+        validate_cut,
+        write_violations,
+    )
 
     params = _load(args)
     try:
@@ -109,7 +142,15 @@ def _simulate(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise ParamsError(f"--n: need at least 1 patient, got {args.n}")
-    folder = write_simulated_cut(args.out, n=args.n, seed=args.seed, file_format=args.format)
+    import numpy as np
+
+    extra = {}
+    if args.export_date is not None:
+        extra["export_date"] = np.datetime64(args.export_date, "D")
+    if args.corrections_before is not None:
+        extra["corrections_before"] = np.datetime64(args.corrections_before, "D")
+    folder = write_simulated_cut(args.out, n=args.n, seed=args.seed, file_format=args.format,
+                                 **extra)
     print(f"wrote a simulated cut of {args.n} patients to {folder}")
     return EXIT_OK
 
@@ -125,7 +166,7 @@ def _run(args: argparse.Namespace) -> int:
     params = _load(args)
     try:
         result = run(params, jobs=args.jobs, force=args.force, formats=formats,
-                     stall_timeout=stall)
+                     stall_timeout=stall, compare_to=args.compare_to)
     except RunFailed as exc:
         print(f"run failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -150,7 +191,22 @@ def _verify(args: argparse.Namespace) -> int:
     return EXIT_OK if all(check.holds for check in checks) else EXIT_FAILED
 
 
-COMMANDS = {"validate": _validate, "simulate": _simulate, "run": _run, "verify": _verify}
+def _compare(args: argparse.Namespace) -> int:
+    from haplo_report.analysis.comparison import ComparisonError, compare_runs, summary_lines
+
+    try:
+        comparison = compare_runs(args.old, args.new)
+    except ComparisonError as exc:
+        raise ParamsError(str(exc)) from None
+    print("\n".join(summary_lines(comparison.summary())))
+    if args.out is not None:
+        comparison.write(args.out)
+        print(f"comparison written to {args.out}")
+    return EXIT_OK
+
+
+COMMANDS = {"validate": _validate, "simulate": _simulate, "run": _run, "verify": _verify,
+            "compare": _compare}
 
 
 def main(argv: list[str] | None = None) -> int:

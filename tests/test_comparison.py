@@ -21,8 +21,8 @@ from haplo_report.data.simulate import simulate_cut
 from haplo_report.params import Params
 
 OLD_CUT = dt.date(2026, 7, 31)
-NEW_CUT = dt.date(2027, 1, 31)
-LATER_EXPORT = np.datetime64("2027-04-15", "D")
+NEW_CUT = dt.date(2026, 10, 31)
+LATER_EXPORT = np.datetime64("2026-11-20", "D")
 
 
 def _typed(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -86,23 +86,23 @@ def test_new_relapse_is_a_new_event_of_its_patient(tmp_path, base):
     newer = {k: v.copy() for k, v in base.items()}
     patient = newer["subjects"].loc[newer["subjects"]["HSCTDT"].notna(), "USUBJID"].iloc[0]
     newer["relapses"] = pd.concat([newer["relapses"], pd.DataFrame(
-        {"USUBJID": [patient], "RELDT": [pd.Timestamp("2026-11-02")], "RELSITE": ["BM"]})],
+        {"USUBJID": [patient], "RELDT": [pd.Timestamp("2026-09-02")], "RELSITE": ["BM"]})],
         ignore_index=True)
     newer["subjects"].loc[newer["subjects"]["USUBJID"] == patient, "LSTALVDT"] = \
-        pd.Timestamp("2026-12-01")
+        pd.Timestamp("2026-10-20")
     comparison = compare_runs(make_run(tmp_path, base, OLD_CUT),
                               make_run(tmp_path, newer, NEW_CUT))
     relapses = comparison.new_events[comparison.new_events["event"] == "relapse"]
-    assert relapses[["USUBJID", "date"]].values.tolist() == [[patient, "2026-11-02"]]
+    assert relapses[["USUBJID", "date"]].values.tolist() == [[patient, "2026-09-02"]]
     assert comparison.retrospective.empty  # LSTALVDT moving later is follow-up
 
 
 def test_new_patient_is_newly_enrolled_and_transplanted(tmp_path, base):
     newer = {k: v.copy() for k, v in base.items()}
     subjects = newer["subjects"]
-    added = subjects.iloc[[0]].assign(USUBJID="HB-09-001", RFICDT=pd.Timestamp("2026-09-01"),
-                                      HSCTDT=pd.Timestamp("2026-10-01"),
-                                      LSTALVDT=pd.Timestamp("2027-01-15"))
+    added = subjects.iloc[[0]].assign(USUBJID="HB-09-001", RFICDT=pd.Timestamp("2026-08-10"),
+                                      HSCTDT=pd.Timestamp("2026-09-01"),
+                                      LSTALVDT=pd.Timestamp("2026-10-25"))
     newer["subjects"] = pd.concat([subjects, added], ignore_index=True)
     comparison = compare_runs(make_run(tmp_path, base, OLD_CUT),
                               make_run(tmp_path, newer, NEW_CUT))
@@ -177,7 +177,7 @@ def test_headline_table_old_vs_new(tmp_path, base, later):
     assert pfs["difference"] == pytest.approx(pfs["estimate_new"] - pfs["estimate_old"])
     assert pfs["n_old"] == pfs["n_new"] == 30
     summary = comparison.summary()
-    assert summary["previous_cut"] == "2026-07-31" and summary["data_cut"] == "2027-01-31"
+    assert summary["previous_cut"] == "2026-07-31" and summary["data_cut"] == "2026-10-31"
     assert summary["retrospective_changes"] == 0
     assert summary["headlines_changed_by_corrections"] == 0
 

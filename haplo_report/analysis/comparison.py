@@ -28,11 +28,16 @@ import numpy as np
 import pandas as pd
 
 from haplo_report.analysis.derive import derive_cut
-from haplo_report.analysis.endpoints import (CIF_ENDPOINTS, KM_ENDPOINTS, endpoint_landmarks,
-                                             main_landmark, tte_results)
+from haplo_report.analysis.endpoints import (
+    CIF_ENDPOINTS,
+    KM_ENDPOINTS,
+    endpoint_landmarks,
+    main_landmark,
+    tte_results,
+)
 from haplo_report.analysis.results import read_results
 from haplo_report.data.cut import TABLES, Cut
-from haplo_report.params import Params
+from haplo_report.params import Params, ParamsError
 
 INPUT_DIR = Path("data") / "input"
 COMPARISON_DIR = "comparison"
@@ -340,7 +345,11 @@ def headline_changes(old: RunFolder, new: RunFolder) -> pd.DataFrame:
 
 def compare_runs(old_dir: Path, new_dir: Path) -> Comparison:
     """The comparison of run folder ``old_dir`` (previous cut) with ``new_dir``."""
-    old, new = RunFolder.open(old_dir), RunFolder.open(new_dir)
+    return compare_folders(RunFolder.open(old_dir), RunFolder.open(new_dir))
+
+
+def compare_folders(old: RunFolder, new: RunFolder) -> Comparison:
+    """The comparison of ``old`` (previous cut) with ``new`` (e.g. a run's build folder)."""
     _check_pair(old, new)
     for run in (old, new):
         run.cut()  # both keep their inputs
@@ -359,3 +368,54 @@ def previous_run(study_dir: Path, cut: dt.date) -> Path | None:
         if date < cut and (path / "manifest.json").is_file():
             earlier.append((date, path))
     return max(earlier)[1] if earlier else None
+
+
+def summary_lines(summary: dict) -> list[str]:
+    """The summary as a few lines of text (``haplo-report compare`` and the run's log)."""
+    patients = ", ".join(f"{count} {label}" for label, count in summary["new_patients"].items())
+    events = ", ".join(f"{count} {event}" for event, count in summary["new_events"].items())
+    return [f"changes since the data cut of {summary['previous_cut']} "
+            f"(this cut {summary['data_cut']}):",
+            f"  new patients: {patients}",
+            f"  new events: {events or 'none'}",
+            f"  retrospective changes of earlier records: {summary['retrospective_changes']}",
+            f"  headline estimates changed by those corrections: "
+            f"{summary['headlines_changed_by_corrections']}"]
+
+
+def resolve_previous(compare_to: str | None, study_dir: Path, cut: dt.date) -> Path | None:
+    """The run folder a run compares with: ``compare_to`` as a date (a run folder under
+    ``study_dir``) or a folder; by default the latest earlier cut (None when there is none).
+    :class:`ParamsError` when ``compare_to`` names no earlier run folder."""
+    if compare_to is None:
+        return previous_run(study_dir, cut)
+    try:
+        path = study_dir / str(dt.date.fromisoformat(compare_to))
+    except ValueError:
+        path = Path(compare_to)
+    if not (path / "manifest.json").is_file():
+        raise ParamsError(f"--compare-to {compare_to}: no run folder with a manifest.json at "
+                          f"{path}")
+    return path
+
+
+def write_comparison(run_dir: Path, params: Params, previous: Path | None) -> dict:
+    """``run_dir/comparison/``: the comparison of ``previous`` with the run being built in
+    ``run_dir`` (its inputs, ADSL and result rows written); its summary, or a ``note`` saying
+    in one line why there is nothing to compare."""
+    folder = run_dir / COMPARISON_DIR
+    if previous is None:
+        summary = {"note": "no earlier data cut of this study was found under the output "
+                           "folder: nothing to compare"}
+    else:
+        current = RunFolder(run_dir, params.study_id, params.data_cut_date, params.to_dict())
+        try:
+            comparison = compare_folders(RunFolder.open(previous), current)
+        except ComparisonError as exc:
+            summary = {"note": f"not compared with {previous.name}: {exc}"}
+        else:
+            comparison.write(folder)
+            return comparison.summary()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary

@@ -16,6 +16,7 @@ from filelock import Timeout
 
 import haplo_report
 from haplo_report import plan
+from haplo_report.analysis.comparison import resolve_previous, summary_lines, write_comparison
 from haplo_report.analysis.derive import derive_cut
 from haplo_report.data.cut import write_tables
 from haplo_report.analysis.results import ResultRow
@@ -52,7 +53,8 @@ class RunResult:
 def run(params: Params, *, jobs: int | None = None, force: bool = False,
         formats: tuple[str, ...] = FORMATS, notebooks: tuple[NotebookSpec, ...] = plan.NOTEBOOKS,
         notebooks_dir: Path = NOTEBOOKS_DIR, render: bool = True,
-        stream: TextIO | None = None, stall_timeout: float = STALL_TIMEOUT_S) -> RunResult:
+        stream: TextIO | None = None, stall_timeout: float = STALL_TIMEOUT_S,
+        compare_to: str | None = None) -> RunResult:
     """Build the report of ``params``' cut into ``OUTPUT/<study_id>/<data_cut_date>/``.
 
     Raises :class:`ParamsError` for bad ``jobs``, ``formats`` or ``stall_timeout`` before any
@@ -68,6 +70,7 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
     if missing:
         raise RunFailed(f"notebook(s) not found in {notebooks_dir}: {', '.join(missing)}")
     folders = RunFolders.of(params.output_dir, params.study_id, str(params.data_cut_date))
+    previous = resolve_previous(compare_to, folders.study_dir, params.data_cut_date)
     progress = Progress(len(notebooks), stream)
     renderer = choose_renderer() if render else None
     key = cache.run_key(params, formats=tuple(formats), notebooks=tuple(notebooks),
@@ -124,7 +127,7 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
             del derived
             release_memory()
             timings["derived_data_and_keys"] = time.monotonic() - began
-            return _build(params, planned, inputs, folders, jobs=jobs, force=force,
+            return _build(params, planned, inputs, folders, previous, jobs=jobs, force=force,
                           formats=tuple(formats), renderer=renderer, progress=progress,
                           timings=timings, run_key=key or "", rows=rows,
                           stall_timeout=stall_timeout)
@@ -165,6 +168,7 @@ def check_run_options(jobs: int, formats: tuple[str, ...], stall_timeout: float)
 
 
 def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folders: RunFolders,
+           previous_run: Path | None,
            *, jobs: int, force: bool, formats: tuple[str, ...], renderer: str | None,
            progress: Progress, timings: dict[str, float], run_key: str,
            rows: list[ResultRow], stall_timeout: float) -> RunResult:
@@ -210,6 +214,10 @@ def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folde
         except NotebookFailed as exc:
             failures.append(str(exc))
     progress.close()
+    if not failures:
+        summary = write_comparison(build, params, previous_run)
+        progress.say(summary["note"] if "note" in summary
+                     else "\n".join(summary_lines(summary)))
     if failures:
         write_manifest(manifest(""), build / MANIFEST)
         raise fail_keeping_build(folders, "\n".join(failures))
