@@ -117,11 +117,7 @@ def _load(args: argparse.Namespace):
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from haplo_report.data.validation import (
-        InvalidCutError,
-        validate_cut,
-        write_violations,
-    )
+    from haplo_report.data.validation import InvalidCutError, validate_cut, write_violations
 
     params = _load(args)
     try:

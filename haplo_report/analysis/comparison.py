@@ -28,15 +28,10 @@ import numpy as np
 import pandas as pd
 
 from haplo_report.analysis.derive import derive_cut
-from haplo_report.analysis.endpoints import (
-    CIF_ENDPOINTS,
-    KM_ENDPOINTS,
-    endpoint_landmarks,
-    main_landmark,
-    tte_results,
-)
+from haplo_report.analysis.endpoints import (CIF_ENDPOINTS, KM_ENDPOINTS, endpoint_landmarks,
+                                             main_landmark, tte_results)
 from haplo_report.analysis.results import read_results
-from haplo_report.data.cut import TABLES, Cut
+from haplo_report.data.cut import TABLES, Cut, read_tables
 from haplo_report.params import Params, ParamsError
 
 INPUT_DIR = Path("data") / "input"
@@ -99,12 +94,11 @@ class RunFolder:
         return pd.read_parquet(path) if path.is_file() else None
 
     def cut(self) -> Cut:
-        tables = {name: self.table(name) for name in TABLES}
-        missing = [name for name in ("subjects", "relapses", "deaths") if tables[name] is None]
-        if missing:
-            raise ComparisonError(f"{self.path} keeps no input table {', '.join(missing)} "
-                                  f"under {INPUT_DIR}")
-        return Cut(**tables)
+        try:
+            return read_tables(self.path / INPUT_DIR)
+        except FileNotFoundError as exc:
+            raise ComparisonError(f"{exc} (a run folder made before run folders kept their "
+                                  "inputs: run that cut again)") from None
 
 
 @dataclass
