@@ -70,7 +70,7 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
     if missing:
         raise RunFailed(f"notebook(s) not found in {notebooks_dir}: {', '.join(missing)}")
     folders = RunFolders.of(params.output_dir, params.study_id, str(params.data_cut_date))
-    previous = resolve_previous(compare_to, folders.study_dir, params.data_cut_date)
+    compare_with = resolve_previous(compare_to, folders.study_dir, params.data_cut_date)
     progress = Progress(len(notebooks), stream)
     renderer = choose_renderer() if render else None
     key = cache.run_key(params, formats=tuple(formats), notebooks=tuple(notebooks),
@@ -127,7 +127,7 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
             del derived
             release_memory()
             timings["derived_data_and_keys"] = time.monotonic() - began
-            return _build(params, planned, inputs, folders, previous, jobs=jobs, force=force,
+            return _build(params, planned, inputs, folders, compare_with, jobs=jobs, force=force,
                           formats=tuple(formats), renderer=renderer, progress=progress,
                           timings=timings, run_key=key or "", rows=rows,
                           stall_timeout=stall_timeout)
@@ -168,7 +168,7 @@ def check_run_options(jobs: int, formats: tuple[str, ...], stall_timeout: float)
 
 
 def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folders: RunFolders,
-           previous_run: Path | None,
+           compare_with: Path | None,
            *, jobs: int, force: bool, formats: tuple[str, ...], renderer: str | None,
            progress: Progress, timings: dict[str, float], run_key: str,
            rows: list[ResultRow], stall_timeout: float) -> RunResult:
@@ -215,7 +215,7 @@ def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folde
             failures.append(str(exc))
     progress.close()
     if not failures:
-        summary = write_comparison(build, params, previous_run)
+        summary = write_comparison(build, params, compare_with)
         progress.say(summary["note"] if "note" in summary
                      else "\n".join(summary_lines(summary)))
     if failures:
