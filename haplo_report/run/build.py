@@ -22,6 +22,7 @@ from haplo_report.data.cut import write_tables
 from haplo_report.analysis.results import ResultRow
 from haplo_report.analysis.summaries import disposition_summary
 from haplo_report.data.validation import InvalidCutError, validate_cut
+from haplo_report.outputs.standards import StandardOutputError, write_standard_outputs
 from haplo_report.params import Params, ParamsError
 from haplo_report.paths import NOTEBOOKS_DIR, RunFolders
 from haplo_report.plan import NotebookSpec
@@ -211,7 +212,10 @@ def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folde
     if not failures:
         try:
             collect_results([job.name for job in planned], build, rows)
-        except NotebookFailed as exc:
+            write_standard_outputs(build, study_id=params.study_id,
+                                   study_title=params.study_title,
+                                   data_cut_date=str(params.data_cut_date))
+        except (NotebookFailed, StandardOutputError) as exc:
             failures.append(str(exc))
     progress.close()
     if not failures:

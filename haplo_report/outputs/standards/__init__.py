@@ -1,0 +1,35 @@
+"""Standard outputs beside the report: ADaM datasets as SAS transport v5 with Define-XML 2.1,
+and every result row as a CDISC Analysis Results Standard (ARS v1.0) reporting event."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from haplo_report.outputs.standards.ars import ArsError, write_ars
+from haplo_report.outputs.standards.define import write_define
+from haplo_report.outputs.standards.metadata import MetadataError
+from haplo_report.outputs.standards.xpt import write_adam
+
+ADAM_DIR = Path("data") / "adam"
+ARS_FILE = Path("results") / "ars.json"
+
+
+class StandardOutputError(ValueError):
+    """A standard output could not be written; the message names the dataset or id."""
+
+
+def write_standard_outputs(run_dir: Path, *, study_id: str, study_title: str,
+                           data_cut_date: str) -> list[Path]:
+    """``data/adam/`` (XPT per dataset and define.xml) and ``results/ars.json`` in ``run_dir``
+    (which holds the derived data in ``data/`` and the collected result rows)."""
+    cut = dt.date.fromisoformat(data_cut_date)
+    try:
+        written = write_adam(run_dir / "data", run_dir / ADAM_DIR, study_id=study_id, cut=cut)
+        written.append(write_define(run_dir / "data", run_dir / ADAM_DIR / "define.xml",
+                                    study_id=study_id, study_title=study_title, cut=cut))
+        written.append(write_ars(run_dir, run_dir / ARS_FILE, study_id=study_id,
+                                 study_title=study_title, data_cut_date=data_cut_date))
+    except (MetadataError, ArsError) as exc:
+        raise StandardOutputError(f"standard outputs: {exc}") from None
+    return written

@@ -1,0 +1,154 @@
+"""Define-XML 2.1 describing the SAS transport datasets (:mod:`.xpt`): datasets, variables,
+labels, types, lengths, codelists and origins (derivations in the SAP's words), modelled with
+odmlib and checked with its OID reference checker before writing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+from odmlib.define_2_1 import model as DEFINE
+from odmlib.oid_generator import create_oid_checker
+
+from haplo_report.outputs.standards.metadata import (
+    CODELISTS,
+    DATASET_CLASSES,
+    DATASET_KEYS,
+    DATASET_LABELS,
+    MetadataError,
+    variable,
+)
+from haplo_report.outputs.standards.xpt import transport_frame
+
+DEFINE_VERSION = "2.1.7"
+ADAMIG = "ST.ADAMIG"
+
+
+def _text(text: str) -> DEFINE.Description:
+    return DEFINE.Description(TranslatedText=[DEFINE.TranslatedText(_content=text, lang="en")])
+
+
+def _data_type(column: pd.Series, original: pd.Series | None) -> str:
+    """Define-XML data type of a transport column (``original``: the derived column)."""
+    if original is not None and pd.api.types.is_datetime64_any_dtype(original):
+        return "date"
+    if original is not None and pd.api.types.is_integer_dtype(original):
+        return "integer"
+    return "float" if pd.api.types.is_numeric_dtype(column) else "text"
+
+
+def _codelist(oid: str, name: str, values: list[str], decodes: dict[str, str] | None,
+              data_type: str) -> DEFINE.CodeList:
+    codelist = DEFINE.CodeList(OID=oid, Name=name, DataType=data_type)
+    for order, value in enumerate(values, start=1):
+        if decodes:
+            codelist.CodeListItem.append(DEFINE.CodeListItem(
+                CodedValue=value, OrderNumber=order,
+                Decode=DEFINE.Decode(TranslatedText=[DEFINE.TranslatedText(
+                    _content=decodes.get(value, value), lang="en")])))
+        else:
+            codelist.EnumeratedItem.append(DEFINE.EnumeratedItem(CodedValue=value,
+                                                                 OrderNumber=order))
+    return codelist
+
+
+def define_document(frames: dict[str, pd.DataFrame], *, study_id: str, study_title: str,
+                    cut: dt.date) -> DEFINE.ODM:
+    """The Define-XML document of ``frames`` (dataset name -> derived frame)."""
+    version = DEFINE.MetaDataVersion(
+        OID=f"MDV.{study_id}.ADAM", Name=f"{study_id} ADaM datasets, data cut {cut}",
+        Description=f"Analysis datasets of {study_id} for the data cut of {cut}",
+        DefineVersion=DEFINE_VERSION)
+    version.Standards = DEFINE.Standards(Standard=[DEFINE.Standard(
+        OID=ADAMIG, Name="ADaMIG", Type="IG", Version="1.3", Status="Final")])
+    codelist_values: dict[str, set[str]] = {}
+    codelist_types: dict[str, str] = {}
+    methods: list[DEFINE.MethodDef] = []
+    for dataset, frame in frames.items():
+        out = transport_frame(frame, study_id)
+        group = DEFINE.ItemGroupDef(
+            OID=f"IG.{dataset}", Name=dataset, SASDatasetName=dataset, Repeating=
+            "No" if dataset == "ADSL" else "Yes", IsReferenceData="No", Purpose="Analysis",
+            Structure="One record per subject" if dataset == "ADSL" else
+            "One or more records per subject", StandardOID=ADAMIG,
+            ArchiveLocationID=f"LF.{dataset}", Description=_text(DATASET_LABELS[dataset]))
+        group.Class = DEFINE.Class(Name=DATASET_CLASSES[dataset])
+        keys = DATASET_KEYS[dataset]
+        for order, name in enumerate(out.columns, start=1):
+            meta = variable(dataset, name)
+            item_oid = f"IT.{dataset}.{name}"
+            ref = DEFINE.ItemRef(ItemOID=item_oid, OrderNumber=order,
+                                 Mandatory="Yes" if name in keys else "No")
+            if name in keys:
+                ref.KeySequence = keys.index(name) + 1
+            origin = DEFINE.Origin(Type="Derived" if meta.derivation else "Predecessor")
+            if meta.derivation:
+                method_oid = f"MT.{dataset}.{name}"
+                ref.MethodOID = method_oid
+                methods.append(DEFINE.MethodDef(OID=method_oid, Name=f"Derivation of {name}",
+                                                Type="Computation",
+                                                Description=_text(meta.derivation)))
+            else:
+                origin.Description = _text(f"{name} of the data cut's tables")
+            group.ItemRef.append(ref)
+            data_type = _data_type(out[name], frame.get(name))
+            item = DEFINE.ItemDef(OID=item_oid, Name=name, SASFieldName=name,
+                                  DataType=data_type, Description=_text(meta.label))
+            if data_type == "text":
+                lengths = out[name].dropna().map(lambda v: len(str(v).encode("utf-8")))
+                item.Length = int(lengths.max()) if len(lengths) else 1
+            elif data_type == "integer":
+                digits = out[name].dropna().abs().astype(int).astype(str).str.len()
+                item.Length = int(digits.max()) if len(digits) else 1
+            elif data_type == "float":
+                item.Length = 8  # SAS numeric bytes
+            else:
+                item.DisplayFormat = "DATE9."
+            item.Origin.append(origin)
+            if meta.codelist:
+                oid = f"CL.{meta.codelist}"
+                item.CodeListRef = DEFINE.CodeListRef(CodeListOID=oid)
+                present = out[name].dropna()
+                if data_type == "integer":
+                    present = present.astype(int)
+                codelist_values.setdefault(meta.codelist, set()).update(map(str, present))
+                codelist_types[meta.codelist] = "integer" if data_type == "integer" else "text"
+            version.ItemDef.append(item)
+        group.leaf = DEFINE.leaf(ID=f"LF.{dataset}", href=f"{dataset.lower()}.xpt",
+                                 title=DEFINE.title(_content=f"{dataset.lower()}.xpt"))
+        version.ItemGroupDef.append(group)
+    for name in sorted(codelist_values):
+        decodes = CODELISTS.get(name)
+        values = list(decodes) if decodes else sorted(codelist_values[name])
+        unknown = sorted(codelist_values[name] - set(values))
+        if unknown:
+            raise MetadataError(f"codelist {name}: value(s) {', '.join(unknown)} not in the "
+                                "codelist")
+        version.CodeList.append(_codelist(f"CL.{name}", name, values, decodes,
+                                          codelist_types[name]))
+    version.MethodDef.extend(methods)
+    stamp = f"{cut.isoformat()}T00:00:00"
+    study = DEFINE.Study(OID=f"ST.{study_id}", GlobalVariables=DEFINE.GlobalVariables(
+        StudyName=DEFINE.StudyName(_content=study_id),
+        StudyDescription=DEFINE.StudyDescription(_content=study_title),
+        ProtocolName=DEFINE.ProtocolName(_content=study_id)), MetaDataVersion=version)
+    return DEFINE.ODM(FileOID=f"DEF.{study_id}.{cut.isoformat()}", FileType="Snapshot",
+                      CreationDateTime=stamp, ODMVersion="1.3.2", Originator="haplo-report",
+                      SourceSystem="haplo-report", Context="Submission", Study=study)
+
+
+def check_references(document: DEFINE.ODM) -> None:
+    """odmlib's checks: unique OIDs and every OID reference defined (raises otherwise)."""
+    document.verify_oids(create_oid_checker("define_2_1"))
+
+
+def write_define(data_dir: Path, path: Path, *, study_id: str, study_title: str,
+                 cut: dt.date) -> Path:
+    """``path`` (define.xml) describing the datasets written from ``data_dir``."""
+    frames = {name: pd.read_parquet(data_dir / f"{name.lower()}.parquet")
+              for name in DATASET_LABELS}
+    document = define_document(frames, study_id=study_id, study_title=study_title, cut=cut)
+    check_references(document)
+    document.write_xml(str(path))
+    return path

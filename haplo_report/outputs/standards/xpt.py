@@ -1,0 +1,112 @@
+"""ADaM datasets as SAS transport (XPT) version 5 files, one per dataset, with dataset and
+variable labels, ADaM names and dates as SAS dates (``DATE9.``).
+
+Written with pyreadstat. Two things it does not do right for a submission, done here by hand:
+it truncates labels over 40 characters and accepts non-ASCII names and labels silently (so the
+rules are checked first and a breach refuses the dataset, naming the variable), and it stamps
+the wall clock into the file's header records (so those stamps are set to the data cut date:
+the same inputs give the same bytes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pandas as pd
+import pyreadstat
+
+from haplo_report.outputs.standards.metadata import (
+    DATASET_LABELS,
+    STUDY_VARIABLE,
+    MetadataError,
+    variable,
+)
+
+MAX_NAME = 8
+MAX_LABEL = 40
+MAX_TEXT_BYTES = 200
+DATE_FORMAT = "DATE9."
+_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_RECORD = 80
+_OBS_HEADER = b"HEADER RECORD*******OBS     HEADER RECORD"
+_STAMP = re.compile(rb"\d\d[A-Z]{3}\d\d:\d\d:\d\d:\d\d")
+
+
+def _is_ascii(text: str) -> bool:
+    return all(ord(char) < 128 for char in text)
+
+
+def check_transport_rules(dataset: str, frame: pd.DataFrame) -> dict[str, str]:
+    """The labels of ``frame``'s columns; :class:`MetadataError` naming the first variable
+    that breaks a SAS transport v5 rule (name <= 8, label <= 40 ASCII, text <= 200 bytes)."""
+    label = DATASET_LABELS.get(dataset, "")
+    if not label or len(label) > MAX_LABEL or not _is_ascii(label):
+        raise MetadataError(f"{dataset}: dataset label must be 1-{MAX_LABEL} ASCII characters")
+    labels = {}
+    for name in frame.columns:
+        if len(name) > MAX_NAME or not _NAME.match(name):
+            raise MetadataError(f"{dataset}.{name}: a SAS name is 1-{MAX_NAME} characters, "
+                                "upper-case letters, digits or _, starting with a letter")
+        text = variable(dataset, name).label
+        if len(text) > MAX_LABEL or not _is_ascii(text):
+            raise MetadataError(f"{dataset}.{name}: label {text!r} must be at most "
+                                f"{MAX_LABEL} ASCII characters")
+        column = frame[name]
+        if not (pd.api.types.is_numeric_dtype(column)
+                or pd.api.types.is_datetime64_any_dtype(column)):
+            longest = column.dropna().astype(str).map(lambda v: len(v.encode("utf-8"))).max()
+            if pd.notna(longest) and longest > MAX_TEXT_BYTES:
+                raise MetadataError(f"{dataset}.{name}: a value is {longest} bytes long; SAS "
+                                    f"transport v5 allows {MAX_TEXT_BYTES}")
+        labels[name] = text
+    return labels
+
+
+def transport_frame(frame: pd.DataFrame, study_id: str) -> pd.DataFrame:
+    """``frame`` as pyreadstat writes it: ``STUDYID`` first, dates as ``datetime.date``,
+    integers as numbers, text as plain strings with ``None`` for missing."""
+    out = pd.DataFrame({STUDY_VARIABLE: [study_id] * len(frame)}, index=frame.index)
+    for name, column in frame.items():
+        if pd.api.types.is_datetime64_any_dtype(column):
+            out[name] = [None if pd.isna(v) else v.date() for v in column]
+        elif pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+            out[name] = column.astype("float64")
+        else:
+            out[name] = [None if pd.isna(v) else str(v) for v in column]
+    return out.reset_index(drop=True)
+
+
+def _fix_stamps(path: Path, cut: dt.date) -> None:
+    """Replace the creation/modification stamps of the header records by the data cut."""
+    data = path.read_bytes()
+    end = data.find(_OBS_HEADER)
+    stamp = cut.strftime("%d%b%y").upper().encode("ascii") + b":00:00:00"
+    path.write_bytes(_STAMP.sub(stamp, data[:end]) + data[end:])
+
+
+def write_xpt(dataset: str, frame: pd.DataFrame, path: Path, *, study_id: str,
+              cut: dt.date) -> Path:
+    """Write ``frame`` (a derived dataset) as ``path`` in SAS transport v5."""
+    out = transport_frame(frame, study_id)
+    labels = check_transport_rules(dataset, out)
+    formats = {name: DATE_FORMAT for name, column in frame.items()
+               if pd.api.types.is_datetime64_any_dtype(column)}
+    pyreadstat.write_xport(out, str(path), file_format_version=5, table_name=dataset,
+                           file_label=DATASET_LABELS[dataset],
+                           column_labels=[labels[name] for name in out.columns],
+                           variable_format=formats)
+    _fix_stamps(path, cut)
+    return path
+
+
+def write_adam(data_dir: Path, out_dir: Path, *, study_id: str, cut: dt.date) -> list[Path]:
+    """Every derived dataset ``data_dir/<name>.parquet`` as ``out_dir/<name>.xpt``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for dataset in DATASET_LABELS:
+        frame = pd.read_parquet(data_dir / f"{dataset.lower()}.parquet")
+        written.append(write_xpt(dataset, frame, out_dir / f"{dataset.lower()}.xpt",
+                                 study_id=study_id, cut=cut))
+    return written
