@@ -16,6 +16,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 from haplo_report.analysis.results import ResultRow, write_results  # noqa: E402
 
 STUDY_ID, DATA_CUT = "HAPLO-BLIN-ALL", "2026-01-31"
+SPONSOR, PROTOCOL, RUN_STARTED = "Example Pharma", "HBA-01", "2026-11-29T10:00:00+00:00"
 CODE_MARKER = "secret_code_marker = 1"  # source of every code cell: must never be rendered
 
 RESULTS = [
@@ -60,6 +61,22 @@ TABLE_1435 = ("| " + " | ".join(WIDE_COLUMNS) + " |\n|" + "---|" * len(WIDE_COLU
               "(safety set, N = 30), data cut 2026-01-31\n")
 
 
+# A listing long enough to run over a PDF page: its title comes back as "(continued)".
+LISTING_1626 = ("| Patient | Assessment, study day | MRD result | 1-year status |\n"
+                "|---|---|---|---|\n"
+                + "".join(f"| HB-01-{i:03d} | {300 + i} | Undetectable | Success: alive, "
+                          "relapse-free and MRD-negative |\n" for i in range(1, 91))
+                + "\n: Listing 16.2.6. MRD status at 1 year by patient (full analysis set; "
+                  "data cut 2026-01-31)\n\n::: table-notes\nSource: notebook 06_mrd\n:::\n")
+FIGURE_CAPTION = "Figure 14.2.1. Progression-free survival, full analysis set (N=31)"
+# A figure as outputs.captions.FigureCaption shows it: the saved PNG linked relative to the
+# notebook, caption, alt text, then its notes.
+FIGURE_1421 = (f"![{FIGURE_CAPTION}](../figures/14.2.1.png){{#figure-14-2-1 "
+               'alt="Kaplan-Meier curve of PFS" fig-alt="Kaplan-Meier curve of PFS" '
+               'width="100%"}\n\n::: figure-notes\nCensored patients are marked by ticks.\\\n'
+               "Source: notebook 03_pfs, data cut 2026-01-31\n:::\n")
+
+
 def _png() -> str:
     fig, ax = plt.subplots(figsize=(4, 2.5), dpi=80)
     ax.step([0, 100, 365, 500], [1, 0.87, 0.65, 0.6], where="post")
@@ -82,7 +99,7 @@ def _notebook(title: str, outputs: list) -> nbformat.NotebookNode:
 
 
 def make_fake_run(run_dir: Path) -> Path:
-    """Write a fake run folder with three executed notebooks and its JSON/CSV companions."""
+    """Write a fake run folder with four executed notebooks and its JSON/CSV companions."""
     notebooks = run_dir / "notebooks"
     notebooks.mkdir(parents=True)
     books = {
@@ -94,9 +111,13 @@ def make_fake_run(run_dir: Path) -> Path:
         "03_pfs": _notebook("Progression-free survival", [
             _display({"text/markdown": TABLE_1421, "text/html": "<table><tr><td>html</td></tr></table>",
                       "text/plain": "   a  b\n0  1  2"}),
+            _display({"text/markdown": FIGURE_1421}),
             _display({"image/png": _png(), "text/plain": "<Figure size 320x200 with 1 Axes>"}),
             new_output("execute_result", data={"text/html": "<table>df</table>",
                                                "text/plain": "DataFrame repr"}, execution_count=1),
+        ]),
+        "06_mrd": _notebook("Minimal residual disease", [
+            _display({"text/markdown": LISTING_1626}),
         ]),
         "11_safety": _notebook("Adverse events and deaths", [
             _display({"text/markdown": TABLE_1435}),
@@ -104,6 +125,9 @@ def make_fake_run(run_dir: Path) -> Path:
     }
     for name, notebook in books.items():
         nbformat.write(notebook, notebooks / f"{name}.ipynb")
+    import base64
+    (run_dir / "figures").mkdir()
+    (run_dir / "figures" / "14.2.1.png").write_bytes(base64.b64decode(_png()))
     write_results(RESULTS, run_dir / "results.csv")
     validation = {"valid": True, "violations": [],
                   "supplied": {"subjects": 33, "relapses": 9, "deaths": 8, "gvhd": 21,
@@ -111,13 +135,17 @@ def make_fake_run(run_dir: Path) -> Path:
     manifest = {
         "params": {"study_id": STUDY_ID, "study_title": "Haplo-HSCT with blinatumomab",
                    "data_cut_date": DATA_CUT, "mrd_threshold": 0.0001,
-                   "landmarks_days": [100, 365, 730]},
+                   "landmarks_days": [100, 365, 730], "sponsor": SPONSOR, "protocol": PROTOCOL,
+                   "report_status": "DRAFT", "report_version": "1.0", "page_size": "a4",
+                   "confidentiality": "Confidential: example only."},
+        "run_started": RUN_STARTED,
         "inputs": {"subjects.csv": {"sha256": "a" * 64, "rows": 33},
                    "deaths.csv": {"sha256": "b" * 64, "rows": 8}},
         "versions": {"haplo-report": "0.1.0", "pandas": "2.3.0", "lifelines": "0.30.0"},
         "git": {"commit": "0123456789abcdef0123", "dirty": False},
         "notebooks": {"01_population": {"status": "ok", "duration_s": 2.5},
                       "03_pfs": {"status": "ok", "duration_s": 3.1},
+                      "06_mrd": {"status": "ok", "duration_s": 1.0},
                       "11_safety": {"status": "cached", "duration_s": 0.0}},
     }
     (run_dir / "validation.json").write_text(json.dumps(validation), encoding="utf-8")

@@ -1,17 +1,15 @@
-"""The generated chapters of the book: synopsis, validation and provenance from run data."""
+"""The generated chapters: synopsis, validation and provenance from run data."""
 
 from __future__ import annotations
 
 import json
 import re
 
-import docx
 import pandas as pd
 import pytest
-import yaml
 
-from haplo_report.render.book import (BookError, assemble_book, pipe_table, synopsis_frame,
-                                      validation_markdown)
+from haplo_report.render.book import BookError, pipe_table, synopsis_frame, validation_markdown
+from haplo_report.render.document import assemble_document
 from haplo_report.analysis.results import ResultRow, results_frame
 from render_fake_run import RESULTS, make_fake_run
 
@@ -70,44 +68,18 @@ def test_validation_appendix_lists_unsupplied_tables():
     assert "Violations of the input contract: 0." in text
 
 
-def test_book_keeps_chapters_present_in_order(tmp_path):
-    book = assemble_book(make_fake_run(tmp_path / "run"))
-    config = yaml.safe_load((book.folder / "_quarto.yml").read_text(encoding="utf-8"))
-    assert config["book"]["chapters"][2:] == [
-        {"part": "14.1 Study population", "chapters": ["notebooks/01_population.ipynb"]},
-        {"part": "14.2 Efficacy", "chapters": ["notebooks/03_pfs.ipynb"]},
-        {"part": "14.3 Safety", "chapters": ["notebooks/11_safety.ipynb"]}]
-    assert config["book"]["date"] == "Data cut 2026-01-31"
-    provenance = re.sub(" +", " ", (book.folder / "provenance.qmd").read_text(encoding="utf-8"))
-    assert "| subjects.csv | " + "a" * 64 + " | 33 |" in provenance
-    assert "| 03_pfs | ok | 3.1 |" in provenance
+def test_provenance_appendix_from_the_manifest(tmp_path):
+    document = assemble_document(make_fake_run(tmp_path / "run"))
+    text = re.sub(" +", " ", document.source.read_text(encoding="utf-8"))
+    assert "| subjects.csv | " + "a" * 64 + " | 33 |" in text
+    assert "| 03_pfs | ok | 3.1 |" in text
 
 
 def test_manifest_without_data_cut_is_a_clear_error(tmp_path):
     run = make_fake_run(tmp_path / "run")
     (run / "manifest.json").write_text(json.dumps({"params": {"study_id": "X"}}))
     with pytest.raises(BookError, match="study_id and data_cut_date are required"):
-        assemble_book(run)
-
-
-def test_table_notes_get_a_style_in_every_format(tmp_path):
-    from haplo_report.render.book import NOTES_DOCX_STYLE, TEMPLATES, write_reference_docx
-    from haplo_report.render.pandoc import _normalise, _parse
-
-    doc = _parse("::: table-notes\nMethod: KM.\\\nSource: notebook 03_pfs\n:::\n", tmp_path)
-    _normalise(doc["blocks"], "03_pfs")
-    (attributes, blocks), = [block["c"] for block in doc["blocks"]]
-    assert ["custom-style", NOTES_DOCX_STYLE] in attributes[2]
-    assert blocks[0] == {"t": "RawBlock", "c": ["typst", "#tablenotes["]}
-    assert blocks[-1] == {"t": "RawBlock", "c": ["typst", "]"]}
-    header = (TEMPLATES / "report-header.typ").read_text()
-    assert "#let tablenotes(body)" in header
-    # a breakable table's caption stays with its first rows (not alone at a page foot)
-    assert "#show figure.caption: it => block(sticky: true, it)" in header
-    assert "div.table-notes" in (TEMPLATES / "report.css").read_text()
-    style = docx.Document(str(write_reference_docx(tmp_path / "ref.docx"))).styles[
-        NOTES_DOCX_STYLE]
-    assert style.font.size.pt == 8
+        assemble_document(run)
 
 
 def test_provenance_lists_python_and_direct_dependencies_only():

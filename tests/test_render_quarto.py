@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import docx
 import pytest
 
 import haplo_report.render as render
@@ -18,22 +20,27 @@ REAL_RUN = subprocess.run
 
 
 class FakeQuarto:
-    """Records each call and writes what Quarto would write into the book's output dir."""
+    """Records each call and writes what ``quarto render report.qmd --to X`` writes: one file
+    next to the document (a real Word file for docx, which the renderer then lays out)."""
 
-    def __init__(self, returncode: int = 0) -> None:
+    def __init__(self, returncode: int = 0, stderr: str = "") -> None:
         self.calls: list[dict] = []
         self.returncode = returncode
+        self.stderr = stderr
 
     def __call__(self, command, cwd=None, env=None, **kwargs):
-        if "quarto" not in Path(command[0]).name:  # e.g. pandoc writing the reference docx
+        if "quarto" not in Path(command[0]).name:
             return REAL_RUN(command, cwd=cwd, env=env, **kwargs)
         self.calls.append({"command": command, "cwd": Path(cwd), "env": env})
-        built = Path(cwd) / "_book"
-        built.mkdir(exist_ok=True)
-        target = command[command.index("--to") + 1]
-        name = {"html": "index.html", "docx": "report.docx", "typst": "report.pdf"}[target]
-        (built / name).write_text(f"rendered {target}", encoding="utf-8")
-        return subprocess.CompletedProcess(command, self.returncode, "", "ERROR: bad chapter")
+        if self.returncode == 0:
+            target = command[command.index("--to") + 1]
+            suffix = {"html": "html", "docx": "docx", "typst": "pdf"}[target]
+            built = Path(cwd) / f"report.{suffix}"
+            if suffix == "docx":
+                shutil.copy(Path(cwd) / "report-reference.docx", built)
+            else:
+                built.write_text(f"rendered {target}", encoding="utf-8")
+        return subprocess.CompletedProcess(command, self.returncode, "", self.stderr)
 
 
 @pytest.fixture
@@ -48,33 +55,55 @@ def test_auto_prefers_quarto_when_on_path(monkeypatch):
     assert choose_renderer("auto") == "pandoc"
 
 
-def test_quarto_command_line_and_environment(monkeypatch, run_dir):
+def test_quarto_renders_the_one_document_per_format(monkeypatch, run_dir):
     fake = FakeQuarto()
     monkeypatch.setattr(quarto_module.subprocess, "run", fake)
     monkeypatch.setattr(quarto_module, "quarto_path", lambda: "/opt/quarto/bin/quarto")
     result = render_report(run_dir, renderer="quarto")
 
-    book = run_dir / "book"
+    folder = run_dir / "document"
     assert [c["command"] for c in fake.calls] == [
-        ["/opt/quarto/bin/quarto", "render", str(book), "--to", to, "--no-execute"]
+        ["/opt/quarto/bin/quarto", "render", "report.qmd", "--to", to, "--no-execute"]
         for to in ("html", "docx", "typst")]
-    assert all(c["cwd"] == book for c in fake.calls)
+    assert all(c["cwd"] == folder for c in fake.calls)
     env = fake.calls[0]["env"]
     assert env["QUARTO_PYTHON"] == sys.executable
     assert env["SOURCE_DATE_EPOCH"] == "1769817600"  # 2026-01-31T00:00:00Z: the data cut
+    assert env["NO_COLOR"] == "1"
     assert result.renderer == "quarto"
     report = run_dir / "report"
-    assert result.outputs == {"html": report / "HAPLO-BLIN-ALL_2026-01-31_html" / "index.html",
+    assert result.outputs == {"html": report / "HAPLO-BLIN-ALL_2026-01-31.html",
                               "docx": report / "HAPLO-BLIN-ALL_2026-01-31.docx",
                               "pdf": report / "HAPLO-BLIN-ALL_2026-01-31.pdf"}
     assert result.outputs["pdf"].read_text() == "rendered typst"
-    # the book Quarto renders: generated chapters, notebooks, assets, the project's config
-    for name in ("_quarto.yml", "index.qmd", "methods.qmd", "validation.qmd", "provenance.qmd",
-                 "report.css", "report-header.typ", "notebooks/03_pfs.ipynb"):
-        assert (book / name).is_file(), name
+    assert not list(folder.glob("report.pdf"))  # moved, not copied
+    # the Word file Quarto made gets the same page layout pass as Pandoc's
+    header = docx.Document(result.outputs["docx"]).sections[0].header.paragraphs[0].text
+    assert header.startswith("HAPLO-BLIN-ALL   Protocol HBA-01")
 
 
-def test_quarto_failure_is_a_clear_error(monkeypatch, run_dir):
-    monkeypatch.setattr(quarto_module.subprocess, "run", FakeQuarto(returncode=1))
-    with pytest.raises(RenderError, match="quarto render --to html failed: ERROR: bad chapter"):
-        render_report(run_dir, ("html",), renderer="quarto")
+QUARTO_STDERR = (
+    "\x1b[1mpandoc\x1b[22m\n  to: typst\n  output-file: report.typ\n"
+    + "  standalone: true\n" * 40
+    + "\x1b[31mERROR: error: expected content, found array\x1b[39m\n"
+    "   ┌─ report.typ:12:3\n\x1b[31mERROR:\x1b[39m Typst compilation failed\n"
+    "\x1b[90mStack trace:\x1b[39m\n    at compile (file:///quarto.js:1:1)\n")
+
+
+def test_quarto_failure_reports_its_own_last_error_lines(monkeypatch, run_dir):
+    monkeypatch.setattr(quarto_module.subprocess, "run",
+                        FakeQuarto(returncode=1, stderr=QUARTO_STDERR))
+    with pytest.raises(RenderError) as error:
+        render_report(run_dir, ("pdf",), renderer="quarto")
+    message = str(error.value)
+    assert message.startswith("quarto render --to typst failed:\n"
+                              "ERROR: error: expected content, found array\n")
+    assert "Typst compilation failed" in message
+    assert "\x1b" not in message and "standalone" not in message
+    assert len(message.splitlines()) <= 1 + quarto_module.ERROR_LINES
+
+
+def test_error_lines_without_an_error_word_keeps_the_last_lines():
+    text = "\n".join(f"line {i}" for i in range(30))
+    assert quarto_module.error_lines(text) == "\n".join(f"line {i}" for i in range(22, 30))
+    assert quarto_module.error_lines("") == "no message"

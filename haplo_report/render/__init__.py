@@ -1,7 +1,8 @@
-"""Render a run's report book: one interface, two renderers chosen at run time.
+"""Render a run's report: one document, one interface, two renderers chosen at run time.
 
-``quarto`` when the Quarto CLI is on PATH, otherwise ``pandoc`` (Pandoc + Typst from PyPI);
-both render the same book defined by the project's ``_quarto.yml``.
+:mod:`~haplo_report.render.document` assembles ``<run>/document/report.qmd`` (one document,
+chapters included) as the project's ``_quarto.yml`` defines it; ``quarto`` renders it when the
+Quarto CLI is on PATH, otherwise ``pandoc`` (Pandoc + Typst from PyPI) renders the same file.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from haplo_report.render.book import Book, BookError, assemble_book
+from haplo_report.render.book import BookError
+from haplo_report.render.document import ReportDocument, assemble_document
 from haplo_report.render.pandoc import PandocRenderError, render_pandoc
 from haplo_report.render.quarto import QuartoRenderError, quarto_path, render_quarto
 
 log = logging.getLogger(__name__)
 
-Renderer = Callable[[Book, tuple[str, ...], Path], dict[str, Path]]
+Renderer = Callable[[ReportDocument, tuple[str, ...], Path], dict[str, Path]]
 
 RENDERERS: dict[str, Renderer] = {"quarto": render_quarto, "pandoc": render_pandoc}
 FORMATS: tuple[str, ...] = ("html", "docx", "pdf")
@@ -46,14 +48,14 @@ def choose_renderer(renderer: str = "auto") -> str:
 
 def render_report(run_dir: Path, formats: tuple[str, ...] = FORMATS, *,
                   renderer: str = "auto") -> RenderResult:
-    """Assemble ``run_dir/book`` and render it to ``run_dir/report/<study>_<cut>.<format>``."""
+    """Assemble ``run_dir/document`` and render it to ``run_dir/report/<study>_<cut>.<format>``."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise RenderError(f"unknown report format {unknown[0]!r} (known: {', '.join(FORMATS)})")
     name = choose_renderer(renderer)
     try:
-        book = assemble_book(Path(run_dir))
-        outputs = RENDERERS[name](book, tuple(formats), Path(run_dir) / "report")
+        document = assemble_document(Path(run_dir))
+        outputs = RENDERERS[name](document, tuple(formats), Path(run_dir) / "report")
     except (BookError, PandocRenderError, QuartoRenderError) as exc:
         raise RenderError(str(exc)) from None
     log.info("report rendered with %s: %s", name,

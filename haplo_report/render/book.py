@@ -1,48 +1,26 @@
-"""Assemble the report book of one run: ``_quarto.yml``, executed notebooks, generated chapters.
-
-The front chapter (title page and synopsis), the methods chapter and the two appendices
-(data validation, provenance) are generated here as Markdown with pipe tables, from the run's
-``results.csv``, ``validation.json`` and ``manifest.json``; numbers are formatted by
-:mod:`haplo_report.formatting` only.
+"""The report's generated chapters, as Markdown with pipe tables: synopsis, statistical
+methods, and the two appendices (data validation, provenance), from the run's ``results.csv``,
+``validation.json`` and ``manifest.json``; numbers are formatted by
+:mod:`haplo_report.formatting` only. :mod:`haplo_report.render.document` puts them, with the
+notebooks, into the one report document.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
-import logging
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
-import docx
 import pandas as pd
-import pypandoc
-import yaml
-from docx.enum.style import WD_STYLE_TYPE
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
-from docx.shared import Pt
 
 import haplo_report
 from haplo_report.formatting import (AT_LEAST, EN_DASH, PLUS_MINUS, fmt_estimate_ci,
                                      fmt_median_range, fmt_number, fmt_scientific)
-from haplo_report.outputs.tables.core import save_docx
 from haplo_report.outputs.tables.notes import method_label
-from haplo_report.analysis.results import NOT_ESTIMABLE, read_results
-
-log = logging.getLogger(__name__)
-
-PROJECT_ROOT = Path(haplo_report.__file__).resolve().parents[1]
-TEMPLATES = Path(haplo_report.__file__).resolve().parent / "templates"
-ASSETS: tuple[str, ...] = ("report.css", "report-header.typ")  # referenced by _quarto.yml
-REFERENCE_DOCX = "report-reference.docx"  # referenced by _quarto.yml (format: docx)
-NOTES_DOCX_STYLE = "Table Notes"  # Word paragraph style of a table's notes block
+from haplo_report.analysis.results import NOT_ESTIMABLE
 
 NOT_REPORTED = "not reported"
 NOT_RECORDED = "not recorded"
@@ -51,40 +29,6 @@ SUITE_DISTRIBUTION = "haplo-report"
 
 class BookError(ValueError):
     """A run folder that cannot be made into a report; the message is one line for the user."""
-
-
-@dataclass(frozen=True)
-class Chapter:
-    """One chapter file of the book, with the part it belongs to."""
-
-    path: str  # relative to the book folder, e.g. "notebooks/03_pfs.ipynb"
-    part: str | None = None  # e.g. "14.2 Efficacy"; None outside parts
-    appendix: bool = False
-
-
-@dataclass(frozen=True)
-class Book:
-    """An assembled book folder and what the renderers need to know about it."""
-
-    folder: Path
-    config: dict[str, Any]  # the book's _quarto.yml
-    study_id: str
-    data_cut: str
-
-    @property
-    def output_stem(self) -> str:
-        """File name of the report without extension, e.g. ``HAPLO-BLIN-ALL_2026-01-31``."""
-        return f"{self.study_id}_{self.data_cut}"
-
-    @property
-    def epoch(self) -> int:
-        """The data cut as a UNIX time: the only "creation time" the outputs carry."""
-        day = dt.date.fromisoformat(self.data_cut)
-        return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp())
-
-    def chapters(self) -> list[Chapter]:
-        """The chapters in report order, as listed in ``_quarto.yml``."""
-        return book_chapters(self.config)
 
 
 @dataclass(frozen=True)
@@ -121,31 +65,6 @@ ANALYSIS_SETS: tuple[tuple[str, str], ...] = (
     ("Full analysis set (FAS): transplanted on or before the cut", "FASFL"),
     ("Safety set: at least one dose of blinatumomab", "SAFFL"),
 )
-
-
-def book_chapters(config: dict[str, Any]) -> list[Chapter]:
-    """Chapters of a Quarto book config (``book: chapters`` with parts, then ``appendices``)."""
-    book = config.get("book") or {}
-    chapters: list[Chapter] = []
-    for entry in book.get("chapters") or []:
-        if isinstance(entry, dict):
-            chapters += [Chapter(path, entry.get("part")) for path in entry.get("chapters") or []]
-        else:
-            chapters.append(Chapter(entry))
-    chapters += [Chapter(path, appendix=True) for path in book.get("appendices") or []]
-    return chapters
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise BookError(f"run folder incomplete: {path.name} not found in {path.parent}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BookError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise BookError(f"{path}: expected a JSON object")
-    return data
 
 
 def _cell(value: Any) -> str:
@@ -234,7 +153,7 @@ def analysis_sets_frame(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(lines)
 
 
-def _run_identity(manifest: dict[str, Any]) -> dict[str, str]:
+def run_identity(manifest: dict[str, Any]) -> dict[str, str]:
     params = manifest.get("params") or {}
     study_id = params.get("study_id") or manifest.get("study_id")
     data_cut = params.get("data_cut_date") or manifest.get("data_cut_date")
@@ -267,17 +186,10 @@ def _fas_is_empty(results: pd.DataFrame) -> bool:
 
 
 def index_markdown(identity: dict[str, str], results: pd.DataFrame) -> str:
-    """Title page and synopsis (``index.qmd``)."""
-    title = pd.DataFrame([
-        {"Item": "Study", "Value": identity["study_id"]},
-        {"Item": "Title", "Value": identity["study_title"]},
-        {"Item": "Data cut", "Value": identity["data_cut"]},
-        {"Item": "Report suite", "Value": f"haplo-report {identity['suite']}, "
-                                          f"commit {identity['commit'][:12]}"},
-    ])
+    """The synopsis chapter: analysis sets and headline results (the title page, made by
+    the document, identifies the report)."""
     return "\n".join([
         "# Synopsis {.unnumbered}", "",
-        pipe_table(title, "Report identification"),
         "## Analysis sets", "",
         pipe_table(analysis_sets_frame(results), f"Analysis sets, data cut {identity['data_cut']}",
                    right=("N",)),
@@ -421,99 +333,3 @@ def _section(manifest: dict[str, Any], key: str, title: str, column: str) -> lis
     if "cache_key" in frame.columns:  # a 64-digit hash overflows its cell; 12 identify it
         frame["cache_key"] = frame["cache_key"].astype(str).str[:12]
     return [f"## {title}", "", pipe_table(frame) if not frame.empty else "None recorded.\n"]
-
-
-def _book_config(identity: dict[str, str], present: set[str]) -> dict[str, Any]:
-    """The project's _quarto.yml for this run: its title and data cut, chapters that exist."""
-    source = PROJECT_ROOT / "_quarto.yml"
-    if not source.is_file():
-        raise BookError(f"report definition not found: {source}")
-    config = yaml.safe_load(source.read_text(encoding="utf-8"))
-    book = config["book"]
-    if identity["study_title"]:
-        book["subtitle"] = identity["study_title"]
-    book["title"] = f"{book['title']}: {identity['study_id']}"
-    book["date"] = f"Data cut {identity['data_cut']}"
-    missing = [c.path for c in book_chapters(config) if c.path not in present]
-    if missing:
-        log.warning("report chapters without a notebook in the run, left out: %s",
-                    ", ".join(missing))
-    chapters = []
-    for entry in book["chapters"]:
-        if isinstance(entry, dict):
-            kept = [p for p in entry["chapters"] if p in present]
-            if kept:
-                chapters.append({**entry, "chapters": kept})
-        elif entry in present:
-            chapters.append(entry)
-    book["chapters"] = chapters
-    book["appendices"] = [p for p in book.get("appendices") or [] if p in present]
-    return config
-
-
-def write_reference_docx(path: Path) -> Path:
-    """Pandoc's default Word styles with every table cell bordered, 9 pt table text and an
-    8 pt "Table Notes" paragraph style for the notes under each table.
-
-    Pandoc's own "Table" style rules only the header row; medical writers copy these tables
-    into Word documents, where a fully ruled table is the expected look. Generated from
-    Pandoc's data file rather than committed as a binary, so the change stays readable.
-    """
-    reference = subprocess.run([pypandoc.get_pandoc_path(), "--print-default-data-file",
-                                "reference.docx"], capture_output=True, check=True).stdout
-    document = docx.Document(io.BytesIO(reference))
-    style = document.styles["Table"]
-    borders = OxmlElement("w:tblBorders")
-    for side in ("top", "left", "bottom", "right", "insideH", "insideV"):
-        edge = OxmlElement(f"w:{side}")
-        edge.set(qn("w:val"), "single")
-        edge.set(qn("w:sz"), "4")
-        edge.set(qn("w:color"), "808080")
-        borders.append(edge)
-    # schema order inside w:tblPr: ... w:tblInd, w:tblBorders, ..., w:tblCellMar
-    style.element.find(qn("w:tblPr")).find(qn("w:tblInd")).addnext(borders)
-    style.font.size = Pt(9)
-    notes = document.styles.add_style(NOTES_DOCX_STYLE, WD_STYLE_TYPE.PARAGRAPH)
-    notes.base_style = document.styles["Normal"]
-    notes.font.size = Pt(8)
-    notes.paragraph_format.space_before = Pt(2)
-    notes.paragraph_format.space_after = Pt(10)
-    return save_docx(document, path)
-
-
-def assemble_book(run_dir: Path, book_dir: Path | None = None) -> Book:
-    """Write the book of ``run_dir`` into ``book_dir`` (default ``run_dir/book``), replacing it."""
-    run_dir = Path(run_dir)
-    book_dir = Path(book_dir) if book_dir is not None else run_dir / "book"
-    manifest = _read_json(run_dir / "manifest.json")
-    validation = _read_json(run_dir / "validation.json")
-    results_path = run_dir / "results.csv"
-    if not results_path.is_file():
-        raise BookError(f"run folder incomplete: results.csv not found in {run_dir}")
-    results = read_results(results_path)
-    identity = _run_identity(manifest)
-
-    if book_dir.exists():
-        shutil.rmtree(book_dir)
-    (book_dir / "notebooks").mkdir(parents=True)
-    for notebook in sorted((run_dir / "notebooks").glob("*.ipynb")):
-        shutil.copy2(notebook, book_dir / "notebooks" / notebook.name)
-    if (run_dir / "figures").is_dir():  # linked by the notebooks' figure outputs
-        shutil.copytree(run_dir / "figures", book_dir / "figures")
-    for asset in ASSETS:
-        shutil.copy2(TEMPLATES / asset, book_dir / asset)
-    write_reference_docx(book_dir / REFERENCE_DOCX)
-    generated = {
-        "index.qmd": index_markdown(identity, results),
-        "methods.qmd": methods_markdown(manifest.get("params") or {}),
-        "validation.qmd": validation_markdown(validation),
-        "provenance.qmd": provenance_markdown(manifest, identity),
-    }
-    for name, text in generated.items():
-        (book_dir / name).write_text(text, encoding="utf-8")
-
-    present = set(generated) | {f"notebooks/{p.name}" for p in (book_dir / "notebooks").iterdir()}
-    config = _book_config(identity, present)
-    (book_dir / "_quarto.yml").write_text(yaml.safe_dump(config, sort_keys=False,
-                                                         allow_unicode=True), encoding="utf-8")
-    return Book(book_dir, config, identity["study_id"], identity["data_cut"])

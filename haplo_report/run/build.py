@@ -6,6 +6,7 @@ The story of one run; each step lives in its own module of :mod:`haplo_report.ru
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 import os
 import time
@@ -90,6 +91,8 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
         if result is not None:
             return result
     timings: dict[str, float] = {}
+    # the run's date, printed on the report's title page and footer (only the report shows it)
+    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     began = time.monotonic()
     try:
         cut = validate_cut(params.data_dir, params.data_cut_date)
@@ -131,7 +134,7 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
             return _build(params, planned, inputs, folders, compare_with, jobs=jobs, force=force,
                           formats=tuple(formats), renderer=renderer, progress=progress,
                           timings=timings, run_key=key or "", rows=rows,
-                          stall_timeout=stall_timeout)
+                          stall_timeout=stall_timeout, started=started)
         except KeyboardInterrupt:
             progress.close()
             remove_tree(folders.build)
@@ -172,7 +175,7 @@ def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folde
            compare_with: Path | None,
            *, jobs: int, force: bool, formats: tuple[str, ...], renderer: str | None,
            progress: Progress, timings: dict[str, float], run_key: str,
-           rows: list[ResultRow], stall_timeout: float) -> RunResult:
+           rows: list[ResultRow], stall_timeout: float, started: str = "") -> RunResult:
     """Execute or take over ``planned``, collect, render and swap the build (holding data
     written by :func:`write_data`) into place; ``timings`` (seconds by stage) gets the
     stages of this step; ``run_key`` (:func:`cache.run_key`) goes into the manifest for the next
@@ -206,7 +209,7 @@ def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folde
         return build_manifest(params, inputs=inputs, run_dir=build, final=folders.final,
                               notebooks=entries, renderer=renderer, report_key=report_key,
                               run_key=run_key, suite=cache.suite_fingerprint(), run_id=run_id,
-                              git=git,
+                              git=git, run_started=started,
                               timings={k: round(v, 3) for k, v in timings.items()})
 
     if not failures:

@@ -1,0 +1,354 @@
+"""Markdown and Pandoc ASTs of the report document: executed notebooks as Markdown, the
+transformations every chapter gets before it joins the one document, and format selection.
+
+Pandoc (bundled with pypandoc) parses each chapter into its AST; the joined AST is written
+back as Pandoc Markdown, the body of ``report.qmd`` that both renderers read. Why each
+transformation exists is said where it is done.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pypandoc
+
+from haplo_report.plan import NOTEBOOKS
+
+# The notes block under each table (outputs.tables.core.Table) and figure (outputs.captions).
+NOTES_CLASSES: tuple[str, ...] = ("table-notes", "figure-notes")
+NOTES_DOCX_STYLE = "Table Notes"  # Word paragraph style of a table's notes block
+TITLE_CLASS = "tlf-title"  # the title paragraph above a table, listing or figure
+# Word paragraph styles of titles: Word builds a list of tables/figures from a caption style.
+TITLE_DOCX_STYLES = {"Table": "Table Caption", "Listing": "Table Caption",
+                     "Figure": "Image Caption"}
+CAPTION = re.compile(r"^(Table|Listing|Figure) (\d+(?:\.\d+)+)\b")
+# A table whose title, rows and notes fit on a PDF page is kept in one piece (notes stay with
+# it); a longer one may break, with its header row repeated and a "(continued)" line.
+UNBREAKABLE_LINES = 32
+# Pandoc's Markdown reader gives a pipe table relative column widths (from its dashes) when a
+# row is wider than this; then the widths written must be the fitted ones (see _fit_widths).
+READER_COLUMNS = 72
+_WIDTH_CAPS = (40, 24)  # characters a column may claim: first (labels), others (numbers)
+PIPE_MARKDOWN = "markdown-simple_tables-multiline_tables-smart"
+
+_TITLES = {spec.name: spec.title for spec in NOTEBOOKS}
+_OBJECT_REPR_PREFIX = "<"  # text/plain like "<Figure size 640x480 with 1 Axes>": not content
+
+
+class PandocError(RuntimeError):
+    """Pandoc failed; the message names the step and Pandoc's own message."""
+
+
+def run_pandoc(args: list[str], cwd: Path, stdin: str | None = None,
+               env: dict[str, str] | None = None) -> str:
+    """Run the bundled Pandoc binary (not pypandoc.convert_*: this passes an environment and a
+    working folder) and return its standard output."""
+    proc = subprocess.run([pypandoc.get_pandoc_path(), *args], cwd=cwd, input=stdin,
+                          capture_output=True, text=True, encoding="utf-8",
+                          env={**os.environ, **(env or {})}, check=False)
+    if proc.returncode != 0:
+        raise PandocError(f"pandoc {' '.join(args[:4])} failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def parse(markdown: str, cwd: Path, shift: int = 0) -> dict[str, Any]:
+    """Markdown as a Pandoc AST, headings shifted down by ``shift`` levels."""
+    return json.loads(run_pandoc(["-f", "markdown", "-t", "json",
+                                  f"--shift-heading-level-by={shift}"], cwd, stdin=markdown))
+
+
+def write_markdown(document: dict[str, Any], cwd: Path) -> str:
+    """A Pandoc AST as Pandoc Markdown with pipe (or grid) tables, characters as they are."""
+    return run_pandoc(["-f", "json", "-t", PIPE_MARKDOWN, "--wrap=none"], cwd,
+                      stdin=json.dumps(document))
+
+
+def _output_markdown(output: Any, media: Path, stem: str, index: int) -> str | None:
+    """One notebook output as Markdown, or None when it shows nothing for the report."""
+    if output.output_type == "stream":
+        return f"```\n{output.text.rstrip()}\n```" if output.name == "stdout" else None
+    if output.output_type == "error":
+        return f"```\n{output.ename}: {output.evalue}\n```"
+    data = output.get("data", {})
+    if "text/markdown" in data:
+        return data["text/markdown"]
+    if "image/png" in data:
+        path = media / f"{stem}-{index}.png"
+        path.write_bytes(base64.b64decode(data["image/png"]))
+        return f"![]({path.parent.name}/{path.name})"
+    text = data.get("text/plain", "")
+    if "text/html" in data or not text or text.startswith(_OBJECT_REPR_PREFIX):
+        return None  # an HTML-only (DataFrame) view or an object repr
+    return f"```\n{text.rstrip()}\n```"
+
+
+def notebook_markdown(path: Path, media: Path) -> str:
+    """An executed notebook as Markdown: markdown cells, and code-cell outputs without code.
+
+    Cells tagged ``remove-cell`` and outputs of cells tagged ``remove-output`` are left out,
+    as Quarto does. PNG images are written into ``media`` and linked relative to its parent.
+    """
+    notebook = nbformat.read(path, as_version=4)
+    media.mkdir(parents=True, exist_ok=True)
+    blocks: list[str] = []
+    for number, cell in enumerate(notebook.cells):
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if "remove-cell" in tags:
+            continue
+        if cell.cell_type == "markdown":
+            blocks.append(cell.source)
+        elif cell.cell_type == "code" and "remove-output" not in tags:
+            for index, output in enumerate(cell.get("outputs", [])):
+                text = _output_markdown(output, media, path.stem, number * 100 + index)
+                if text:
+                    blocks.append(text)
+    markdown = "\n\n".join(blocks)
+    if not any(line.startswith("# ") for line in markdown.splitlines()):
+        markdown = f"# {_TITLES.get(path.stem, path.stem)}\n\n{markdown}"
+    return markdown + "\n"
+
+
+# --- AST helpers ------------------------------------------------------------------------
+
+def stringify(node: Any) -> str:
+    """The plain text of inlines or blocks."""
+    if isinstance(node, list):
+        return "".join(stringify(item) for item in node)
+    if not isinstance(node, dict):
+        return ""
+    kind = node.get("t")
+    if kind == "Str":
+        return node["c"]
+    if kind in ("Space", "SoftBreak", "LineBreak"):
+        return " "
+    if kind in ("Code", "Math", "RawInline"):
+        return node["c"][-1] if kind != "RawInline" else ""
+    if kind in ("Para", "Plain"):
+        return stringify(node["c"]) + " "
+    content = node.get("c")
+    if kind in ("Link", "Image", "Span"):
+        return stringify(content[1])
+    if kind in ("Emph", "Strong", "Strikeout", "Underline", "SmallCaps", "Superscript",
+                "Subscript"):
+        return stringify(content)
+    if kind == "Quoted":
+        return '"' + stringify(content[1]) + '"'
+    return stringify(content) if isinstance(content, list) else ""
+
+
+def raw(fmt: str, text: str) -> dict[str, Any]:
+    return {"t": "RawBlock", "c": [fmt, text]}
+
+
+def div(blocks: list[Any], classes: tuple[str, ...] = (), identifier: str = "",
+        attributes: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+    return {"t": "Div", "c": [[identifier, list(classes), [list(a) for a in attributes]],
+                              blocks]}
+
+
+def typst_string(text: str) -> str:
+    """Text as a Typst string literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def short_title(title: str) -> str:
+    """A title for the lists of tables, figures and listings: without the data cut, which
+    every title repeats ("Table 14.2.1. Progression-free survival (full analysis set)")."""
+    return re.sub(r"[;,]? data cut \d{4}-\d{2}-\d{2}", "", title).replace(" ()", "").strip()
+
+
+def tlf_id(kind: str, number: str) -> str:
+    """Identifier of a numbered output's title: "table-14-2-1", "figure-14-2-1". Not "tbl-" or
+    "fig-": those are Quarto's cross-reference prefixes, which would renumber it "Table 1"."""
+    return f"{kind.lower()}-{number.replace('.', '-')}"
+
+
+# --- chapter transformations ------------------------------------------------------------
+
+def prepare_chapter(blocks: list[Any], prefix: str) -> list[Any]:
+    """A chapter's blocks made fit for the one document.
+
+    Heading identifiers get the chapter's prefix (each chapter is parsed on its own, so two
+    may both have "#notes"). A captioned table becomes a title paragraph, the table and its
+    notes, grouped (:func:`_tlf_group`): Quarto drops the captions of unlabelled pipe tables
+    in Typst (quarto-cli #11733) and labelled ones would get Quarto's own "Table 1" number, so
+    the ICH title is a paragraph with a caption style, which every format keeps.
+    """
+    out: list[Any] = []
+    index = 0
+    while index < len(blocks):
+        block = blocks[index]
+        kind = block.get("t")
+        if kind == "Header" and block["c"][1][0]:
+            block["c"][1][0] = f"{prefix}-{block['c'][1][0]}"
+        if kind == "Table" and CAPTION.match(stringify(block["c"][1][1]).strip()):
+            caption = block["c"][1][1]
+            block["c"][1] = [None, []]
+            _fit_widths(block)
+            group = [block]
+            if index + 1 < len(blocks) and _is_notes(blocks[index + 1]):
+                index += 1
+                group.append(_styled_notes(blocks[index]))
+            inlines = [i for b in caption for i in b["c"]] if caption else []
+            out += _tlf_group(stringify(caption).strip(), inlines, group, _lines(group))
+        elif kind == "Table":
+            caption = block["c"][1][1]
+            block["c"][1] = [None, []]
+            _fit_widths(block)
+            if caption:  # an unnumbered title (synopsis, appendices): same treatment
+                inlines = [i for b in caption for i in b["c"]]
+                out.append(div([raw("typst", "#tlf-title["), {"t": "Para", "c": inlines},
+                                raw("typst", "]")], (TITLE_CLASS,), "",
+                               (("custom-style", TITLE_DOCX_STYLES["Table"]),)))
+            out.append(block)
+        elif kind == "Figure" and CAPTION.match(stringify(block["c"][1][1]).strip()):
+            caption = block["c"][1][1]
+            group = [_uncaptioned(content) for content in block["c"][2]]
+            if index + 1 < len(blocks) and _is_notes(blocks[index + 1]):
+                index += 1
+                group.append(_styled_notes(blocks[index]))
+            inlines = [i for b in caption for i in b["c"]]
+            out += _tlf_group(stringify(caption).strip(), inlines, group, 0)
+        elif kind == "Para" and CAPTION.match(stringify(block).strip()):
+            out += _tlf_group(stringify(block).strip(), block["c"], [], 1)
+        elif _is_notes(block):
+            out.append(_styled_notes(block))
+        elif kind == "Div":
+            block["c"][1] = prepare_chapter(block["c"][1], prefix)
+            out.append(block)
+        else:
+            out.append(block)
+        index += 1
+    return out
+
+
+def _tlf_group(title: str, inlines: list[Any], body: list[Any], lines: int) -> list[Any]:
+    """A numbered output: its title paragraph (Word caption style, HTML class, bold Typst
+    block that sticks to what follows) then its body, inside Typst's ``tlf`` (which records
+    it for the lists and the "(continued)" line and keeps a short table in one piece)."""
+    match = CAPTION.match(title)
+    assert match is not None
+    kind, number = match.groups()
+    heading = div([raw("typst", "#tlf-title["), {"t": "Para", "c": inlines}, raw("typst", "]")],
+                  (TITLE_CLASS,), tlf_id(kind, number),
+                  (("custom-style", TITLE_DOCX_STYLES[kind]),))
+    breakable = "true" if lines > UNBREAKABLE_LINES else "false"
+    opening = (f"#tlf(kind: {typst_string(kind)}, number: {typst_string(number)}, "
+               f"title: {typst_string(title)}, short: {typst_string(short_title(title))}, "
+               f"breakable: {breakable})[")
+    return [raw("typst", opening), heading, *body, raw("typst", "]")]
+
+
+def _uncaptioned(block: dict[str, Any]) -> dict[str, Any]:
+    """A figure's image block as a paragraph of its own: its title is the paragraph above,
+    and its alt text moves from the description to the ``alt`` attribute (an image with a
+    description alone in a paragraph would be read as a captioned figure again, which Quarto
+    numbers "Figure 1")."""
+    for node in walk(block):
+        if node.get("t") == "Image":
+            attributes, description = node["c"][0], node["c"][1]
+            alt = stringify(description).strip()
+            if alt and not any(key == "alt" for key, _ in attributes[2]):
+                attributes[2].append(["alt", alt])
+            node["c"][1] = []
+    return {"t": "Para", "c": block["c"]} if block.get("t") == "Plain" else block
+
+
+def walk(node: Any) -> list[dict[str, Any]]:
+    """Every AST element in ``node``, depth first."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        found.append(node)
+        found += walk(node.get("c"))
+    elif isinstance(node, list):
+        for item in node:
+            found += walk(item)
+    return found
+
+
+def _is_notes(block: Any) -> bool:
+    return isinstance(block, dict) and block.get("t") == "Div" and \
+        bool(set(NOTES_CLASSES) & set(block["c"][0][1]))
+
+
+def _styled_notes(block: dict[str, Any]) -> dict[str, Any]:
+    """A table's notes with their look in every format: HTML styles the class (report.css),
+    Word a paragraph style (``custom-style``), Typst a function around the block (Pandoc's
+    Typst writer drops classes, so it is wrapped in raw Typst)."""
+    attributes, blocks = block["c"]
+    if not any(key == "custom-style" for key, _ in attributes[2]):
+        attributes[2].append(["custom-style", NOTES_DOCX_STYLE])
+        block["c"][1] = [raw("typst", "#tablenotes["), *blocks, raw("typst", "]")]
+    return block
+
+
+def _rows(table: dict[str, Any]) -> list[list[str]]:
+    """Every row (header, then body) of a table as cell texts."""
+    head = table["c"][3][1]
+    bodies = [row for body in table["c"][4] for row in body[2] + body[3]]
+    return [[stringify(cell[4]).strip() for cell in row[1]] for row in head + bodies]
+
+
+def _lines(group: list[Any]) -> int:
+    """Rough printed lines of a table and its notes (title included)."""
+    table = group[0]
+    notes = group[1]["c"][1] if len(group) > 1 else []
+    note_lines = sum(stringify(b).count("\n") + 1 + len(stringify(b)) // 120 for b in notes)
+    return 2 + len(_rows(table)) + note_lines
+
+
+def _fit_widths(table: dict[str, Any]) -> None:
+    """Column widths fitted to the content, in place.
+
+    A table narrow enough for the Markdown reader keeps automatic widths (each renderer fits
+    them). A wider one gets relative widths from its longest cells (capped, header words
+    never broken): otherwise the reader would split it into equal columns.
+    """
+    rows = _rows(table)
+    columns = len(table["c"][2])
+    longest = [max((len(row[i]) for row in rows if i < len(row)), default=0)
+               for i in range(columns)]
+    if sum(longest) + 3 * columns + 1 <= READER_COLUMNS:
+        for spec in table["c"][2]:
+            spec[1] = {"t": "ColWidthDefault"}
+        return
+    header = rows[0] if rows else [""] * columns
+    need = []
+    for i in range(columns):
+        words = max((len(w) for w in header[i].split()), default=0) if i < len(header) else 0
+        cap = _WIDTH_CAPS[0] if i == 0 else _WIDTH_CAPS[1]
+        need.append(max(words, min(longest[i], cap), 4) + 3)  # + cell padding
+    total = sum(need)
+    for spec, width in zip(table["c"][2], need):
+        spec[1] = {"t": "ColWidth", "c": round(width / total, 4)}
+
+
+# --- format selection -------------------------------------------------------------------
+
+def for_format(blocks: list[Any], pandoc_format: str) -> list[Any]:
+    """Blocks as Quarto shows them in ``pandoc_format`` (html, docx, typst): divs of class
+    ``content-visible`` / ``content-hidden`` with ``when-format`` / ``unless-format`` kept or
+    dropped (Quarto's conditional content, done here for the Pandoc path)."""
+    out = []
+    for block in blocks:
+        if block.get("t") == "Div":
+            _, classes, attributes = block["c"][0]
+            attrs = dict(attributes)
+            if "content-visible" in classes or "content-hidden" in classes:
+                match = True
+                if "when-format" in attrs:
+                    match = attrs["when-format"] == pandoc_format
+                if "unless-format" in attrs:
+                    match = match and attrs["unless-format"] != pandoc_format
+                if match != ("content-visible" in classes):
+                    continue
+            block = {"t": "Div", "c": [block["c"][0], for_format(block["c"][1], pandoc_format)]}
+        out.append(block)
+    return out
