@@ -125,8 +125,12 @@ def report(tmp_path_factory: pytest.TempPathFactory):
 def test_caption_notes_and_alt_text_survive_every_format(report):
     caption, outputs = report
     html = outputs["html"].read_text(encoding="utf-8")
-    figure = re.search(r'<figure id="figure-14-2-5">(.*?)</figure>', html, re.S).group(1)
-    assert f"<figcaption>{caption.caption}</figcaption>" in figure
+    # the report titles a figure with a paragraph above it (render.markdown: the same in every
+    # format and renderer), then the image with its alt text
+    title = re.search(r'<div id="figure-14-2-5" class="tlf-title"[^>]*>\s*<p>(.*?)</p>', html,
+                      re.S)
+    assert title.group(1) == caption.caption
+    figure = html[title.end():html.index('class="figure-notes', title.end())]
     assert f' alt="{caption.alt}"' in figure
     assert caption.alt.startswith("Kaplan-Meier curve of GVHD-free, relapse-free survival")
     assert 'src="data:image/png;base64,' in figure

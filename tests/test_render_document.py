@@ -233,16 +233,17 @@ def test_same_run_assembles_the_same_document(document, tmp_path):
         (document.folder / "_quarto.yml").read_bytes()
 
 
-def test_captioned_figure_becomes_title_image_and_notes(document, source):
+def test_captioned_figure_becomes_title_image_and_notes(document, source, ast):
+    assert not [n for n in _walk(ast["blocks"], []) if n.get("t") == "Figure"]
     assert (document.folder / "figures" / "14.2.1.png").is_file()  # copied from the run
     block = source[source.index('#tlf(kind: "Figure"'):]
     block = block[:block.index("::: {.figure-notes")]
     assert '::: {#figure-14-2-1 .tlf-title custom-style="Image Caption"}' in block
     assert FIGURE_CAPTION in block
-    # the image keeps its alt text as an attribute and has no description: read again, it is
-    # an image, not a second captioned figure that Quarto would number
-    image = re.search(r"!\[([^\]]*)\]\(figures/14\.2\.1\.png\)\{([^}]*)\}", block)
-    assert image.group(1) == "" and 'alt="Kaplan-Meier curve of PFS"' in image.group(2)
+    # the image keeps its alt text, and a non-breaking space after it: read again, it is an
+    # image in a paragraph, not a second captioned figure that Quarto would number
+    assert "![Kaplan-Meier curve of PFS](figures/14.2.1.png)" in block
+    assert re.search(r"\]\(figures/14\.2\.1\.png\)\{[^}]*\}\u00a0\n", block)
     assert block.index("tlf-title") < block.index("](figures/14.2.1.png)")
 
 

@@ -247,18 +247,14 @@ def _tlf_group(title: str, inlines: list[Any], body: list[Any], lines: int) -> l
 
 
 def _uncaptioned(block: dict[str, Any]) -> dict[str, Any]:
-    """A figure's image block as a paragraph of its own: its title is the paragraph above,
-    and its alt text moves from the description to the ``alt`` attribute (an image with a
-    description alone in a paragraph would be read as a captioned figure again, which Quarto
-    numbers "Figure 1")."""
-    for node in walk(block):
-        if node.get("t") == "Image":
-            attributes, description = node["c"][0], node["c"][1]
-            alt = stringify(description).strip()
-            if alt and not any(key == "alt" for key, _ in attributes[2]):
-                attributes[2].append(["alt", alt])
-            node["c"][1] = []
-    return {"t": "Para", "c": block["c"]} if block.get("t") == "Plain" else block
+    """A figure's image block as an inline image in a paragraph of its own: its title is the
+    paragraph above. The image keeps its description (the alt text every format writes) and a
+    non-breaking space follows it, so the Markdown reader does not make it a captioned figure
+    again (Pandoc manual, implicit_figures), which Quarto would number "Figure 1"."""
+    inlines = block["c"] if block.get("t") in ("Plain", "Para") else None
+    if inlines is None:
+        return block
+    return {"t": "Para", "c": [*inlines, {"t": "Str", "c": "\u00a0"}]}
 
 
 def walk(node: Any) -> list[dict[str, Any]]:
