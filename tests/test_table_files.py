@@ -16,6 +16,7 @@ from docx.shared import Cm
 from striprtf.striprtf import rtf_to_text
 
 from conftest import REAL_CUT_DATE, REAL_STUDY, RealRun
+from haplo_report.outputs.tables import Table
 from haplo_report.outputs.tables.layout import CAPTION_STYLE, INDENT_CM
 from haplo_report.outputs.tables.notes import GLOSSARY, abbreviations_used
 
@@ -138,3 +139,22 @@ def test_notes_list_only_abbreviations_the_table_shows(tables: Path) -> None:
         assert not any("ADTTE" in note or "Method: " in note for note in notes), path.name
     pfs = [p.text for p in docx.Document(str(tables / "14.2.1.docx")).paragraphs]
     assert not any("GRFS" in text or "NRM" in text for text in pfs)
+
+
+def test_rtf_pages_repeat_caption_and_header_and_keep_every_level(tmp_path: Path) -> None:
+    """rtflite breaks a long table into pages; each level-1 row keeps its indent there too."""
+    rows, levels = [], []
+    for soc in range(12):
+        rows.append((f"System organ class {soc}", "3 (10.7)"))
+        levels.append(0)
+        for pt in range(8):
+            rows.append((f"Preferred term {soc}.{pt}", "1 (3.6)"))
+            levels.append(1)
+    table = Table("14.3.7", "AEs", "Safety", "2026-07-31", ("Term", "Any grade (N=28)"),
+                  tuple(rows), tuple(levels), source="11_safety")
+    code = table.write(tmp_path, "TEST")[2].read_text(encoding="ascii")
+    pages = code.count("\\page") + 1
+    assert pages >= 2 and code.count("{\\f3\\b Table 14.3.7. AEs") == pages
+    indent = f"\\li{round(INDENT_CM * 1440 / 2.54)}\\ri0\\ql\\fs18{{\\f3 Preferred term"
+    assert code.count(indent) == levels.count(1)
+    assert rtf_rows(tmp_path / "14.3.7.rtf", 2) == csv_cells(tmp_path / "14.3.7.csv")

@@ -1,14 +1,19 @@
 """A table or listing as RTF (the pharma TLF exchange format), composed with rtflite: the same
 caption, column headers, cells, notes, source line and page furniture as the Word file, column
-widths from :func:`.layout.column_widths`, the header row repeated on every page.
+widths from :func:`.layout.column_widths`; rtflite breaks the pages itself and repeats the
+caption and column headers on each, so every reader shows the same pages.
 
-rtflite writes characters 128-255 as raw UTF-8 bytes, which RTF readers take for the ANSI code
-page ("×" becomes "Ã—"); every non-ASCII character is therefore written as an RTF ``\\u``
-escape here, and the file is plain ASCII.
+Two things rtflite does not do right are done here, on its output. Per-row attributes (the
+indent of a hierarchy level) restart at row 0 on every page, so the levels are set on the
+rows afterwards (:func:`indent_rows`). And it writes characters 128-255 as raw UTF-8 bytes,
+which RTF readers take for the ANSI code page ("×" becomes "Ã—"), so every non-ASCII
+character is written as an RTF ``\\u`` escape and the file is plain ASCII.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +29,9 @@ if TYPE_CHECKING:
     from haplo_report.outputs.tables.core import Table
 
 TWIPS_PER_CM = 1440 / 2.54
-LINE_CM = BODY_PT * 1.3 / 72 * 2.54  # a table line with rtflite's spacing before and after
+LINE_CM = BODY_PT * 1.32 / 72 * 2.54  # a 9 pt table line with rtflite's spacing
+SPARE_LINES = 6  # rtflite's line count is an estimate: leave room for caption and header
+HEADER_ROW = re.compile(r"\{\\f\d+\\b ")  # a bold cell: the column header, on every page
 
 
 def escape(text: str) -> str:
@@ -76,7 +83,7 @@ def rtf_document(table: Table, page: Page) -> rtf.RTFDocument:
         rtf_page=rtf.RTFPage(
             orientation="portrait", width=width_cm / 2.54, height=height_cm / 2.54,
             margin=[m / 2.54 for m in margins], col_width=page.text_width_cm / 2.54,
-            nrow=int((height_cm - 2 * MARGIN_CM) / LINE_CM) - 2,
+            nrow=int((height_cm - 2 * MARGIN_CM) / LINE_CM) - SPARE_LINES,
             border_first="single", border_last="single"),
         rtf_page_header=rtf.RTFPageHeader(
             text=[f"\\tqr\\tx{header_stop} {escape(left)}\\tab {escape(right)}"],
@@ -96,8 +103,6 @@ def rtf_document(table: Table, page: Page) -> rtf.RTFDocument:
         rtf_body=rtf.RTFBody(
             col_rel_width=widths, text_justification=[justify], text_font=[[font]],
             text_font_size=[[BODY_PT]], text_convert=[[False]],
-            text_indent_left=[[round(INDENT_CM * level * TWIPS_PER_CM), *([0] * (n - 1))]
-                              for level in levels],
             border_left=[[""]], border_right=[[""]], border_top=[[""]],
             border_bottom=[[""]]),
         rtf_footnote=rtf.RTFFootnote(
@@ -110,9 +115,24 @@ def rtf_document(table: Table, page: Page) -> rtf.RTFDocument:
     )
 
 
+def indent_rows(code: str, levels: Sequence[int]) -> str:
+    """Each body row's label indented by its level (``\\li`` of its first cell), counting
+    body rows across pages; every row kept whole (``\\trkeep``)."""
+    chunks = re.split(r"(?=\\trowd)", code)
+    body = [i for i, chunk in enumerate(chunks)
+            if chunk.startswith("\\trowd")
+            and not HEADER_ROW.search(chunk.split("\\row", 1)[0])]  # the row, not what follows
+    if len(body) != len(levels):
+        raise ValueError(f"RTF has {len(body)} body rows for {len(levels)} table rows")
+    for i, level in zip(body, levels):
+        indent = round(INDENT_CM * level * TWIPS_PER_CM)
+        chunks[i] = chunks[i].replace("\\li0", f"\\li{indent}", 1)
+    return "".join(chunks).replace("\\trowd", "\\trowd\\trkeep")
+
+
 def write_rtf(table: Table, path: Path, page: Page) -> Path:
     """``table`` as an ASCII RTF file at ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(ascii_rtf(rtf_document(table, page).rtf_encode()), encoding="ascii",
-                    newline="\n")
+    code = indent_rows(rtf_document(table, page).rtf_encode(), table.levels)
+    path.write_text(ascii_rtf(code), encoding="ascii", newline="\n")
     return path
