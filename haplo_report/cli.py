@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--corrections-before", type=_date, default=None,
                           help="also correct a few records dated on or before this date "
                           "(YYYY-MM-DD), as a later export does")
+    simulate.add_argument("--force", action="store_true",
+                          help="write into a folder that is not empty (its tables are replaced)")
 
     run = sub.add_parser(
         "run", help="validate, derive, execute all notebooks and render the report",
@@ -119,6 +121,8 @@ def _load(args: argparse.Namespace):
 def _validate(args: argparse.Namespace) -> int:
     from haplo_report.data.validation import InvalidCutError, validate_cut, write_violations
 
+    if args.report:
+        _check_report_path(args.report)
     params = _load(args)
     try:
         cut = validate_cut(params.data_dir, params.data_cut_date)
@@ -133,11 +137,35 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_report_path(path: Path) -> None:
+    """``--report`` must be a .csv or .json file that can be written: checked before any work."""
+    if path.suffix.lower() not in (".csv", ".json"):
+        raise ParamsError(f"--report: use a .csv or .json file name, got {path.name[:60]}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise ParamsError(f"--report: cannot write {str(path)[:200]} "
+                          f"({exc.strerror or type(exc).__name__})") from None
+
+
+MAX_SIMULATED = 1_000_000
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from haplo_report.data.simulate import write_simulated_cut
 
-    if args.n < 1:
-        raise ParamsError(f"--n: need at least 1 patient, got {args.n}")
+    if not 1 <= args.n <= MAX_SIMULATED:
+        raise ParamsError(f"--n: need 1 to {MAX_SIMULATED:,} patients, got {args.n}")
+    if args.seed < 0:
+        raise ParamsError(f"--seed: must be a whole number >= 0, got {args.seed}")
+    out = args.out
+    if out.exists() and not out.is_dir():
+        raise ParamsError(f"--out: {out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not args.force:
+        raise ParamsError(f"--out: {out} is not empty; choose an empty or new folder, or pass "
+                          "--force to replace its tables")
     import numpy as np
 
     extra = {}
@@ -145,8 +173,13 @@ def _simulate(args: argparse.Namespace) -> int:
         extra["export_date"] = np.datetime64(args.export_date, "D")
     if args.corrections_before is not None:
         extra["corrections_before"] = np.datetime64(args.corrections_before, "D")
-    folder = write_simulated_cut(args.out, n=args.n, seed=args.seed, file_format=args.format,
-                                 **extra)
+    try:
+        folder = write_simulated_cut(out, n=args.n, seed=args.seed, file_format=args.format,
+                                     **extra)
+    except OSError as exc:
+        print(f"error: cannot write the simulated cut into {out}: "
+              f"{exc.strerror or type(exc).__name__}", file=sys.stderr)
+        return EXIT_FAILED
     print(f"wrote a simulated cut of {args.n} patients to {folder}")
     return EXIT_OK
 

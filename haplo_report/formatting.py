@@ -132,3 +132,16 @@ def fmt_quantile_ci(estimate: float | None, lower: float | None, upper: float | 
             return NOT_REACHED
         return f"{NOT_REACHED} {fmt_ci(lower, upper, percent=False, decimals=0)}"
     return fmt_estimate_ci(estimate, lower, upper, percent=False, decimals=0)
+
+
+# Characters with a meaning in Pandoc Markdown inline text (HTML tags and entities, emphasis,
+# code, links, math, sub/superscript, citations, attributes, table pipes, escapes). "_" is left
+# as it is: inside a word (01_population) Pandoc shows it as typed.
+_MARKDOWN_SPECIAL = frozenset("\\`*[]<>&|$~^@{}")
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` (data or a parameter) as literal Markdown text: each special character
+    backslash-escaped, so Pandoc and Quarto show it as typed in HTML, Word and Typst/PDF
+    (``<script>`` stays text, never markup) and a table's ``|`` stays inside its cell."""
+    return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in str(text))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,8 +90,40 @@ REPORT_STATUSES = ("DRAFT", "FINAL")
 PAGE_SIZES = ("a4", "us-letter")
 
 
+MAX_FILE_BYTES = 100_000  # a parameter file is a few hundred bytes
+MAX_ALIASES = 10  # YAML aliases (*name) allowed in one file: an alias bomb stops here
+
+
 class _Loader(yaml.SafeLoader):
-    """Safe YAML without implicit timestamps: dates stay text so a bad one gets a clear error."""
+    """Safe YAML without implicit timestamps (dates stay text so a bad one gets a clear error),
+    without duplicate keys, and with at most :data:`MAX_ALIASES` aliases.
+
+    Hand-written: PyYAML lets the last duplicate key win silently and expands any number of
+    aliases (a "billion laughs" file names one list a billion times).
+    """
+
+    aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                mark = self.peek_event().start_mark
+                raise ParamsError(f"YAML line {mark.line + 1}: more than {MAX_ALIASES} aliases "
+                                  "(*name); write the values out")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        self.flatten_mapping(node)  # merge keys (<<) first, as SafeLoader does
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, (str, int, float, bool)) or key is None:
+                if key in seen:
+                    raise ParamsError(f"YAML line {key_node.start_mark.line + 1}: key "
+                                      f"{shown(key)} appears more than once")
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -98,16 +132,32 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring, _SHOWN.maxother, _SHOWN.maxlevel, _SHOWN.maxlist = 60, 60, 2, 5
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` cut short (a value can be huge): at most ~60 characters a string, five
+    items a list, two levels deep; built without expanding the whole value."""
+    return _SHOWN.repr(value)
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def parse_date(value: Any, name: str) -> dt.date:
-    """An ISO date (``YYYY-MM-DD``) from YAML or the command line."""
-    if isinstance(value, dt.datetime):
-        return value.date()
+    """A date written ``YYYY-MM-DD`` (text) from YAML or the command line; nothing else
+    (``20260731``, ``2026-W31-5`` or a YAML number are refused)."""
     if isinstance(value, dt.date):
-        return value
+        return value if not isinstance(value, dt.datetime) else value.date()
+    text = value.strip() if isinstance(value, str) else None
     try:
-        return dt.date.fromisoformat(str(value).strip())
+        if text is None or not _ISO_DATE.fullmatch(text):
+            raise ValueError
+        return dt.date.fromisoformat(text)
     except ValueError:
-        raise ParamsError(f"{name}: {value!r} is not a valid date (expected YYYY-MM-DD)") from None
+        raise ParamsError(f"{name}: {shown(value)} is not a valid date (expected YYYY-MM-DD)"
+                          ) from None
 
 
 def _check_type(name: str, value: Any) -> None:
@@ -115,7 +165,7 @@ def _check_type(name: str, value: Any) -> None:
     ok = isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
     if not ok:
         wanted = " or ".join(t.__name__ for t in allowed)
-        raise ParamsError(f"{name}: expected {wanted}, got {type(value).__name__} {value!r}")
+        raise ParamsError(f"{name}: expected {wanted}, got {type(value).__name__} {shown(value)}")
 
 
 def _resolve(path: str | Path, base: Path) -> Path:
@@ -139,6 +189,8 @@ def load_params(
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"parameter file not found: {path}")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise ParamsError(f"{path}: larger than {MAX_FILE_BYTES:,} bytes; not a parameter file")
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
     except yaml.YAMLError as exc:
@@ -148,13 +200,18 @@ def load_params(
         raise ParamsError(f"{path}: YAML syntax error{where}: {problem}") from None
     except UnicodeDecodeError:
         raise ParamsError(f"{path}: not UTF-8 text") from None
+    except ParamsError as exc:
+        raise ParamsError(f"{path}: {exc}") from None
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: expected a mapping of parameter names to values")
 
+    not_text = [key for key in raw if not isinstance(key, str)]
+    if not_text:
+        raise ParamsError(f"{path}: parameter names are text, got {shown(not_text[0])}")
     unknown = sorted(set(raw) - set(_FIELDS))
     if unknown:
         known = ", ".join(sorted(_FIELDS))
-        raise ParamsError(f"{path}: unknown parameter {unknown[0]!r} (known: {known})")
+        raise ParamsError(f"{path}: unknown parameter {shown(unknown[0])} (known: {known})")
     missing = [name for name in _REQUIRED if raw.get(name) in (None, "")]
     if data_dir is not None and "data_dir" in missing:
         missing.remove("data_dir")
@@ -175,7 +232,8 @@ def load_params(
         elif name == "landmarks_days":
             if not value or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
                                     for v in value):
-                raise ParamsError(f"landmarks_days: expected a list of positive whole days, got {value!r}")
+                raise ParamsError(f"landmarks_days: expected a list of positive whole days, got "
+                                  f"{shown(value)}")
             values[name] = tuple(sorted(set(value)))
         else:
             values[name] = float(value) if _TYPES[name] == (float, int) else value
@@ -207,8 +265,8 @@ def _check_values(params: Params, today: dt.date) -> None:
         raise ParamsError(f"data_dir: folder not found: {params.data_dir}")
     if params.report_status not in REPORT_STATUSES:
         raise ParamsError(f"report_status: expected {' or '.join(REPORT_STATUSES)}, "
-                          f"got {params.report_status!r}")
+                          f"got {shown(params.report_status)}")
     if params.page_size not in PAGE_SIZES:
-        raise ParamsError(f"page_size: expected {' or '.join(PAGE_SIZES)}, got {params.page_size!r}")
+        raise ParamsError(f"page_size: expected {' or '.join(PAGE_SIZES)}, got {shown(params.page_size)}")
     if not params.study_id.replace("-", "").replace("_", "").isalnum():
-        raise ParamsError(f"study_id: use letters, digits, '-' and '_' only, got {params.study_id!r}")
+        raise ParamsError(f"study_id: use letters, digits, '-' and '_' only, got {shown(params.study_id)}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.cases import CASES, DATA_CUT_DATE, Case, copy_fixture
+from corpus.cases import CASES, CLI_CASES, DATA_CUT_DATE, Case, CliCase, copy_fixture
 from haplo_report.cli import main
 
 
@@ -42,3 +42,19 @@ def test_case(case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     else:
         assert code == 0
         assert out.startswith("valid: ")
+
+
+@pytest.mark.parametrize("case", CLI_CASES, ids=[case.name for case in CLI_CASES])
+def test_command_line_case(case: CliCase, tmp_path: Path,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    argv = case.argv(tmp_path)
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert code == case.exit_code, err
+    lines = (out if code == 0 else err).splitlines()
+    assert len(lines) == 1 and case.message in lines[0], lines
+    assert len(lines[0]) < 400
+    if code == 2:  # refused before any work: nothing written
+        assert not (tmp_path / "output").exists()
+        assert not (tmp_path / "violations.json").exists()

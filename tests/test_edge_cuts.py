@@ -192,6 +192,8 @@ def test_cut_with_an_empty_full_analysis_set_gives_a_report_saying_so(
     cut_dir = write_cut(frames, tmp_path / "cut")
     params = write_params(tmp_path / "params.yml", cut_dir, CUT_DATE, tmp_path / "output",
                           study_id=STUDY)
+    params.write_text(params.read_text(encoding="utf-8").replace(  # issue 12: HTML injection
+        "End-to-end test study", "'<script>alert(1)</script> & <b>study</b>'"), encoding="utf-8")
 
     code, stdout, stderr = run_cli(["run", str(params), "--jobs", "2", "--formats", "html"])
 
@@ -201,6 +203,8 @@ def test_cut_with_an_empty_full_analysis_set_gives_a_report_saying_so(
     html = " ".join((run_dir / "report" / f"{STUDY}_{CUT_DATE}.html").read_text(
         encoding="utf-8").split())
     assert "No patient is in the full analysis set at this data cut" in html
+    assert "<script>alert(1)" not in html and "<b>study" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;study&lt;/b&gt;" in html
     results = read_results(run_dir / "results.csv")
     counts = results.set_index("subgroup")["estimate"]
     enrolled = 0 if cut_kind == "no subjects" else N

@@ -59,3 +59,13 @@ def test_median_with_range_one_style():
     assert fmt_median_range(13.0, 10.0, 16.0) == "13 (10\u201316)"
     assert fmt_median_range(13.0, None, None) == "13"
     assert fmt_median_range(None, None, None) == "NE"
+
+
+def test_escape_markdown_keeps_text_literal() -> None:
+    from haplo_report.formatting import escape_markdown  # noqa: PLC0415
+
+    assert escape_markdown("<script>alert(1)</script>") == "\\<script\\>alert(1)\\</script\\>"
+    assert escape_markdown("a|b *c* [l](u) $x$ &amp; `c`") == (
+        "a\\|b \\*c\\* \\[l\\](u) \\$x\\$ \\&amp; \\`c\\`")
+    assert escape_markdown("Ph-negative B-ALL 5/10 01_population") == (
+        "Ph-negative B-ALL 5/10 01_population")

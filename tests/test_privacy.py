@@ -165,3 +165,37 @@ def test_people_identifying_column_is_refused(real_run: RealRun, tmp_path: Path,
     assert not any(value in stdout + stderr for value in values)
     assert "Zelda" not in stdout + stderr and "1961-07" not in stdout + stderr
     assert not output.exists()
+
+
+NAME, PHONE = "Zelda Quimby", "07700 900123"
+
+
+def test_text_typed_into_free_text_fields_does_not_reach_tables_or_derived_data(
+        tmp_path: Path) -> None:
+    from corpus.cases import copy_fixture, set_cell, together  # noqa: PLC0415
+    from haplo_report.analysis.derive import derive_cut  # noqa: PLC0415
+    from haplo_report.analysis.results import results_frame  # noqa: PLC0415
+    from haplo_report.analysis.summaries import (baseline_summary, gvhd_summary,  # noqa: PLC0415
+                                                 transplant_summary)
+    from haplo_report.data.validation import validate_cut  # noqa: PLC0415
+    from haplo_report.outputs.tables.population import table_14_1_2, table_14_1_3  # noqa: PLC0415
+    from haplo_report.params import Params  # noqa: PLC0415
+
+    cut_dir = copy_fixture(tmp_path / "cut")
+    together(set_cell("subjects", 2, "CONDREG", f"{NAME} {PHONE}"),
+             set_cell("subjects", 3, "HLAMATCH", NAME), set_cell("subjects", 4, "SUBTYPE", NAME),
+             set_cell("subjects", 5, "SITEID", PHONE),
+             set_cell("adverse_events", 2, "AETERM", f"told {NAME} on {PHONE}"),
+             set_cell("gvhd", 2, "ORGANS", f"SKIN;{NAME}"))(cut_dir)
+    cut = validate_cut(cut_dir, REAL_CUT_DATE)
+    derived = derive_cut(cut, Params("T", "T", cut_dir, REAL_CUT_DATE))
+    rows = baseline_summary(derived.adsl) + transplant_summary(derived.adsl)
+    shown = [table_14_1_2(rows, str(REAL_CUT_DATE)).to_markdown(),
+             table_14_1_3(rows, str(REAL_CUT_DATE)).to_markdown(),
+             results_frame(rows + gvhd_summary(derived.adgvhd, derived.adsl)).to_csv()]
+    shown += [getattr(derived, name).to_csv() for name in ("adsl", "adtte", "admrd", "adgvhd",
+                                                           "adae")]
+    text = "\n".join(shown)
+    assert NAME not in text and PHONE not in text and "Zelda" not in text
+    assert "CONDREG=Other" in shown[2] and "HLAMATCH=Other" in shown[2]
+    assert derived.adgvhd.loc[derived.adgvhd["USUBJID"] == "P01", "ORGANS"].iloc[0] == "SKIN;OTHER"

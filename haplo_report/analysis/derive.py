@@ -25,6 +25,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from haplo_report.data.cut import TABLES, Cut
+from haplo_report.data.schemas import on_distinct
+from haplo_report.limits import MIN_FREE_TEXT_PATIENTS
 from haplo_report.params import Params
 
 DATASETS: tuple[str, ...] = ("adsl", "adtte", "admrd", "adgvhd", "adae")
@@ -75,6 +77,36 @@ CHRONIC_MS = ("MODERATE", "SEVERE")
 CENSORED_AT_LAST_CONTACT = "ALIVE WITHOUT EVENT AT LAST CONTACT"
 CENSORED_AT_CUT = "FOLLOW-UP CUT AT DATA CUT DATE"
 NO_ENGRAFTMENT_RECORD = "NO ENGRAFTMENT RECORD"
+
+
+# Free text shown in tables (SAP silent; privacy, issue 12): free-text columns keep a value only
+# when MIN_FREE_TEXT_PATIENTS patients or more hold it, else "Other"; HLA match and GVHD organs
+# are controlled (a "k/n" loci count; the MAGIC and NIH 2014 organ names).
+FREE_TEXT: dict[str, tuple[str, ...]] = {"adsl": ("SITEID", "SUBTYPE", "CONDREG"),
+                                         "adae": ("AETERM",)}
+OTHER = "Other"
+HLA_MATCH = r"[0-9]{1,2}/[0-9]{1,2}"
+ORGANS: frozenset[str] = frozenset({
+    "SKIN", "LIVER", "GUT", "GI", "UPPER GI", "LOWER GI", "UGI", "LGI", "MOUTH", "ORAL", "EYE",
+    "EYES", "LUNG", "LUNGS", "JOINT", "JOINTS", "FASCIA", "JOINTS/FASCIA", "GENITAL",
+    "GENITAL TRACT", "ESOPHAGUS", "MUSCLE", "KIDNEY", "NAILS", "HAIR", "SCALP", "OTHER"})
+
+
+def grouped_free_text(values: pd.Series, patients: pd.Series) -> pd.Series:
+    """``values`` with each value held by fewer than :data:`MIN_FREE_TEXT_PATIENTS` distinct
+    ``patients`` replaced by "Other" (missing stays missing)."""
+    held = patients.groupby(values.astype("string"), dropna=True).nunique()
+    rare = held.index[held < MIN_FREE_TEXT_PATIENTS]
+    return values.astype("string").mask(values.isin(rare), OTHER)
+
+
+def controlled_organs(organs: pd.Series) -> pd.Series:
+    """GVHD organ lists (``SKIN;GUT``) with each organ not in :data:`ORGANS` as "OTHER"."""
+    def one(text: str) -> str:
+        parts = [p.strip().upper() for p in text.split(";") if p.strip()]
+        return ";".join(dict.fromkeys(p if p in ORGANS else "OTHER" for p in parts))
+    return on_distinct(organs.astype("string"), lambda distinct: distinct.map(
+        one, na_action="ignore").astype("string"))
 
 
 class DerivedDataError(ValueError):
@@ -319,6 +351,11 @@ def derive_adsl(cut: Cut, cut_date: pd.Timestamp, *, mrdpre_cutoff: float) -> pd
     }
     for name, values in added.items():
         adsl[name] = values
+    for column in (c for c in FREE_TEXT["adsl"] if c in adsl.columns):
+        adsl[column] = grouped_free_text(adsl[column], adsl["USUBJID"])
+    if "HLAMATCH" in adsl.columns:
+        hla = adsl["HLAMATCH"].astype("string")
+        adsl["HLAMATCH"] = hla.mask(~hla.str.fullmatch(HLA_MATCH).fillna(True), OTHER)
     adsl["FUPDAYS"] = _days(adsl["EOSDT"], adsl["HSCTDT"]).where(transplanted.to_numpy())
     text = ["ENRLFL", "FASFL", "SAFFL", "DTHFL", "DTHCAUS", "DTHCAT", "RELFL",
             *SUBGROUP_COLUMNS]
@@ -477,4 +514,9 @@ def _event_dataset(frame: pd.DataFrame | None, table: str, date_column: str,
                         rows["USUBJID"].map(subjects["HSCTDT"]).astype("datetime64[ns]"))
     for column in extra:
         rows[column] = rows["USUBJID"].map(subjects[column]).astype("string")
+    if table == "adverse_events":
+        for column in (c for c in FREE_TEXT["adae"] if c in rows.columns):
+            rows[column] = grouped_free_text(rows[column], rows["USUBJID"])
+    if table == "gvhd" and "ORGANS" in rows.columns:
+        rows["ORGANS"] = controlled_organs(rows["ORGANS"])
     return rows.sort_values(_SORT_KEYS[table], kind="stable").reset_index(drop=True)

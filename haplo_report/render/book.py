@@ -17,8 +17,9 @@ from typing import Any
 import pandas as pd
 
 import haplo_report
-from haplo_report.formatting import (AT_LEAST, EN_DASH, PLUS_MINUS, fmt_estimate_ci,
-                                     fmt_median_range, fmt_number, fmt_scientific)
+from haplo_report.formatting import (AT_LEAST, EN_DASH, PLUS_MINUS, escape_markdown,
+                                     fmt_estimate_ci, fmt_median_range, fmt_number,
+                                     fmt_scientific)
 from haplo_report.outputs.tables.notes import method_label
 from haplo_report.analysis.results import NOT_ESTIMABLE
 
@@ -77,7 +78,7 @@ def _cell(value: Any) -> str:
         value = ", ".join(str(v) for v in value)
     elif isinstance(value, dict):
         value = json.dumps(value, sort_keys=True)
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    return escape_markdown(str(value).replace("\n", " "))
 
 
 def pipe_table(frame: pd.DataFrame, caption: str | None = None,

@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from haplo_report import typeface
+from haplo_report.formatting import escape_markdown
 from haplo_report.analysis.results import read_results
 from haplo_report.paths import QUARTO_YML
 from haplo_report.render.book import (BookError, index_markdown, methods_markdown,
@@ -171,7 +172,8 @@ def front_matter(config: dict[str, Any], identity: dict[str, str],
         "confidentiality": page.confidentiality,
         "suite": f"haplo-report {identity['suite']}, commit {identity['commit'][:12]}",
     }
-    return {k: v for k, v in meta.items() if v is not None}
+    # parameters are text typed by users: shown as typed, never Markdown or HTML (issue 12)
+    return {k: escape_markdown(v) for k, v in meta.items() if v is not None}
 
 
 def _identification(page: Furniture, identity: dict[str, str]) -> str:
@@ -180,8 +182,8 @@ def _identification(page: Furniture, identity: dict[str, str]) -> str:
             ("Study", identity["study_id"]), ("Data cut", page.data_cut),
             ("Report version", f"{page.version} ({page.status})"), ("Run date", page.run_date),
             ("Produced by", f"haplo-report {identity['suite']}, commit {identity['commit'][:12]}")]
-    lines = ["| | |", "|---|---|"] + [f"| {k} | {v.replace('|', '/')} |" for k, v in rows]
-    return "\n".join(lines) + f"\n\n{page.confidentiality}\n"
+    lines = ["| | |", "|---|---|"] + [f"| {k} | {escape_markdown(v)} |" for k, v in rows]
+    return "\n".join(lines) + f"\n\n{escape_markdown(page.confidentiality)}\n"
 
 
 def _lists(titles: list[tuple[str, str, str]]) -> str:

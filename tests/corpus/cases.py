@@ -385,3 +385,110 @@ CASES: tuple[Case, ...] = (
     Case("very_long_value_is_cut", set_cell("subjects", 2, "SEX", "M" * 100_000),
          (("subjects", 2, "SEX", "must be one of M, F"),)),
 )
+
+
+# Parameters and command lines: each refused with exit 2 before any work (or, last, accepted).
+Argv = Callable[[Path], list[str]]
+
+
+def params_file(body: str, *, cut: bool = True) -> Callable[[Path], Path]:
+    """A parameter file in ``folder`` (beside a copy of the fixture cut) holding ``body``."""
+    def make(folder: Path) -> Path:
+        if cut:
+            copy_fixture(folder / "cut")
+        path = folder / "params.yml"
+        path.write_text(body.format(cut=folder / "cut", out=folder / "output"),
+                        encoding="utf-8")
+        return path
+    return make
+
+
+GOOD = ("study_id: CORPUS\nstudy_title: Corpus\ndata_dir: {cut}\ndata_cut_date: " + DATA_CUT_DATE
+        + "\noutput_dir: {out}\n")
+ALIAS_BOMB = ('a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n'
+              + "".join(f"{n}: &{n} [" + ", ".join([f"*{p}"] * 9) + "]\n"
+                        for p, n in zip("abcdefgh", "bcdefghi")))
+
+
+def command(*args: str, params: Callable[[Path], Path] = params_file(GOOD)) -> Argv:
+    """``haplo-report`` arguments; ``{params}`` and ``{tmp}`` are filled in per case."""
+    def argv(folder: Path) -> list[str]:
+        path = params(folder) if any("{params}" in a for a in args) else None
+        return [a.format(params=path, tmp=folder) for a in args]
+    return argv
+
+
+@dataclass(frozen=True)
+class CliCase:
+    name: str
+    argv: Argv
+    exit_code: int
+    message: str  # the one line on stderr (or stdout for exit 0) that must hold this
+
+
+def _file(name: str, text: str = "x") -> Callable[[Path], Path]:
+    def make(folder: Path) -> Path:
+        (folder / name).write_text(text, encoding="utf-8")
+        return folder / name
+    return make
+
+
+def _non_empty(folder: Path) -> None:
+    (folder / "cut").mkdir()
+    (folder / "cut" / "notes.txt").write_text("keep me", encoding="utf-8")
+
+
+CLI_CASES: tuple[CliCase, ...] = (
+    # (3) YAML alias bomb under a known key, (12) YAML keys and the data cut's form
+    CliCase("yaml_alias_bomb_study_title",
+            command("validate", "{params}", params=params_file(
+                ALIAS_BOMB + "study_title: [*i, *i]\n")), 2,
+            "more than 10 aliases (*name); write the values out"),
+    CliCase("yaml_alias_bomb_landmarks",
+            command("run", "{params}", params=params_file(
+                GOOD + ALIAS_BOMB.replace("a:", "x:", 1).replace("*a", "*x").replace("&a", "&x")
+                + "landmarks_days: *i\n")), 2,
+            "more than 10 aliases (*name); write the values out"),
+    CliCase("yaml_duplicate_key", command("validate", "{params}", params=params_file(
+        GOOD + "study_id: OTHER\n")), 2, "YAML line 6: key 'study_id' appears more than once"),
+    CliCase("yaml_mixed_type_keys", command("validate", "{params}", params=params_file(
+        GOOD + "1: a\n")), 2, "parameter names are text, got 1"),
+    *(CliCase(f"data_cut_{label}", command("validate", "{params}", params=params_file(
+        GOOD.replace(DATA_CUT_DATE, value))), 2,
+        f"data_cut_date: {shown} is not a valid date (expected YYYY-MM-DD)")
+      for label, value, shown in (("yyyymmdd_integer", "20260630", "20260630"),
+                                  ("iso_week", "2026-W27-2", "'2026-W27-2'"),
+                                  ("not_padded", "'2026-6-30'", "'2026-6-30'"),
+                                  ("quoted_yyyymmdd", "'20260630'", "'20260630'"))),
+    CliCase("data_cut_override_yyyymmdd", command("validate", "{params}", "--data-cut-date",
+                                                  "20260630"), 2,
+            "--data-cut-date: '20260630' is not a valid date (expected YYYY-MM-DD)"),
+    # (11) report formats and workers: refused before any work
+    CliCase("formats_only_a_comma", command("run", "{params}", "--formats", ","), 2,
+            "--formats: an empty format name; name one or more of html, docx, pdf"),
+    CliCase("formats_unknown_rtf", command("run", "{params}", "--formats", "html,rtf"), 2,
+            "--formats: unknown report format 'rtf' (known: html, docx, pdf)"),
+    CliCase("jobs_zero", command("run", "{params}", "--jobs", "0"), 2,
+            "--jobs: must be at least 1, got 0"),
+    CliCase("jobs_negative", command("run", "{params}", "--jobs", "-1"), 2,
+            "--jobs: must be at least 1, got -1"),
+    CliCase("stall_timeout_zero", command("run", "{params}", "--stall-timeout", "0"), 2,
+            "--stall-timeout: must be a positive number of seconds"),
+    # (13) validate --report and simulate
+    CliCase("validate_report_impossible_path",
+            command("validate", "{params}", "--report", "{tmp}/params.yml/violations.json"), 2,
+            "--report: cannot write "),
+    CliCase("validate_report_wrong_suffix",
+            command("validate", "{params}", "--report", "{tmp}/violations.txt"), 2,
+            "--report: use a .csv or .json file name, got violations.txt"),
+    CliCase("simulate_negative_seed", command("simulate", "--seed", "-1", "--out", "{tmp}/cut"),
+            2, "--seed: must be a whole number >= 0, got -1"),
+    CliCase("simulate_out_is_a_file", lambda folder: [
+        "simulate", "--out", str(_file("passwd")(folder))], 2, "passwd is a file, not a folder"),
+    CliCase("simulate_non_empty_folder", lambda folder: (_non_empty(folder), [
+        "simulate", "--out", str(folder / "cut")])[1], 2,
+        "is not empty; choose an empty or new folder, or pass --force to replace its tables"),
+    CliCase("simulate_non_empty_folder_forced", lambda folder: (_non_empty(folder), [
+        "simulate", "--out", str(folder / "cut"), "--n", "5", "--force"])[1], 0,
+        "wrote a simulated cut of 5 patients to"),
+)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from haplo_report.analysis.results import ResultRow, results_frame
-from haplo_report.formatting import fmt_scientific
+from haplo_report.formatting import escape_markdown, fmt_scientific
 from haplo_report.outputs.tables.layout import Page
 from haplo_report.outputs.tables.notes import table_notes
 from haplo_report.outputs.tables.rtf import write_rtf
@@ -100,7 +100,7 @@ class Table:
         the notes and source line in a ``table-notes`` div."""
 
         def line(cells: Sequence[str]) -> str:
-            return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+            return "| " + " | ".join(escape_markdown(c) for c in cells) + " |"
 
         # numbers right-aligned; a listing's cells are mostly text, left-aligned
         number_align = "---" if self.kind == "Listing" else "--:"
