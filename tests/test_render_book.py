@@ -68,6 +68,15 @@ def test_validation_appendix_lists_unsupplied_tables():
     assert "Violations of the input contract: 0." in text
 
 
+def test_validation_appendix_names_dropped_columns():
+    text = validation_markdown({"supplied": {"subjects": 31}, "violations": [],
+                                "dropped_columns": {"subjects": ["SCRNUM", "SITENAME"],
+                                                    "mrd": ["LAB_ID"]}})
+    assert ("Columns not in the data-cut specification, left out of the analysis: subjects: "
+            "SCRNUM, SITENAME; mrd: LAB_ID.") in text
+
+
+
 def test_provenance_appendix_from_the_manifest(tmp_path):
     document = assemble_document(make_fake_run(tmp_path / "run"))
     text = re.sub(" +", " ", document.source.read_text(encoding="utf-8"))

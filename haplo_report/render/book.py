@@ -285,6 +285,11 @@ def validation_markdown(validation: dict[str, Any]) -> str:
         pipe_table(tables, "Tables of the data cut"),
         f"Violations of the input contract: {count}.", "",
     ]
+    dropped = validation.get("dropped_columns") or {}
+    if dropped:  # names only (checked for identifiers first); their values were never used
+        named = "; ".join(f"{table}: {', '.join(columns)}" for table, columns in dropped.items())
+        parts += [escape_markdown(f"Columns not in the data-cut specification, left out of the "
+                                  f"analysis: {named}."), ""]
     if isinstance(violations, list) and violations:
         parts.append(pipe_table(pd.DataFrame(violations), "Violations"))
     return "\n".join(parts)
