@@ -76,7 +76,6 @@ def test_validation_appendix_names_dropped_columns():
             "SCRNUM, SITENAME; mrd: LAB_ID.") in text
 
 
-
 def test_provenance_appendix_from_the_manifest(tmp_path):
     document = assemble_document(make_fake_run(tmp_path / "run"))
     text = re.sub(" +", " ", document.source.read_text(encoding="utf-8"))
