@@ -235,3 +235,23 @@ def test_pdf_has_every_chapter_and_table(pdf_text: str) -> None:
         assert title in pdf_text, title
     for number in TABLE_NUMBERS:
         assert f"Table {number}." in pdf_text, number
+
+
+def test_pdf_pages_carry_furniture_figure_captions_and_continued_titles(report, run_dir) -> None:
+    """Every page of the real report: study, data cut, status and "Page x of y"; every
+    figure's caption as text; a table or listing that runs over a page is titled again
+    "(continued)" on the pages it runs onto."""
+    from haplo_report.outputs.captions import FIGURES
+
+    pages = [words(page.extract_text()) for page in PdfReader(report["pdf"]).pages]
+    for number, text in enumerate(pages, start=1):
+        assert f"{REAL_STUDY} Protocol" in text and f"Data cut {REAL_CUT_DATE}" in text, number
+        assert "DRAFT" in text and f"Page {number} of {len(pages)}" in text, number
+    everything = " ".join(pages)
+    for figure in FIGURES:
+        assert f"Figure {figure}." in everything, figure
+    continued = [re.search(r"((?:Table|Listing) [\d.]+)\. [^()]*\([^)]*\) \(continued\)", p)
+                 for p in pages]
+    for index, match in enumerate(continued):
+        if match:  # the output started on an earlier page
+            assert any(match.group(1) + "." in p for p in pages[:index]), match.group(1)

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 
 import docx
 from docx.oxml.ns import qn
 import pytest
-import yaml
 from pypdf import PdfReader
 
 from haplo_report.render import RenderError, render_report
@@ -149,8 +147,9 @@ def test_pdf_every_page_has_study_protocol_data_cut_status_and_page_x_of_y(pdf_p
 
 def test_pdf_title_page_and_lists_with_pages(pdf_pages):
     title = pdf_pages[0]
-    for text in (SPONSOR.upper(), "Clinical Study Report: HAPLO-BLIN-ALL", "Protocol number HBA-01",
-                 "Report version 1.0 (DRAFT)", "Run date 2026-11-29", "Confidential: example only."):
+    for text in (SPONSOR.upper(), "Clinical Study Report: HAPLO-BLIN-ALL",
+                 "Protocol number HBA-01", "Report version 1.0 (DRAFT)", "Run date 2026-11-29",
+                 "Confidential: example only."):
         assert text in title, text
     lists = " ".join(pdf_pages[1:4])
     for heading in ("Contents", "List of tables", "List of figures", "List of listings"):

@@ -37,7 +37,8 @@ class PandocRenderError(RuntimeError):
     """Pandoc or Typst failed; the message names the step and the tool's own message."""
 
 
-def format_options(document: ReportDocument, report_format: str) -> tuple[list[str], dict[str, Any]]:
+def format_options(document: ReportDocument,
+                   report_format: str) -> tuple[list[str], dict[str, Any]]:
     """Pandoc options and metadata for one format, from the document's ``_quarto.yml``."""
     config = document.config
     metadata: dict[str, Any] = {key: config[key] for key in _TOP_LEVEL_METADATA if key in config}

@@ -217,8 +217,9 @@ def _row_property(row, name: str) -> None:
 
 def finish_docx(path: Path) -> Path:
     """Table layout of a rendered report, in place: header rows (repeated on each page, as
-    the renderer marks them) bold, rows that never split across pages, labels indented by paragraph, widths fitted
-    where the renderer left them equal, and a short table kept on one page with its notes."""
+    the renderer marks them) bold, rows that never split across pages, labels indented by
+    paragraph, widths fitted where the renderer left them equal, and a short table kept on
+    one page with its notes."""
     document = docx.Document(str(path))
     text_width = _text_width(document)
     for table in document.tables:
