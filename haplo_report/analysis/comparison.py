@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ from haplo_report.analysis.derive import derive_cut
 from haplo_report.analysis.endpoints import (CIF_ENDPOINTS, KM_ENDPOINTS, endpoint_landmarks,
                                              main_landmark, tte_results)
 from haplo_report.analysis.results import read_results
-from haplo_report.data.cut import TABLES, Cut, read_tables
+from haplo_report.data.cut import REQUIRED_TABLES, TABLES, Cut
 from haplo_report.params import Params, ParamsError
 
 INPUT_DIR = Path("data") / "input"
@@ -68,14 +68,15 @@ class ComparisonError(ValueError):
     """The two run folders cannot be compared; the message says why."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class RunFolder:
-    """What a comparison reads of one run folder."""
+    """What a comparison reads of one run folder (each input table read once)."""
 
     path: Path
     study_id: str
     data_cut_date: dt.date
     params: dict
+    _tables: dict[str, pd.DataFrame | None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(cls, path: Path) -> RunFolder:
@@ -90,15 +91,22 @@ class RunFolder:
                                   f"({type(exc).__name__})") from None
 
     def table(self, name: str) -> pd.DataFrame | None:
-        path = self.path / INPUT_DIR / f"{name}.parquet"
-        return pd.read_parquet(path) if path.is_file() else None
+        """Input table ``name`` as the run validated it (None: not supplied)."""
+        if name not in self._tables:
+            path = self.path / INPUT_DIR / f"{name}.parquet"
+            self._tables[name] = pd.read_parquet(path) if path.is_file() else None
+        return self._tables[name]
 
     def cut(self) -> Cut:
-        try:
-            return read_tables(self.path / INPUT_DIR)
-        except FileNotFoundError as exc:
-            raise ComparisonError(f"{exc} (a run folder made before run folders kept their "
-                                  "inputs: run that cut again)") from None
+        """The input tables as a :class:`Cut` (copies: a caller may change them)."""
+        tables = {name: self.table(name) for name in TABLES}
+        missing = [name for name in REQUIRED_TABLES if tables[name] is None]
+        if missing:
+            raise ComparisonError(f"{self.path / INPUT_DIR}: input table(s) not found: "
+                                  f"{', '.join(missing)} (a run folder made before run folders "
+                                  "kept their inputs: run that cut again)")
+        return Cut(**{name: None if frame is None else frame.copy()
+                      for name, frame in tables.items()})
 
 
 @dataclass
@@ -195,68 +203,94 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def _key_text(row: pd.Series, key: tuple[str, ...]) -> str:
-    return "; ".join(f"{column}={_text(row[column])}" for column in key)
+def _texts(column: pd.Series) -> pd.Series:
+    """:func:`_text` of each value (dates as ``YYYY-MM-DD``, missing as "")."""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return column.dt.strftime("%Y-%m-%d").fillna("")
+    return column.astype(object).map(_text)
+
+
+def _key_texts(frame: pd.DataFrame, key: tuple[str, ...]) -> pd.Series:
+    """``"USUBJID=...; RELDT=..."`` of each row."""
+    texts = [column + "=" + _texts(frame[column]) for column in key]
+    joined = texts[0]
+    for text in texts[1:]:
+        joined = joined + "; " + text
+    return joined
+
+
+def _dated_before(frame: pd.DataFrame, dates: tuple[str, ...], key: tuple[str, ...],
+                  suffix: str, cut: pd.Timestamp) -> pd.Series:
+    """Rows whose record date (any of ``dates``) is on or before ``cut``."""
+    mask = pd.Series(False, index=frame.index)
+    for date in dates:
+        column = date if date in key else f"{date}{suffix}"
+        if column in frame:
+            mask |= (frame[column] <= cut).fillna(False).astype(bool)
+    return mask
 
 
 def table_changes(table: str, old: pd.DataFrame | None, new: pd.DataFrame | None,
                   before: dt.date) -> pd.DataFrame:
     """Retrospective changes of one table: records dated on or before ``before`` added,
-    deleted or changed (by column), and keys that are not unique."""
+    deleted or changed (by column), and keys that are not unique. Vectorised: two exports of
+    100,000 patients differ in thousands of records after the previous cut."""
     columns = ["table", "key", "column", "old", "new", "change"]
     if old is None and new is None:
         return pd.DataFrame(columns=columns)
     key = RECORD_KEYS[table]
     cut = pd.Timestamp(before)
-    found: list[dict] = []
+    found: list[pd.DataFrame] = []
+
+    def rows(keys: pd.Series, change: str, column: str = "", old_values: pd.Series | None = None,
+             new_values: pd.Series | None = None) -> None:
+        found.append(pd.DataFrame({
+            "table": table, "key": keys.to_numpy(), "column": column,
+            "old": "" if old_values is None else old_values.to_numpy(),
+            "new": "" if new_values is None else new_values.to_numpy(), "change": change}))
+
     frames = {}
     for label, frame in (("previous", old), ("new", new)):
         if frame is None:
             frame = (new if old is None else old).iloc[0:0]
         duplicated = frame.duplicated(list(key), keep=False)
-        for _, row in frame[duplicated].drop_duplicates(list(key)).iterrows():
-            found.append({"table": table, "key": _key_text(row, key), "column": "",
-                          "old": "", "new": "", "change": f"key not unique in the {label} "
-                                                         "export: not compared"})
+        if duplicated.any():
+            repeated = frame[duplicated].drop_duplicates(list(key))
+            rows(_key_texts(repeated, key),
+                 f"key not unique in the {label} export: not compared")
         frames[label] = frame[~duplicated]
     compared = [c for c in frames["new"].columns if c in frames["previous"].columns]
     merged = frames["previous"][compared].merge(frames["new"][compared], on=list(key),
                                                 how="outer", suffixes=("_old", "_new"),
                                                 indicator=True)
     dates = RECORD_DATES[table]
-
-    def dated_before(row: pd.Series, suffix: str) -> bool:
-        values = [row.get(d if d in key else f"{d}{suffix}") for d in dates]
-        return any(pd.notna(v) and v <= cut for v in values)
-
-    for _, row in merged[merged["_merge"] != "both"].iterrows():
-        suffix, change = (("_old", "deleted") if row["_merge"] == "left_only"
-                          else ("_new", "added"))
-        if dated_before(row, suffix):
-            found.append({"table": table, "key": _key_text(row, key), "column": "",
-                          "old": "", "new": "", "change": f"record {change}"})
+    for side, suffix, change in (("left_only", "_old", "record deleted"),
+                                 ("right_only", "_new", "record added")):
+        part = merged[merged["_merge"] == side]
+        part = part[_dated_before(part, dates, key, suffix, cut)]
+        if len(part):
+            rows(_key_texts(part, key), change)
     both = merged[merged["_merge"] == "both"]
+    before_old = _dated_before(both, dates, key, "_old", cut)
+    before_new = _dated_before(both, dates, key, "_new", cut)
     for column in (c for c in compared if c not in key):
         old_values, new_values = both[f"{column}_old"], both[f"{column}_new"]
-        differs = ~((old_values == new_values).fillna(False)
-                    | (old_values.isna() & new_values.isna()))
-        for index in both.index[differs.to_numpy()]:
-            row = both.loc[index]
-            old_value, new_value = row[f"{column}_old"], row[f"{column}_new"]
-            if column in dates or isinstance(old_value, pd.Timestamp) \
-                    or isinstance(new_value, pd.Timestamp):
-                moved_on = (column == FOLLOW_UP_DATE and pd.notna(old_value)
-                            and pd.notna(new_value) and new_value > old_value)
-                earliest = min((v for v in (old_value, new_value) if pd.notna(v)),
-                               default=None)
-                retrospective = not moved_on and earliest is not None and earliest <= cut
-            else:
-                retrospective = dated_before(row, "_old") or dated_before(row, "_new")
-            if retrospective:
-                found.append({"table": table, "key": _key_text(row, key), "column": column,
-                              "old": _text(old_value), "new": _text(new_value),
-                              "change": "value changed"})
-    return pd.DataFrame(found, columns=columns)
+        same = (old_values == new_values).fillna(False).astype(bool)
+        differs = ~(same | (old_values.isna() & new_values.isna()))
+        if not differs.any():
+            continue
+        if pd.api.types.is_datetime64_any_dtype(old_values):
+            earliest = pd.concat([old_values, new_values], axis=1).min(axis=1)
+            retrospective = (earliest <= cut).fillna(False).astype(bool)
+            if column == FOLLOW_UP_DATE:  # moving later is follow-up, not a correction
+                retrospective &= ~(new_values > old_values).fillna(False).astype(bool)
+        else:
+            retrospective = before_old | before_new
+        chosen = both[differs & retrospective]
+        if len(chosen):
+            rows(_key_texts(chosen, key), "value changed", column,
+                 _texts(chosen[f"{column}_old"]), _texts(chosen[f"{column}_new"]))
+    return pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=columns)
 
 
 def retrospective_changes(old: RunFolder, new: RunFolder) -> pd.DataFrame:
