@@ -199,3 +199,32 @@ def test_previous_run_is_the_latest_earlier_cut(tmp_path, base):
     middle = make_run(tmp_path, base, OLD_CUT)
     assert previous_run(tmp_path / "STUDY", NEW_CUT) == middle
     assert previous_run(tmp_path / "STUDY", dt.date(2026, 1, 31)) is None
+
+
+def test_report_chapter_lists_changes_and_escapes_data(tmp_path, base):
+    from haplo_report.render.changes import changes_markdown
+
+    newer = {k: v.copy() for k, v in base.items()}
+    events = newer["adverse_events"]
+    row = events.index[events["AESTDT"] <= pd.Timestamp(OLD_CUT)][0]
+    events.loc[row, "AETERM"] = "<script>alert(1)</script>"
+    comparison = compare_runs(make_run(tmp_path, base, OLD_CUT),
+                              make_run(tmp_path, newer, NEW_CUT))
+    comparison.write(tmp_path / "run" / "comparison")
+    text = changes_markdown(tmp_path / "run")
+    assert text.startswith("# Changes since the data cut of 2026-07-31")
+    assert "AETERM\\: " in text and "<script>" not in text
+    assert "\\<script\\>alert\\(1\\)\\<\\/script\\>" in text
+    assert "Headline estimates, previous and this data cut" in text
+
+
+def test_report_chapter_says_in_one_line_that_nothing_was_compared(tmp_path):
+    from haplo_report.analysis.comparison import write_comparison
+    from haplo_report.render.changes import changes_markdown
+
+    params = Params(study_id="S", study_title="T", data_dir=tmp_path, data_cut_date=OLD_CUT)
+    write_comparison(tmp_path, params, None)
+    lines = [line for line in changes_markdown(tmp_path).splitlines() if line]
+    assert lines == ["# Changes since the previous data cut",
+                     "No earlier data cut of this study was found under the output folder\\: "
+                     "nothing to compare."]

@@ -33,6 +33,7 @@ from haplo_report.analysis.results import read_results
 from haplo_report.paths import QUARTO_YML
 from haplo_report.render.book import (BookError, index_markdown, methods_markdown,
                                       provenance_markdown, run_identity, validation_markdown)
+from haplo_report.render.changes import changes_markdown
 from haplo_report.render.markdown import (CAPTION, TITLE_CLASS, notebook_markdown, parse,
                                           prepare_chapter, raw, short_title, stringify, tlf_id,
                                           walk, write_markdown)
@@ -106,7 +107,7 @@ class ReportDocument:
         return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp())
 
 
-GENERATED = ("synopsis", "methods", "validation", "provenance")
+GENERATED = ("synopsis", "changes", "methods", "validation", "provenance")
 
 
 def report_chapters(config: dict[str, Any]) -> list[Chapter]:
@@ -306,6 +307,7 @@ def assemble_document(run_dir: Path, folder: Path | None = None) -> ReportDocume
 
     generated = {
         "synopsis": index_markdown(identity, results),
+        "changes": changes_markdown(run_dir),
         "methods": methods_markdown(manifest.get("params") or {}),
         "validation": validation_markdown(validation),
         "provenance": provenance_markdown(manifest, identity),
