@@ -36,7 +36,9 @@ UNBREAKABLE_LINES = 32
 # row is wider than this; then the widths written must be the fitted ones (see _fit_widths).
 READER_COLUMNS = 72
 _WIDTH_CAPS = (40, 24)  # characters a column may claim: first (labels), others (numbers)
-PIPE_MARKDOWN = "markdown-simple_tables-multiline_tables-smart"
+# Tables written as pipe tables only: every cell of the report is one line of text, and a
+# grid table's column widths would follow its longest cell instead of the fitted widths.
+PIPE_MARKDOWN = "markdown-simple_tables-multiline_tables-grid_tables-smart"
 
 _TITLES = {spec.name: spec.title for spec in NOTEBOOKS}
 _OBJECT_REPR_PREFIX = "<"  # text/plain like "<Figure size 640x480 with 1 Axes>": not content
@@ -65,7 +67,7 @@ def parse(markdown: str, cwd: Path, shift: int = 0) -> dict[str, Any]:
 
 
 def write_markdown(document: dict[str, Any], cwd: Path) -> str:
-    """A Pandoc AST as Pandoc Markdown with pipe (or grid) tables, characters as they are."""
+    """A Pandoc AST as Pandoc Markdown with pipe tables, characters as they are."""
     return run_pandoc(["-f", "json", "-t", PIPE_MARKDOWN, "--wrap=none"], cwd,
                       stdin=json.dumps(document))
 
@@ -204,9 +206,7 @@ def prepare_chapter(blocks: list[Any], prefix: str) -> list[Any]:
             _fit_widths(block)
             if caption:  # an unnumbered title (synopsis, appendices): same treatment
                 inlines = [i for b in caption for i in b["c"]]
-                out.append(div([raw("typst", "#tlf-title["), {"t": "Para", "c": inlines},
-                                raw("typst", "]")], (TITLE_CLASS,), "",
-                               (("custom-style", TITLE_DOCX_STYLES["Table"]),)))
+                out += _title(inlines, "", TITLE_DOCX_STYLES["Table"])
             out.append(block)
         elif kind == "Figure" and CAPTION.match(stringify(block["c"][1][1]).strip()):
             caption = block["c"][1][1]
@@ -236,14 +236,22 @@ def _tlf_group(title: str, inlines: list[Any], body: list[Any], lines: int) -> l
     match = CAPTION.match(title)
     assert match is not None
     kind, number = match.groups()
-    heading = div([raw("typst", "#tlf-title["), {"t": "Para", "c": inlines}, raw("typst", "]")],
-                  (TITLE_CLASS,), tlf_id(kind, number),
-                  (("custom-style", TITLE_DOCX_STYLES[kind]),))
+    heading = _title(inlines, tlf_id(kind, number), TITLE_DOCX_STYLES[kind])
     breakable = "true" if lines > UNBREAKABLE_LINES else "false"
     opening = (f"#tlf(kind: {typst_string(kind)}, number: {typst_string(number)}, "
                f"title: {typst_string(title)}, short: {typst_string(short_title(title))}, "
                f"breakable: {breakable})[")
-    return [raw("typst", opening), heading, *body, raw("typst", "]")]
+    return [raw("typst", opening), *heading, *body, raw("typst", "]")]
+
+
+def _title(inlines: list[Any], identifier: str, style: str) -> list[Any]:
+    """A title paragraph: a div with the Word caption style and the HTML class, inside
+    Typst's ``tlf-title`` (outside the div, whose own Typst block would otherwise hold the
+    title's stickiness to itself instead of to the table that follows)."""
+    return [raw("typst", "#tlf-title["),
+            div([{"t": "Para", "c": inlines}], (TITLE_CLASS,), identifier,
+                (("custom-style", style),)),
+            raw("typst", "]")]
 
 
 def _uncaptioned(block: dict[str, Any]) -> dict[str, Any]:
