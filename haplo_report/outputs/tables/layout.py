@@ -85,14 +85,17 @@ def _fit(needs: list[float], total_cm: float) -> list[float]:
 def column_widths(columns: Sequence[str], rows: Sequence[Sequence[str]],
                   levels: Sequence[int], total_cm: float, *, label: bool = True) -> list[float]:
     """Widths (cm) adding up to ``total_cm``: every column as wide as its longest cell, its
-    header on at most two lines. With a ``label`` column (first), it takes the space left over,
+    header on one line where the page has room, else on at most two. With a ``label`` column (first), it takes the space left over,
     or gives it up down to :data:`MIN_LABEL_SHARE` of the width before the others shrink;
     without one (a listing) the widest columns give up space first, or all grow alike."""
-    needs = []
+    needs, one_line = [], []
     for i, header in enumerate(columns):
-        cells = [text_width_cm(row[i]) + (INDENT_CM * level if i == 0 else 0)
-                 for row, level in zip(rows, levels)]
-        needs.append(max([*cells, header_width_cm(header), 0.5]) + CELL_PADDING_CM)
+        cells = max([text_width_cm(row[i]) + (INDENT_CM * level if i == 0 else 0)
+                     for row, level in zip(rows, levels)] + [0.5])
+        needs.append(max(cells, header_width_cm(header)) + CELL_PADDING_CM)
+        one_line.append(max(cells, text_width_cm(header, bold=True)) + CELL_PADDING_CM)
+    if sum(one_line) <= total_cm:  # room enough: headers on one line
+        needs = one_line
     if sum(needs) <= total_cm and not label:
         return [need * total_cm / sum(needs) for need in needs]
     if sum(needs) > total_cm and not label:
