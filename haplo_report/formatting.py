@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 
-NE = "NE"
-NO_CI_NOTE = ("An estimate followed by (NE) has no confidence interval: with no events by then "
-              "(0%), or none without the event (100%), the interval is undefined.")
+NE = "NE"  # one meaning (SAP v2): not estimable, the time point is beyond follow-up
+NO_CI = "-"  # an undefined confidence interval, never "NE" (SAP v2)
+NO_CI_NOTE = ("-: CI not defined (an estimate of 0% or 100%, e.g. no events by then, has no "
+              "confidence interval on the log(-log) scale).")
 NOT_REACHED = "Not reached"
 EN_DASH = "\u2013"
 AT_LEAST = "\u2265"  # "≥3" reads better than ">= 3"; Libertinus (PDF) and web fonts have it
@@ -47,24 +48,23 @@ def fmt_estimate_ci(estimate: float | None, lower: float | None, upper: float | 
                     percent: bool = True, decimals: int = 1) -> str:
     """Estimate with its 95% CI, e.g. "72.4 (53.1, 84.9)"; "NE" when not estimable.
 
-    An estimate without either limit (no events yet: 0% incidence, 100% survival, where the
-    CI formula is undefined) reads "0.0 (NE)", one NE for the whole interval (see
-    :data:`NO_CI_NOTE`).
+    An estimate without either limit (0% incidence or 100% survival, where the CI formula is
+    undefined) reads "0.0 (-)": CI not defined (see :data:`NO_CI_NOTE`), never "NE".
     """
     if _missing(estimate):
         return NE
     fmt = fmt_percent if percent else fmt_number
     if _missing(lower) and _missing(upper):
-        return f"{fmt(estimate, decimals)} ({NE})"
+        return f"{fmt(estimate, decimals)} ({NO_CI})"
     return f"{fmt(estimate, decimals)} {fmt_ci(lower, upper, percent=percent, decimals=decimals)}"
 
 
 def fmt_ci_words(lower: float | None, upper: float | None, *, percent: bool = True,
                  decimals: int = 1) -> str:
     """A 95% CI for running text, limits as in tables: "95% CI 53.1, 84.9"; "95% CI not
-    estimable" when both limits are missing (one missing limit shows as "NE")."""
+    defined" when both limits are missing (one missing limit shows as "NE")."""
     if _missing(lower) and _missing(upper):
-        return "95% CI not estimable"
+        return "95% CI not defined"
     fmt = fmt_percent if percent else fmt_number
     return f"95% CI {fmt(lower, decimals)}, {fmt(upper, decimals)}"
 

@@ -37,7 +37,8 @@ class Params:
     mrdpre_cutoff: float = 1e-3  # subgroup: pre-transplant MRD >= cutoff vs below
     gvhd_relapse_competes: bool = False  # GVHD endpoints: relapse is a competing event too
     landmarks_days: tuple[int, ...] = (100, 365, 730)
-    subgroup_min_n: int = 10  # subgroup analyses only when every level has this many patients
+    subgroup_min_n: int = 5  # subgroup tests only when every level has this many patients
+    ltfu_days: int = 180  # alive with last contact more than this many days before the cut
     listing_dates: bool = False  # listings show calendar dates instead of study days
     # Page furniture of the report (title page, running header and footer):
     sponsor: str = ""  # "" prints "Sponsor not specified"
@@ -78,6 +79,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "gvhd_relapse_competes": (bool,),
     "landmarks_days": (list,),
     "subgroup_min_n": (int,),
+    "ltfu_days": (int,),
     "listing_dates": (bool,),
     "sponsor": (str,),
     "protocol": (str,),
@@ -256,7 +258,7 @@ def _check_values(params: Params, today: dt.date) -> None:
         raise ParamsError(f"mrd_threshold: must be in (0, 1), got {params.mrd_threshold}")
     if not 0 < params.mrdpre_cutoff < 1:
         raise ParamsError(f"mrdpre_cutoff: must be in (0, 1), got {params.mrdpre_cutoff}")
-    for name in ("mrd_window_days", "mrd_window_days_365", "subgroup_min_n"):
+    for name in ("mrd_window_days", "mrd_window_days_365", "subgroup_min_n", "ltfu_days"):
         if getattr(params, name) < 0:
             raise ParamsError(f"{name}: must not be negative, got {getattr(params, name)}")
     if params.data_cut_date > today:

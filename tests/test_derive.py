@@ -42,9 +42,9 @@ def _frame(rows: list[dict], types: dict[str, str]) -> pd.DataFrame:
 
 def subject(usubjid: str, *, hsct: str | None = HSCT, lstalv: str = "2026-06-30",
             blindays: int = 7, mrdpre: float = 0.002, disstat: str = "CR1",
-            subtype: str = "Ph-negative B-ALL") -> dict:
+            subtype: str = "Ph-negative B-ALL", rfic: str = "2024-12-01") -> dict:
     return dict(USUBJID=usubjid, SITEID="S01", AGE=40, SEX="F", SUBTYPE=subtype,
-                DISSTAT=disstat, MRDPRE=mrdpre, BLINDAYS=blindays, RFICDT="2024-12-01",
+                DISSTAT=disstat, MRDPRE=mrdpre, BLINDAYS=blindays, RFICDT=rfic,
                 HSCTDT=hsct, LSTALVDT=lstalv)
 
 
@@ -131,7 +131,78 @@ def test_transplant_after_the_cut_is_enrolled_not_fas():
     assert len(derived.adtte) == 9  # 9 parameters; ANC and PLT absent without engraftment
 
 
-def test_relapse_and_death_on_the_same_day_relapse_is_first():
+def test_informed_consent_after_the_cut_is_not_enrolled():
+    # SAP v2: consent after the cut: in no dataset of that cut (not even the enrolled count);
+    # the safety set is within the enrolled patients.
+    cut = make_cut([subject("IN"), subject("LATE", rfic="2026-01-02", hsct="2026-01-10",
+                                           lstalv="2026-03-01")],
+                   adverse_events=[("IN", "2025-02-01", 2), ("LATE", "2026-01-05", 3)],
+                   mrd=[("LATE", "2026-02-01", 0.0)])
+    derived = derive_cut(cut, params())
+    assert derived.adsl["USUBJID"].tolist() == ["IN"]
+    assert derived.adsl["SAFFL"].tolist() == ["Y"]
+    assert set(derived.adtte["USUBJID"]) == {"IN"}
+    assert derived.adae["USUBJID"].tolist() == ["IN"] and derived.admrd.empty
+    later = derive_cut(cut, params(data_cut_date=dt.date(2026, 3, 1)))
+    assert later.adsl["USUBJID"].tolist() == ["IN", "LATE"]
+    consent_on_cut = make_cut([subject("ON", rfic="2025-12-31", hsct=None)])
+    assert derive_cut(consent_on_cut, params()).adsl["ENRLFL"].tolist() == ["Y"]
+
+
+def test_last_known_alive_is_the_latest_dated_record_before_death_and_on_or_before_the_cut():
+    # SAP v2: LSTALVDT 2025-03-01, but an AE on 2025-06-01 and an MRD on 2025-08-01 (both
+    # before the cut) show the patient alive later; a record after the cut does not count.
+    cut = make_cut([subject("A", lstalv="2025-03-01"), subject("B", lstalv="2025-03-01"),
+                    subject("D", lstalv="2025-03-01")],
+                   mrd=[("A", "2025-08-01", 0.0), ("A", "2026-02-01", 0.0)],
+                   adverse_events=[("A", "2025-06-01", 1), ("D", "2025-05-01", 2)],
+                   gvhd=[("B", "CHRONIC", "2025-05-10", "MILD", "N")],
+                   relapses=[("B", "2025-04-01")],
+                   engraftment=[dict(USUBJID="B", ANCDT="2025-01-20", PLTDT="2025-05-20")],
+                   deaths=[("D", "2025-05-01", "OTHER")])
+    derived = derive_cut(cut, params())
+    lka = derived.adsl.set_index("USUBJID")["LKADT"]
+    assert lka["A"] == pd.Timestamp("2025-08-01")
+    assert lka["B"] == pd.Timestamp("2025-05-20")  # platelet recovery, the latest record
+    assert tte(derived, "A", "OS") == (212, 1, 0, "ALIVE WITHOUT EVENT AT LAST CONTACT")
+    assert tte(derived, "B", "OS") == (139, 1, 0, "ALIVE WITHOUT EVENT AT LAST CONTACT")
+    assert tte(derived, "B", "CIR") == (90, 0, 1, "RELAPSE")
+    # D's AE on the day of death is not "alive"; D ends at death.
+    assert lka["D"] == pd.Timestamp("2025-03-01")
+    assert tte(derived, "D", "OS") == (120, 0, 1, "DEATH")
+
+
+def test_relapse_related_death_is_death_on_or_after_first_relapse_whatever_the_cause():
+    # SAP v2: cause RELAPSE without a relapse is a non-relapse death (the NRM event); a death
+    # after relapse with another cause is relapse-related.
+    cut = make_cut([subject("NOREL"), subject("REL")], relapses=[("REL", "2025-03-01")],
+                   deaths=[("NOREL", "2025-04-01", "RELAPSE"), ("REL", "2025-05-01", "GVHD")])
+    derived = derive_cut(cut, params())
+    category = derived.adsl.set_index("USUBJID")["DTHCAT"]
+    assert category.to_dict() == {"NOREL": "Non-relapse", "REL": "Relapse-related"}
+    assert tte(derived, "NOREL", "NRM") == (90, 0, 1, "DEATH WITHOUT RELAPSE")
+
+
+def test_gvhd_onset_on_the_day_of_death_or_of_competing_relapse_is_the_gvhd_event():
+    cut = make_cut([subject("DEATHDAY"), subject("RELDAY")],
+                   relapses=[("RELDAY", "2025-02-01")],
+                   deaths=[("DEATHDAY", "2025-03-01", "GVHD")],
+                   gvhd=[("DEATHDAY", "ACUTE", "2025-03-01", "III", "Y"),
+                         ("RELDAY", "CHRONIC", "2025-02-01", "SEVERE", "Y")])
+    derived = derive_cut(cut, params(gvhd_relapse_competes=True))
+    assert tte(derived, "DEATHDAY", "AGVHD24") == (59, 0, 1, "ACUTE GVHD II-IV")
+    assert tte(derived, "RELDAY", "CGVHDMS") == (31, 0, 1, "CHRONIC GVHD MODERATE-SEVERE")
+
+
+def test_recovery_on_the_day_of_death_is_recovery():
+    cut = make_cut([subject("A")], deaths=[("A", "2025-01-20", "INFECTION")],
+                   engraftment=[dict(USUBJID="A", ANCDT="2025-01-20", PLTDT=None)])
+    derived = derive_cut(cut, params())
+    assert tte(derived, "A", "ANC") == (19, 0, 1, "NEUTROPHIL RECOVERY")
+    assert tte(derived, "A", "PLT") == (19, 3, 2, "DEATH WITHOUT PLATELET RECOVERY (COMPETING)")
+
+
+def test_relapse_and_death_on_the_same_day_is_relapse():
     cut = make_cut([subject("A")], relapses=[("A", "2025-04-11")],
                    deaths=[("A", "2025-04-11", "INFECTION")])
     derived = derive_cut(cut, params())

@@ -127,15 +127,16 @@ def test_events_after_the_cut_are_all_censored(edge: EdgeRun, results: pd.DataFr
     assert medians["estimate"].isna().all() and len(medians) == 3
 
 
-def test_undefined_confidence_limits_show_as_ne(edge: EdgeRun, html: str) -> None:
+def test_undefined_ci_is_a_dash_with_ci_not_defined_never_ne(edge: EdgeRun, html: str) -> None:
     pfs = table_cells(edge, "14.2.1")
-    assert pfs["Day 100, % (95% CI)"] == "100.0 (NE)"
+    assert pfs["Day 100, % (95% CI)"] == "100.0 (-)"
     assert pfs["1 year (day 365), % (95% CI)"] == "NE"
     assert pfs["Median, days (95% CI)"] in ("NE", "Not reached")
     assert pfs["Events, n (%)"] == "0"
     relapse_nrm = table_cells(edge, "14.2.5")
-    assert relapse_nrm["Day 100, % (95% CI)"] == "0.0 (NE)"
+    assert relapse_nrm["Day 100, % (95% CI)"] == "0.0 (-)"
     assert table_cells(edge, "14.1.4")["Deaths, n (%)"] == "0"
+    assert "CI not defined" in html and "(NE)" not in html
     assert "Table 14.2.1." in html and "Table 14.3.10." in html
 
 

@@ -219,4 +219,4 @@ def test_headline_without_events_says_the_ci_is_not_estimable():
 
     rows = [ResultRow("CIR", "All", "cif", 100.0, 0.0, None, None, n=30, events=0)]
     assert headline(rows, "CIR", 100).endswith(
-        "was 0.0% (95% CI not estimable) among 30 patients with 0 events by day 100.")
+        "was 0.0% (95% CI not defined) among 30 patients with 0 events by day 100.")

@@ -10,8 +10,8 @@ def test_estimate_with_ci_as_percent():
 
 def test_not_estimable_is_ne_never_a_number():
     assert fmt_estimate_ci(None, 0.1, 0.2) == "NE"
-    assert fmt_estimate_ci(0.0, None, None) == "0.0 (NE)"  # 0 events: no interval
-    assert fmt_estimate_ci(1.0, math.nan, math.nan) == "100.0 (NE)"
+    assert fmt_estimate_ci(0.0, None, None) == "0.0 (-)"  # 0 events: CI not defined
+    assert fmt_estimate_ci(1.0, math.nan, math.nan) == "100.0 (-)"
     assert fmt_estimate_ci(0.9, 0.7, None) == "90.0 (70.0, NE)"
     assert fmt_estimate_ci(math.nan, 0.1, 0.2) == "NE"
     assert fmt_ci(0.5, None) == "(50.0, NE)"
@@ -42,7 +42,7 @@ def test_ci_in_running_text():
     from haplo_report.formatting import fmt_ci_words
 
     assert fmt_ci_words(0.531, 0.849) == "95% CI 53.1, 84.9"
-    assert fmt_ci_words(None, None) == "95% CI not estimable"
+    assert fmt_ci_words(None, None) == "95% CI not defined"
     assert fmt_ci_words(337, None, percent=False, decimals=0) == "95% CI 337, NE"
 
 

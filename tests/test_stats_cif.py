@@ -52,6 +52,19 @@ def test_no_event_of_the_cause_is_zero_with_ne_ci() -> None:
     assert got["flag"].tolist() == ["", "NE"]
 
 
+def test_ne_exception_cif_determined_when_nobody_is_censored_at_the_last_time() -> None:
+    # SAP v2: every outcome known by day 30 (last patient dies of the competing cause):
+    # the incidence stays at its last value with its CI; censored last instead: NE.
+    fit = cumulative_incidence([5, 8, 12, 30], [1, 0, 1, 2])
+    got = cif_at(fit, [30, 365])
+    assert got["flag"].tolist() == ["", ""]
+    assert got["estimate"].iloc[1] == got["estimate"].iloc[0] > 0
+    assert got["ci_lower"].iloc[1] == got["ci_lower"].iloc[0]
+    assert got["ci_upper"].iloc[1] == got["ci_upper"].iloc[0]
+    censored = cif_at(cumulative_incidence([5, 8, 12, 30], [1, 0, 1, 0]), [365])
+    assert np.isnan(censored["estimate"].iloc[0]) and censored["flag"].iloc[0] == "NE"
+
+
 def test_other_codes_compete() -> None:
     two = cumulative_incidence([1, 2, 3, 4], [1, 2, 0, 1]).table
     three = cumulative_incidence([1, 2, 3, 4], [1, 3, 0, 1]).table

@@ -60,6 +60,17 @@ def test_before_first_event_and_past_end() -> None:
     assert got["events"].tolist() == [0, 0, 1, 1]
 
 
+def test_ne_exception_curve_determined_when_nobody_is_censored_at_the_last_time() -> None:
+    # SAP v2: the last patient fails on day 20 (nobody censored then): S = 0 is known for
+    # good, reported at day 365, CI not defined; censored on day 20 instead: NE.
+    got = km_at(km_estimate([5, 10, 20], [0, 1, 1]), [21, 365])
+    assert got["estimate"].tolist() == [0.0, 0.0] and got["flag"].tolist() == ["", ""]
+    assert got["ci_lower"].isna().all() and got["n_risk"].tolist() == [0, 0]
+    assert got["events"].tolist() == [2, 2]
+    tied = km_at(km_estimate([5, 10, 20, 20], [0, 1, 1, 0]), [365])
+    assert np.isnan(tied["estimate"].iloc[0]) and tied["flag"].iloc[0] == "NE"
+
+
 def test_day_zero_event_counts() -> None:
     table = km_estimate([0, 0, 5, 9], [1, 0, 1, 0]).table
     assert table["time"].tolist() == [0, 5, 9]

@@ -35,6 +35,10 @@ def make_adsl() -> pd.DataFrame:
         "CD34DOSE": [5.0, 6.5, 8.0, 4.2, 7.1, 9.9],
         "BLINDAYS": pd.array([7, 7, 14, 7, 0, 7], dtype="Int64"),
         "CONDREG": s("BLIN+TBF", "BLIN+TBF", "BLIN+TBF", "BLIN+TBF", "TBF", "BLIN+TBF"),
+        "CUTDT": pd.to_datetime(["2026-06-30"] * 6),
+        # alive: P2 seen 29 days before the cut, P4 211 days, P6 exactly 180 days
+        "LKADT": pd.to_datetime(["2025-05-01", "2026-06-01", "2025-08-01", "2025-12-01",
+                                 "2025-09-01", "2026-01-01"]),
     })
 
 
@@ -64,7 +68,15 @@ def test_disposition_counts_with_enrolled_denominator():
     rows = by_subgroup(disposition_summary(make_adsl()))
     assert {k: (r.estimate, r.n) for k, r in rows.items()} == {
         "ENRLFL=Y": (6, 6), "FASFL=Y": (5, 6), "FASFL=N": (1, 6), "SAFFL=Y": (5, 6),
-        "DTHFL=Y": (3, 6), "DTHFL=N": (3, 6)}
+        "DTHFL=Y": (3, 6), "DTHFL=N": (3, 6), "LTFUFL=Y": (1, 6)}
+
+
+def test_lost_to_follow_up_alive_with_last_contact_strictly_more_than_ltfu_days_before_cut():
+    # SAP v2: P4 (211 days) is lost at 180; P6 (exactly 180 days) is not; the dead never are.
+    lost = by_subgroup(disposition_summary(make_adsl(), ltfu_days=180))["LTFUFL=Y"]
+    assert (lost.estimate, lost.n) == (1, 6)
+    assert by_subgroup(disposition_summary(make_adsl(), ltfu_days=179))["LTFUFL=Y"].estimate == 2
+    assert by_subgroup(disposition_summary(make_adsl(), ltfu_days=20))["LTFUFL=Y"].estimate == 3
 
 
 def test_categorical_levels_sorted_with_missing_last_and_fixed_levels_keep_zeros():
@@ -95,7 +107,15 @@ def test_ae_overview_counts_each_subject_once_in_safety_set():
     # P5 is not in the safety set; P6 is.
     assert {k: (r.estimate, r.n) for k, r in rows.items()} == {
         "AE=Any": (5, 5), "AETOXGR=3-5": (3, 5), "AESER=Y": (3, 5), "AEREL=Y": (2, 5),
-        "AETOXGR=5": (1, 5)}
+        "AETOXGR=5": (1, 5), "SAFFL=N": (1, 1)}
+
+
+def test_aes_of_enrolled_patients_outside_the_safety_set_are_left_out_and_counted():
+    # SAP v2: P5 (BLINDAYS 0) had sepsis grade 3: not in any safety count, one SAFFL=N patient.
+    rows = by_subgroup(ae_overview(make_adae(), make_adsl()))
+    assert rows["SAFFL=N"].estimate == 1 and rows["SAFFL=N"].n == 1
+    assert by_subgroup(ae_by_soc_pt(make_adae(), make_adsl()))[
+        "SOC=Infections and infestations;PT=Sepsis"].estimate == 2  # P1, P3; not P5
 
 
 def test_ae_by_soc_pt_sorted_by_frequency_then_name_at_worst_grade():

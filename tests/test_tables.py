@@ -58,12 +58,12 @@ def test_time_to_event_table_cells_are_formatted_rows():
     assert not any("LR" in note for note in table.notes)  # the test is not in this table
 
 
-def test_no_events_yet_reads_estimate_with_one_ne_and_the_footnote_says_why():
+def test_undefined_ci_reads_dash_and_the_footnote_says_ci_not_defined():
     rows = [ResultRow("CIR", "All", "cif", 100, 0.0, None, None, 30, 0, "AJ"),
             ResultRow("NRM", "All", "cif", 100, 0.0667, 0.0115, 0.194, 30, 2, "AJ")]
     table = BUILDERS["14.2.5"](rows, CUT)
-    assert cells(table)["Day 100, % (95% CI)"] == ("0.0 (NE)", "6.7 (1.1, 19.4)")
-    assert any("(NE) has no confidence interval" in note for note in table.notes)
+    assert cells(table)["Day 100, % (95% CI)"] == ("0.0 (-)", "6.7 (1.1, 19.4)")
+    assert any("-: CI not defined" in note for note in table.notes)
 
 
 def test_subgroup_table_levels_test_and_not_analysed():

@@ -1,9 +1,11 @@
 """Analysis sets and ADaM-style datasets (ADSL, ADTTE, ADMRD, ADGVHD, ADAE) for one data cut.
 
 The data-cut rule (SAP "Origin, unit, data cut") is applied here and nowhere else: only
-information dated on or before ``data_cut_date`` is used. Events after the cut are ignored;
-follow-up ends at death (on or before the cut) or else at min(``LSTALVDT``, cut). A patient
-transplanted after the cut is enrolled but not in the full analysis set (FAS).
+information dated on or before ``data_cut_date`` is used. A patient whose informed consent is
+after the cut is not enrolled at that cut and is in no dataset. Events after the cut are
+ignored; follow-up ends at death (on or before the cut) or else at the last known alive date
+(SAP v2: the latest of ``LSTALVDT`` and every dated record before death, capped at the cut).
+A patient transplanted after the cut is enrolled but not in the full analysis set (FAS).
 
 Everything is vectorised (group-wise minima and masks), so 100,000 patients derive in seconds.
 """
@@ -46,7 +48,7 @@ PARAMS: dict[str, str] = {
     "PLT": "Time to platelet recovery (days)",
 }
 
-ADSL_ADDED: tuple[str, ...] = ("ENRLFL", "FASFL", "SAFFL", "CUTDT", "EOSDT", "FUPDAYS",
+ADSL_ADDED: tuple[str, ...] = ("ENRLFL", "FASFL", "SAFFL", "CUTDT", "LKADT", "EOSDT", "FUPDAYS",
                                "DTHFL", "DTHDT", "DTHCAUS", "DTHCAT", "RELFL", "RELDT",
                                *SUBGROUP_COLUMNS)
 ADTTE_COLUMNS: tuple[str, ...] = ("USUBJID", "PARAMCD", "PARAM", "STARTDT", "ADT", "AVAL",
@@ -297,21 +299,47 @@ def _days(later: pd.Series, earlier: pd.Series) -> pd.Series:
     return (later - earlier).dt.days.astype("Int64")
 
 
-def derive_adsl(cut: Cut, cut_date: pd.Timestamp, *, mrdpre_cutoff: float) -> pd.DataFrame:
-    """One row per enrolled patient: the subjects columns plus flags, death, relapse,
-    end of follow-up and subgroups.
+def last_known_alive(cut: Cut, cut_date: pd.Timestamp, ids: pd.Index,
+                     death_date: pd.Series) -> pd.Series:
+    """Per patient the last date known alive on or before the cut (SAP v2, as ADaM derives
+    it): the latest of ``LSTALVDT`` and every dated record before death and on or before the
+    cut (relapse, MRD assessment, GVHD onset, engraftment, adverse event start), capped at the
+    cut. A death date is never "alive": records on or after the death date do not count."""
+    subjects = cut.subjects.set_index("USUBJID")
+    dates = [subjects["LSTALVDT"].reindex(ids).astype("datetime64[ns]").clip(upper=cut_date)]
+    records = ((cut.relapses, ("RELDT",)), (cut.mrd, ("MRDDT",)), (cut.gvhd, ("ONSETDT",)),
+               (cut.engraftment, ("ANCDT", "PLTDT")), (cut.adverse_events, ("AESTDT",)))
+    for frame, columns in records:
+        if frame is None:
+            continue
+        for column in columns:
+            death = frame["USUBJID"].map(death_date).astype("datetime64[ns]")
+            alive = (frame[column] <= cut_date) & ~(frame[column] >= death).fillna(False)
+            dates.append(_latest(frame[alive.fillna(False)], column, ids))
+    return pd.concat(dates, axis=1).max(axis=1).astype("datetime64[ns]")
 
-    - FASFL: transplanted on or before the cut; SAFFL: ``BLINDAYS`` > 0 (missing: N).
+
+def _latest(frame: pd.DataFrame, column: str, index: pd.Index) -> pd.Series:
+    """Latest ``column`` date per patient (``NaT`` without a row), aligned to ``index``."""
+    return frame.groupby("USUBJID")[column].max().reindex(index).astype("datetime64[ns]")
+
+
+def derive_adsl(cut: Cut, cut_date: pd.Timestamp, *, mrdpre_cutoff: float) -> pd.DataFrame:
+    """One row per patient enrolled at the cut (informed consent ``RFICDT`` on or before it):
+    the subjects columns plus flags, death, relapse, end of follow-up and subgroups.
+
+    - FASFL: transplanted on or before the cut; SAFFL: ``BLINDAYS`` > 0 (missing: N), within
+      the enrolled patients.
     - DTHFL/DTHDT/DTHCAUS, RELFL/RELDT (first relapse): only dates on or before the cut.
-    - EOSDT: the death date when dead, else min(``LSTALVDT``, cut); FUPDAYS: EOSDT - HSCTDT
-      for FAS patients.
-    - DTHCAT: "Relapse-related" when the patient relapsed on or before death or
-      ``DTHCAUS`` is RELAPSE, else "Non-relapse"; missing when alive.
+    - LKADT: last known alive on or before the cut (:func:`last_known_alive`).
+    - EOSDT: the death date when dead, else LKADT; FUPDAYS: EOSDT - HSCTDT for FAS patients.
+    - DTHCAT: "Relapse-related" when death is on or after the first relapse, whatever the
+      recorded cause (SAP v2), else "Non-relapse"; missing when alive.
     - MRDGRP by ``MRDPRE`` >= ``mrdpre_cutoff``; DISGRP "CR1" / "CR2+" (CR2, CR3+);
       PHGRP "Ph-positive" when ``SUBTYPE`` names Ph-positive, else "Ph-negative"
       (Ph-like ALL is BCR-ABL1 negative).
     """
-    adsl = cut.subjects.copy()
+    adsl = cut.subjects[(cut.subjects["RFICDT"] <= cut_date).fillna(False)].copy()
     ids = pd.Index(adsl["USUBJID"])
     deaths = _on_or_before(cut.deaths, "DTHDT", cut_date).set_index("USUBJID")
     death_date = deaths["DTHDT"].reindex(ids).astype("datetime64[ns]")
@@ -320,10 +348,11 @@ def derive_adsl(cut: Cut, cut_date: pd.Timestamp, *, mrdpre_cutoff: float) -> pd
     dead = death_date.notna().to_numpy()
     relapsed = relapse_date.notna().to_numpy()
     yes_no = np.array(["N", "Y"])
-    eos = np.where(dead, death_date.to_numpy(),
-                   adsl["LSTALVDT"].clip(upper=cut_date).to_numpy())
+    all_deaths = cut.deaths.set_index("USUBJID")["DTHDT"].reindex(ids)
+    alive_until = last_known_alive(cut, cut_date, ids, all_deaths)
+    eos = np.where(dead, death_date.to_numpy(), alive_until.to_numpy())
     cause = deaths["DTHCAUS"].reindex(ids).astype("string").to_numpy()
-    relapse_death = relapsed | (pd.Series(cause) == "RELAPSE").fillna(False).to_numpy()
+    relapse_death = relapsed & (relapse_date <= death_date).fillna(False).to_numpy()
     subtype = adsl["SUBTYPE"].astype("string").str.upper()
     disstat = adsl["DISSTAT"].astype("string")
     label = cutoff_label(mrdpre_cutoff)
@@ -332,6 +361,7 @@ def derive_adsl(cut: Cut, cut_date: pd.Timestamp, *, mrdpre_cutoff: float) -> pd
         "FASFL": yes_no[transplanted.to_numpy(dtype=int)],
         "SAFFL": yes_no[(adsl["BLINDAYS"] > 0).fillna(False).to_numpy(dtype=int)],
         "CUTDT": np.full(len(adsl), cut_date.to_datetime64()).astype("datetime64[ns]"),
+        "LKADT": alive_until.to_numpy(),
         "EOSDT": pd.to_datetime(eos).astype("datetime64[ns]"),
         "DTHFL": yes_no[dead.astype(int)],
         "DTHDT": death_date.to_numpy(),
@@ -504,11 +534,12 @@ def derive_adtte(cut: Cut, adsl: pd.DataFrame, cut_date: pd.Timestamp, *,
 def _event_dataset(frame: pd.DataFrame | None, table: str, date_column: str,
                    adsl: pd.DataFrame, cut_date: pd.Timestamp,
                    extra: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Rows of an event table dated on or before the cut, with ``ADY`` (days from transplant;
+    """Rows of an event table dated on or before the cut, of enrolled patients, with ``ADY`` (days from transplant;
     negative before it, missing when never transplanted) and ``extra`` ADSL columns."""
     if frame is None:
         frame = pd.DataFrame({c: pd.Series(dtype=t) for c, t in _EVENT_TABLES[table].items()})
-    rows = frame[frame[date_column] <= cut_date].copy()
+    rows = frame[(frame[date_column] <= cut_date)
+                 & of_subjects(frame["USUBJID"], adsl["USUBJID"])].copy()
     subjects = adsl.set_index("USUBJID")
     rows["ADY"] = _days(rows[date_column],
                         rows["USUBJID"].map(subjects["HSCTDT"]).astype("datetime64[ns]"))

@@ -21,6 +21,7 @@ import pandas as pd
 from haplo_report.analysis.derive import of_subjects
 from haplo_report.analysis.frames import flagged, require_columns
 from haplo_report.analysis.results import ResultRow
+from haplo_report.params import Params
 
 COUNT_METHOD = "Number of patients (% of N)"
 CONTINUOUS_METHOD = "Median, quartiles (linear interpolation, R type 7) and range"
@@ -92,17 +93,29 @@ def fas(adsl: pd.DataFrame) -> pd.DataFrame:
     return flagged(adsl, "FASFL")
 
 
-def disposition_summary(adsl: pd.DataFrame) -> list[ResultRow]:
-    """Disposition and analysis sets (endpoint ``DISP``), denominator: enrolled patients."""
-    require_columns(adsl, ["ENRLFL", "FASFL", "SAFFL", "DTHFL"], "ADSL")
+def disposition_summary(adsl: pd.DataFrame, ltfu_days: int = Params.ltfu_days
+                        ) -> list[ResultRow]:
+    """Disposition and analysis sets (endpoint ``DISP``), denominator: enrolled patients.
+
+    ``DTHFL=N`` counts patients alive at last contact; ``LTFUFL=Y`` those among them whose
+    last contact (``LKADT``) is more than ``ltfu_days`` days before the cut (SAP v2: lost to
+    follow-up).
+    """
+    require_columns(adsl, ["ENRLFL", "FASFL", "SAFFL", "DTHFL", "LKADT", "CUTDT"], "ADSL")
     enrolled = flagged(adsl, "ENRLFL")
     total = len(enrolled)
     flags = {column: enrolled[column].astype("string").eq("Y").fillna(False)
              for column in ("FASFL", "SAFFL", "DTHFL")}
+    silent = (enrolled["CUTDT"] - enrolled["LKADT"]).dt.days > ltfu_days
+    lost = ~flags["DTHFL"] & silent.fillna(False)
     counts = {"ENRLFL=Y": total, "FASFL=Y": int(flags["FASFL"].sum()),
               "FASFL=N": int((~flags["FASFL"]).sum()), "SAFFL=Y": int(flags["SAFFL"].sum()),
-              "DTHFL=Y": int(flags["DTHFL"].sum()), "DTHFL=N": int((~flags["DTHFL"]).sum())}
-    return [count_row("DISP", subgroup, count, total) for subgroup, count in counts.items()]
+              "DTHFL=Y": int(flags["DTHFL"].sum()), "DTHFL=N": int((~flags["DTHFL"]).sum()),
+              "LTFUFL=Y": int(lost.sum())}
+    method = f"{COUNT_METHOD}; lost to follow-up: last contact more than {ltfu_days} days before the data cut"
+    return [count_row("DISP", subgroup, count, total,
+                      method if subgroup == "LTFUFL=Y" else COUNT_METHOD)
+            for subgroup, count in counts.items()]
 
 
 def _characteristics(adsl: pd.DataFrame, endpoint: str,
@@ -141,7 +154,9 @@ def _subjects(events: pd.DataFrame, mask: pd.Series | None = None) -> int:
 
 
 def ae_overview(adae: pd.DataFrame, adsl: pd.DataFrame) -> list[ResultRow]:
-    """Subjects with any AE, grade >= 3, serious, related to blinatumomab, fatal (``AE``)."""
+    """Subjects with any AE, grade >= 3, serious, related to blinatumomab, fatal (``AE``),
+    and (``SAFFL=N``, n = enrolled patients outside the safety set) how many enrolled patients
+    outside the safety set had adverse events: left out of the safety tables (SAP v2)."""
     events, total = _safety(adae, adsl)
     grade = events["AETOXGR"]
     counts = {
@@ -151,8 +166,12 @@ def ae_overview(adae: pd.DataFrame, adsl: pd.DataFrame) -> list[ResultRow]:
         "AEREL=Y": _subjects(events, events["AEREL"].astype("string").eq("Y")),
         "AETOXGR=5": _subjects(events, grade == 5),
     }
-    return [count_row("AE", subgroup, count, total, AE_METHOD)
-            for subgroup, count in counts.items()]
+    outside = adsl[adsl["SAFFL"].astype("string").ne("Y").fillna(True)]["USUBJID"]
+    with_events = adae[of_subjects(adae["USUBJID"], outside)]["USUBJID"].nunique()
+    return [*(count_row("AE", subgroup, count, total, AE_METHOD)
+              for subgroup, count in counts.items()),
+            count_row("AE", "SAFFL=N", int(with_events), len(outside),
+                      "Enrolled patients outside the safety set with adverse events")]
 
 
 def _any_and_severe(events: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

@@ -55,16 +55,18 @@ HEADLINES: tuple[Headline, ...] = (
     Headline("Acute GVHD grade III-IV, day 100", "AGVHD34", "cif", 100),
     Headline("Chronic GVHD, any, 1 year", "CGVHD", "cif", 365),
     Headline("Chronic GVHD, moderate-severe, 1 year", "CGVHDMS", "cif", 365),
-    Headline("Neutrophil recovery, median day", "ANC", "median_days", None, percent=False),
-    Headline("Platelet recovery, median day", "PLT", "median_days", None, percent=False),
+    Headline("Neutrophil recovery, median day among patients who recovered", "ANC",
+             "median_days", None, percent=False),
+    Headline("Platelet recovery, median day among patients who recovered", "PLT",
+             "median_days", None, percent=False),
     Headline("Median follow-up, days", None, "median_followup", None, percent=False),
 )
 
 # Analysis-set sizes: result rows with statistic "count" and subgroup "<ADSL flag>=Y".
 ANALYSIS_SETS: tuple[tuple[str, str], ...] = (
-    ("Enrolled", "ENRLFL"),
+    ("Enrolled: informed consent on or before the cut", "ENRLFL"),
     ("Full analysis set (FAS): transplanted on or before the cut", "FASFL"),
-    ("Safety set: at least one dose of blinatumomab", "SAFFL"),
+    ("Safety set: enrolled, at least one dose of blinatumomab", "SAFFL"),
 )
 
 
@@ -199,7 +201,8 @@ def index_markdown(identity: dict[str, str], results: pd.DataFrame) -> str:
         "Estimates at a time point are percentages with their 95% confidence interval; "
         "recovery and follow-up are in days, with their 95% confidence interval or range. n "
         "is the number of patients analysed, events the number of events of interest. "
-        "\"NE\": not estimable (the time point lies beyond the last observed time).", "",
+        "\"NE\": not estimable (the time point lies beyond the last observed time); \"-\": "
+        "CI not defined (an estimate of 0% or 100%).", "",
         pipe_table(synopsis_frame(results),
                    f"Headline results, full analysis set, data cut {identity['data_cut']}",
                    right=("Estimate", "n", "Events")),
@@ -214,29 +217,58 @@ def methods_markdown(params: dict[str, Any]) -> str:
         {"Topic": "Time origin and unit",
          "Rule": "Day of transplant (day 0); times in days; 1 year = day 365"},
         {"Topic": "Data cut",
-         "Rule": "Only information dated on or before the cut; follow-up ends at the earlier "
-                 "of last known alive and the cut"},
+         "Rule": "Only information dated on or before the cut; a patient whose informed consent "
+                 "is after the cut is not enrolled and appears nowhere in the report; follow-up "
+                 "ends at death or else at the last known alive date"},
+        {"Topic": "Last known alive",
+         "Rule": "The latest of the recorded last-known-alive date and every dated record of "
+                 "the patient before death and on or before the cut (relapse, MRD assessment, "
+                 "GVHD onset, engraftment, adverse event start), capped at the cut; a death "
+                 "date is never a date alive"},
         {"Topic": "Analysis sets",
-         "Rule": "Efficacy on the full analysis set (transplanted on or before the cut); safety "
-                 "tables on the safety set (at least one dose of blinatumomab)"},
+         "Rule": "Enrolled: informed consent on or before the cut. Efficacy on the full "
+                 "analysis set (transplanted on or before the cut); safety tables on the safety "
+                 "set (enrolled, at least one dose of blinatumomab); adverse events of enrolled "
+                 "patients outside the safety set are left out of the safety tables, their "
+                 "number of patients is footnoted"},
+        {"Topic": "Disposition",
+         "Rule": "Alive at last contact; alive with last contact more than "
+                 f"{params.get('ltfu_days', 180)} days before the cut: lost to follow-up"},
         {"Topic": "Survival (PFS, OS, GRFS)",
          "Rule": "Kaplan-Meier; Greenwood variance; 95% CI on the log(-log) scale; median with "
                  "Brookmeyer-Crowley CI"},
         {"Topic": "Cumulative incidence (CIR, NRM, GVHD, engraftment)",
          "Rule": "Aalen-Johansen with competing events; Aalen variance; 95% CI on the "
                  "log(-log) scale, as for Kaplan-Meier"},
+        {"Topic": "Normal quantile",
+         "Rule": "Every 95% CI uses z = the 97.5% normal quantile, 1.959964 (as SAS and "
+                 "cmprsk), not the rounded 1.96"},
         {"Topic": "Ties and day 0",
          "Rule": "All events at time t count at t; patients censored at t are at risk at t; "
                  "an event on day 0 counts; no random tie-breaking"},
+        {"Topic": "Same-day events of one patient",
+         "Rule": "Relapse and death on one day: relapse (relapse event, NRM competing, one PFS "
+                 "event); GVHD onset on the day of death, or of relapse where relapse competes: "
+                 "the GVHD event; recovery on the day of death: recovery"},
+        {"Topic": "Relapse-related death",
+         "Rule": "Death on or after the first relapse, whatever the recorded cause; "
+                 "non-relapse death: death without prior relapse (the NRM event); the table of "
+                 "deaths shows the recorded causes within each"},
         {"Topic": "Landmarks",
          "Rule": f"Days {landmarks}; beyond the last observed time of a group the estimate is "
-                 "NE (not estimable), never carried forward; with no events by a landmark the "
-                 "estimate is 0% (incidence) or 100% (survival) and its CI is NE"},
+                 "NE (not estimable), never carried forward, except when nobody is censored at "
+                 "that last time and nobody remains at risk (every outcome known): the curve is "
+                 "determined and its last value is reported; with no events by a landmark the "
+                 "estimate is 0% (incidence) or 100% (survival) and its CI is not defined "
+                 "(\"-\" in tables)"},
         {"Topic": "GVHD competing events",
          "Rule": "Death without GVHD" + (" and relapse" if relapse_competes else "")},
         {"Topic": "Subgroup comparisons (exploratory)",
-         "Rule": "Log-rank test (Kaplan-Meier endpoints), Gray's test (cumulative incidence); "
-                 f"only when every level has at least {params.get('subgroup_min_n', 10)} patients"},
+         "Rule": "Estimates at every landmark of PFS, OS, CIR, NRM, GRFS, acute and chronic "
+                 "GVHD for every level with patients (never dropped); log-rank test "
+                 "(Kaplan-Meier endpoints), Gray's test (cumulative incidence) only when every "
+                 f"level has at least {params.get('subgroup_min_n', 5)} patients, otherwise "
+                 "\"not tested\""},
         {"Topic": "MRD",
          "Rule": f"Positive when result {AT_LEAST}"
                  f"{fmt_scientific(params.get('mrd_threshold', 1e-4))}; landmarks day 30, 90, "
@@ -247,7 +279,12 @@ def methods_markdown(params: dict[str, Any]) -> str:
          "Rule": "Success: alive, relapse-free and MRD-negative at the day-365 landmark; relapse "
                  "or death before it is failure; no assessment while alive and relapse-free is "
                  "not evaluable (failure in a sensitivity row)"},
-        {"Topic": "Median follow-up", "Rule": "Reverse Kaplan-Meier, with 95% CI and range"},
+        {"Topic": "Median follow-up",
+         "Rule": "Reverse Kaplan-Meier, with 95% CI; range among patients alive at last "
+                 "contact"},
+        {"Topic": "Engraftment",
+         "Rule": "Cumulative incidence of recovery (death before recovery competing) at day 28 "
+                 "and 100; median day of recovery and range among patients who recovered"},
         {"Topic": "Number formats",
          "Rule": f"Estimate with 95% CI as 72.4 (53.1, 84.9), in text 72.4% (95% CI 53.1, "
                  f"84.9); median (Q1, Q3) alike; median with range as 13 (10{EN_DASH}16); "

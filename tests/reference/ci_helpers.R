@@ -14,3 +14,17 @@ cif_ci <- function(est, se) {
   k <- z * se / (xx * log(xx))
   list(lower = xx^exp(-k), upper = xx^exp(k))
 }
+
+# SAP v2: a landmark past the last observed time is NA ("NE") unless nobody is censored at the
+# last observed time (every outcome known: the curve is determined, its last value reported).
+determined <- function(time, status) !any(time == max(time) & status == 0)
+
+# cmprsk timepoints() of cause "1 1" at `times`; a determined curve (`done`) keeps its value
+# past its last time `tmax` (timepoints() itself is NA there and wants distinct sorted times).
+cif_timepoints <- function(fit, times, done, tmax) {
+  wanted <- if (done) pmin(times, tmax) else times
+  distinct <- sort(unique(wanted))
+  tp <- timepoints(fit, distinct)
+  at <- match(wanted, distinct)
+  list(est = unname(tp$est["1 1", at]), var = unname(tp$var["1 1", at]))
+}

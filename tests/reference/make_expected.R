@@ -6,7 +6,9 @@
 # only read the committed CSVs.
 #
 # Conventions applied here so that the expected files state the SAP rules:
-# - landmarks beyond the last observed time of a group are NA ("NE"), never carried;
+# - landmarks beyond the last observed time of a group are NA ("NE"), never carried, unless
+#   nobody is censored at that last time (SAP v2: the curve is determined, its last value and
+#   CI are reported);
 # - log(-log) CI limits are NA where S is 0 or 1 (R's summary(times=) fills 1 before
 #   the first time, where the formula is undefined; survfit itself gives NA there);
 # - cumulative-incidence CI: est^exp(+/-z se / (est log est)), z = qnorm(0.975), NA
@@ -98,7 +100,7 @@ km_rows <- function(name, d) {
   lm <- summary(fit, times = landmarks, extend = TRUE)
   se_log <- ifelse(lm$surv > 0, lm$std.err / lm$surv, NaN)
   ci <- loglog_ci(lm$surv, se_log)
-  past <- lm$time > max(d$time)
+  past <- lm$time > max(d$time) & !determined(d$time, d$status)
   land <- data.frame(dataset = name, time = lm$time,
                      estimate = ifelse(past, NA, lm$surv), se = ifelse(past, NA, lm$std.err),
                      ci_lower = ifelse(past, NA, ci$lower), ci_upper = ifelse(past, NA, ci$upper),
@@ -126,12 +128,13 @@ cif_rows <- function(name, d) {
     ci <- cif_ci(est, sqrt(var))
     table <- data.frame(dataset = name, cause = cause, time = times, estimate = est,
                         se = sqrt(var), ci_lower = ci$lower, ci_upper = ci$upper)
+    done <- determined(d$time, d$status)
     if (has_cause) {
-      tl <- timepoints(fit, landmarks)
-      e <- tl$est["1 1", ]
-      v <- tl$var["1 1", ]
+      tl <- cif_timepoints(fit, landmarks, done, max(d$time))
+      e <- tl$est
+      v <- tl$var
     } else {
-      e <- ifelse(landmarks > max(d$time), NA, 0)
+      e <- ifelse(landmarks > max(d$time) & !done, NA, 0)
       v <- e
     }
     ci <- cif_ci(e, sqrt(v))

@@ -12,7 +12,8 @@
 #   est^exp(+/-z se / (est log est)), z = qnorm(0.975); Gray's test (cuminc $Tests, cause 1);
 # - reverse-KM median follow-up on OS and its range; median day of recovery for ANC and PLT.
 # SAP conventions, as in make_expected.R: a landmark past the last observed time of the group
-# is NA ("NE"), never carried; CI limits are NA where the estimate is 0 or 1.
+# is NA ("NE"), never carried, unless nobody is censored at that time (v2: determined curve,
+# last value reported); CI limits are NA where the estimate is 0 or 1.
 
 suppressPackageStartupMessages({
   library(survival)
@@ -50,7 +51,7 @@ km_rows <- function(code, label, d, times) {
   lm <- summary(fit, times = times, extend = TRUE)
   se_log <- ifelse(lm$surv > 0, lm$std.err / lm$surv, NaN)
   ci <- loglog_ci(lm$surv, se_log)
-  past <- times > max(d$AVAL)
+  past <- times > max(d$AVAL) & !determined(d$AVAL, d$EVNTTYPE)
   land <- data.frame(endpoint = code, subgroup = label, time = times,
                      estimate = ifelse(past, NA, lm$surv), se = ifelse(past, NA, lm$std.err),
                      ci_lower = ifelse(past, NA, ci$lower), ci_upper = ifelse(past, NA, ci$upper),
@@ -65,11 +66,12 @@ km_rows <- function(code, label, d, times) {
 }
 
 cif_rows <- function(code, label, d, times) {
-  past <- times > max(d$AVAL)
+  done <- determined(d$AVAL, d$EVNTTYPE)
+  past <- times > max(d$AVAL) & !done
   if (any(d$EVNTTYPE == 1)) {
-    tp <- timepoints(cuminc(d$AVAL, d$EVNTTYPE, cencode = 0), times)
-    est <- tp$est["1 1", ]
-    var <- tp$var["1 1", ]
+    tp <- cif_timepoints(cuminc(d$AVAL, d$EVNTTYPE, cencode = 0), times, done, max(d$AVAL))
+    est <- tp$est
+    var <- tp$var
   } else {  # no event of the cause: cuminc has no curve; the estimate is 0
     est <- rep(0, length(times))
     var <- est

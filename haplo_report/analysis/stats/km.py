@@ -79,7 +79,9 @@ def curve_at(table: pd.DataFrame, times: npt.ArrayLike, before_first: float) -> 
     """A step curve (KM or CIF table) read at landmarks with the SAP rule.
 
     Before the first time the estimate is ``before_first`` with SE 0 and CI NaN; beyond the
-    last observed time it is NaN with flag "NE" (never carried forward).
+    last observed time it is NaN with flag "NE" (never carried forward), except (SAP v2) when
+    nobody is censored at the last observed time: then every outcome is known, the curve is
+    determined and its last value (with its CI) is reported.
     """
     landmarks = np.asarray(times, dtype=float).reshape(-1)
     if np.any(~np.isfinite(landmarks)):
@@ -87,7 +89,8 @@ def curve_at(table: pd.DataFrame, times: npt.ArrayLike, before_first: float) -> 
     row = np.searchsorted(table["time"].to_numpy(), landmarks, side="right") - 1
     before = row < 0
     safe = np.where(before, 0, row)
-    past = landmarks > table["time"].iloc[-1]
+    determined = int(table["n_censor"].iloc[-1]) == 0
+    past = (landmarks > table["time"].iloc[-1]) & (not determined)
     columns = {}
     for name, fill in (("estimate", before_first), ("se", 0.0), ("ci_lower", np.nan),
                        ("ci_upper", np.nan)):

@@ -17,7 +17,7 @@ from haplo_report.analysis.endpoints import (CIF_METHOD, FOLLOWUP_METHOD, FOLLOW
 from haplo_report.analysis.mrd import PROPORTION_METHOD
 from haplo_report.analysis.summaries import (AE_METHOD, CONTINUOUS_METHOD, COUNT_METHOD,
                                              MISSING)
-from haplo_report.formatting import NE, NO_CI_NOTE, NOT_REACHED
+from haplo_report.formatting import NE, NO_CI, NO_CI_NOTE, NOT_REACHED
 
 # Abbreviation -> expansion. Matched case-sensitively as a whole word, a trailing plural "s"
 # or a number allowed ("AEs", "CR1"), so "CRS" is not "CR" and "Phase" is not "Ph".
@@ -121,12 +121,12 @@ def abbreviation_line(texts: Iterable[str]) -> str | None:
 
 
 def symbol_notes(labels: Sequence[str], cells: Sequence[str]) -> list[str]:
-    """Notes for what the cells show: "Not reached", an estimate without CI ("0.0 (NE)"), a
-    "Missing" row label."""
+    """Notes for what the cells show: "Not reached", an estimate without CI ("0.0 (-)": CI not
+    defined), a "Missing" row label."""
     notes = []
     if any(cell.startswith(NOT_REACHED) for cell in cells):
         notes.append(NOT_REACHED_NOTE)
-    if any(cell.endswith(f"({NE})") for cell in cells):
+    if any(cell.endswith(f"({NO_CI})") for cell in cells):
         notes.append(NO_CI_NOTE)
     if MISSING in labels:
         notes.append(MISSING_NOTE)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from haplo_report.analysis.summaries import BASELINE_VARIABLES, TRANSPLANT_VARIABLES
 from haplo_report.formatting import (EN_DASH, fmt_count_percent, fmt_estimate_ci, fmt_number, fmt_range,
                                      fmt_scientific, fmt_whole)
+from haplo_report.params import Params
 from haplo_report.outputs.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame, count,
                                       header_n, level_label, unique_methods, value)
 
@@ -28,7 +29,7 @@ DISPOSITION: tuple[tuple[str, str], ...] = (
     ("ENRLFL=Y", "Enrolled"), ("FASFL=Y", "Transplanted (full analysis set)"),
     ("FASFL=N", "Not transplanted by the data cut"),
     ("SAFFL=Y", "Received blinatumomab (safety set)"), ("DTHFL=Y", "Died"),
-    ("DTHFL=N", "Alive at the data cut"),
+    ("DTHFL=N", "Alive at last contact"),
 )
 WHOLE_NUMBERS = frozenset({"AGE", "BLINDAYS"})  # recorded as whole numbers: no ".0" shown
 
@@ -77,16 +78,24 @@ def _characteristics(rows: Rows, data_cut: str, *, number: str, title: str, endp
                  methods=tuple(unique_methods(lookup.select(endpoint))))
 
 
-def table_14_1_1(rows: Rows, data_cut: str) -> Table:
-    """Disposition and analysis sets (enrolled), from ``DISP`` count rows."""
+def table_14_1_1(rows: Rows, data_cut: str, ltfu_days: int = Params.ltfu_days) -> Table:
+    """Disposition and analysis sets (enrolled), from ``DISP`` count rows; lost to follow-up
+    (``LTFUFL=Y``, last contact more than ``ltfu_days`` before the cut) under the patients
+    alive at last contact."""
     lookup = RowLookup(as_frame(rows), "14.1.1")
     found = [(label, lookup.get("DISP", subgroup, "count")) for subgroup, label in DISPOSITION]
+    found.append((f"Alive, last contact more than {ltfu_days} days before the data cut (lost "
+                  "to follow-up)", lookup.get("DISP", "LTFUFL=Y", "count")))
     n = count(found[0][1], "n")
     body = tuple((label, fmt_count_percent(count(row), count(row, "n"))) for label, row in found)
-    notes = ("Full analysis set: transplanted on or before the data cut. Safety set: received "
-             "at least one dose of blinatumomab. Deaths up to the data cut.",)
+    notes = ("Enrolled: informed consent on or before the data cut. Full analysis set: "
+             "transplanted on or before the data cut. Safety set: enrolled and received at "
+             "least one dose of blinatumomab. Deaths up to the data cut.",
+             "Alive at last contact: not known to have died by the data cut; last contact is "
+             "the latest date the patient is known alive (last known alive date or any dated "
+             "record, on or before the data cut).")
     return Table("14.1.1", "Disposition and analysis sets", "Enrolled", data_cut,
-                 ("", header_n("Enrolled", n)), body, (0, 1, 1, 1, 0, 0), notes,
+                 ("", header_n("Enrolled", n)), body, (0, 1, 1, 1, 0, 0, 1), notes,
                  "01_population", methods=tuple(dict.fromkeys(row["method"] for _, row in found)))
 
 
