@@ -28,8 +28,8 @@ from haplo_report.plan import NOTEBOOKS
 from haplo_report.render import choose_renderer
 from haplo_report.analysis.results import ResultRow, read_results, write_results
 
-TABLE_NUMBERS = ([f"14.1.{i}" for i in range(1, 5)] + [f"14.2.{i}" for i in range(1, 10)]
-                 + [f"14.3.{i}" for i in (1, 3, 5, 6, 7, 9, 10)])
+TABLE_NUMBERS = ([f"14.1.{i}" for i in range(1, 5)] + [f"14.2.{i}" for i in range(1, 11)]
+                 + [f"14.3.{i}" for i in (1, 2, 3, 4, 5, 6, 7, 9, 10)])
 PARTS = ("14.1 Study population", "14.2 Efficacy", "14.3 Safety")
 RESULT_ENDPOINTS = {"DISP", "BASELINE", "TRANSPLANT", "PFS", "OS", "CIR", "NRM", "MRD", "MRD1Y",
                     "GRFS", "AGVHD24", "AGVHD34", "AGVHDMAX", "CGVHD", "CGVHDMS", "CGVHDMAX",

@@ -80,9 +80,10 @@ def test_cif_rows_equal_estimator_output():
     assert not any(r.statistic == "median" for r in rows)
 
 
-def test_subgroups_analysed_only_when_every_level_is_large_enough():
-    rows = tte_results(_adtte("CIR"), "CIR", landmarks=[365], subgroup_min_n=10)
-    # DISGRP 12/12 and MRDGRP 12/12 are analysed; PHGRP 20/4 is not.
+def test_subgroups_never_dropped_tested_only_when_every_level_has_subgroup_min_n():
+    # SAP v2: DISGRP 12/12 and MRDGRP 12/12 are tested; PHGRP 20/4 keeps its estimates
+    # and gets a "not tested" row instead of the test.
+    rows = tte_results(_adtte("CIR"), "CIR", landmarks=[100, 365], subgroup_min_n=5)
     test = gray_test(np.array(AVAL, float), np.array(EVNT),
                      np.array(["CR1"] * 12 + ["CR2+"] * 12), cause=1)
     assert _same(_pick(rows, "gray_p", "DISGRP").estimate, test.p_value)
@@ -90,14 +91,25 @@ def test_subgroups_analysed_only_when_every_level_is_large_enough():
     level = cumulative_incidence(np.array(AVAL[:12], float), np.array(EVNT[:12]))
     assert _same(_pick(rows, "cif", "DISGRP=CR1", 365.0).estimate,
                  cif_at(level, [365])["estimate"].iloc[0])
-    note = _pick(rows, "not_analysed", "PHGRP")
-    assert note.flag == "NE" and note.n == 4
-    assert note.method == ("Not analysed (fewer than 10 patients in a level: Ph-negative 20, "
-                           "Ph-positive 4)")
-    assert not any(r.subgroup.startswith("PHGRP=") for r in rows)
-    # Raising the threshold past 12 turns every subgroup into a note.
+    note = _pick(rows, "not_tested", "PHGRP")
+    assert note.estimate is None and note.flag == "" and note.n == 24
+    assert note.method == "not tested (a level has fewer than 5 patients)"
+    assert not any(r.statistic == "gray_p" and r.subgroup == "PHGRP" for r in rows)
+    small = [r for r in rows if r.subgroup == "PHGRP=Ph-positive"]
+    assert [(r.time_days, r.n) for r in small] == [(100.0, 4), (365.0, 4)]
+    assert all(r.events is not None for r in small)
+    # Raising the threshold past 12: every test becomes a note, no estimate is dropped.
     strict = tte_results(_adtte("CIR"), "CIR", landmarks=[365], subgroup_min_n=13)
-    assert [r.statistic for r in strict if r.subgroup != "All"] == ["not_analysed"] * 3
+    assert sorted(r.subgroup for r in strict if r.statistic == "not_tested") == [
+        "DISGRP", "MRDGRP", "PHGRP"]
+    assert len([r for r in strict if r.statistic == "cif"]) == 7  # All + 2 levels x 3
+
+
+def test_a_subgroup_level_without_patients_has_no_estimate_rows():
+    data = _adtte("CIR").assign(PHGRP="Ph-negative")
+    rows = tte_results(data, "CIR", landmarks=[365], subgroups=("PHGRP",))
+    assert [r.subgroup for r in rows] == ["All", "PHGRP=Ph-negative", "PHGRP"]
+    assert rows[-1].statistic == "not_tested"
 
 
 def test_logrank_rows_for_km_endpoints():

@@ -10,8 +10,9 @@ import pytest
 from haplo_report.analysis.endpoints import tte_results
 from haplo_report.formatting import fmt_count_percent, fmt_estimate_ci, fmt_p_value
 from haplo_report.analysis.results import ResultRow, read_results, write_results
-from haplo_report.analysis.summaries import (ae_by_soc_pt, aesi_summary, baseline_summary,
-                                    death_summary, disposition_summary, gvhd_summary)
+from haplo_report.analysis.summaries import (ae_by_soc_pt, ae_overview, aesi_summary,
+                                             baseline_summary, death_summary,
+                                             disposition_summary, gvhd_summary)
 from haplo_report.outputs.tables import (BUILDERS, Table, TableInputError, listing_16_2_6,
                                          listing_markdown)
 from haplo_report.outputs.tables.core import INDENT
@@ -32,7 +33,10 @@ def pfs_rows() -> list[ResultRow]:
         ResultRow("PFS", "MRDGRP=<1e-3", "survival", 365, 0.8, 0.5, 0.93, 15, 3, KM),
         ResultRow("PFS", "MRDGRP=>=1e-3", "survival", 365, 0.64, 0.35, 0.83, 14, 5, KM),
         ResultRow("PFS", "MRDGRP", "logrank_p", None, 0.0432, n=29, events=9, method="LR"),
-        ResultRow("PFS", "DISGRP", "not_analysed", None, None, n=4, method="too few", flag="NE"),
+        ResultRow("PFS", "DISGRP=CR1", "survival", 365, 0.7, 0.5, 0.84, 25, 7, KM),
+        ResultRow("PFS", "DISGRP=CR2+", "survival", 365, 1.0, None, None, 4, 0, KM),
+        ResultRow("PFS", "DISGRP", "not_tested", None, None, n=29, events=9,
+                  method="not tested (a level has fewer than 5 patients)"),
     ]
 
 
@@ -66,16 +70,27 @@ def test_undefined_ci_reads_dash_and_the_footnote_says_ci_not_defined():
     assert any("-: CI not defined" in note for note in table.notes)
 
 
-def test_subgroup_table_levels_test_and_not_analysed():
+def test_subgroup_table_every_level_at_every_landmark_with_test_or_not_tested():
     table = BUILDERS["14.2.2"](pfs_rows(), CUT)
-    got = cells(table)
-    assert got["All patients"] == ("29", "8", "72.4 (53.1, 84.9)", "")
-    assert got["Pre-transplant MRD"] == ("", "", "", fmt_p_value(0.0432))
-    assert got["<1\u00d710\u207b\u00b3"] == ("15", "3", "80.0 (50.0, 93.0)", "")
-    assert got["\u22651\u00d710\u207b\u00b3"] == ("14", "5", "64.0 (35.0, 83.0)", "")
-    assert got["Disease status at transplant"] == ("", "", "Not analysed", "")
-    assert "PFS, Disease status at transplant: too few." in table.footnotes
-    assert "Ph status" not in got  # no rows at all: left out
+    assert table.columns == ("Subgroup / landmark", "n", "Events, n", "% (95% CI)", "p-value")
+    assert list(zip(table.rows, table.indents)) == [
+        (("All patients", "29", "", "", ""), 0),
+        (("Day 100", "", "3", "90.0 (75.0, 96.0)", ""), 1),
+        (("1 year (day 365)", "", "8", "72.4 (53.1, 84.9)", ""), 1),
+        (("2 years (day 730)", "", "9", "NE", ""), 1),
+        (("Pre-transplant MRD", "", "", "", fmt_p_value(0.0432)), 0),
+        (("<1\u00d710\u207b\u00b3", "15", "", "", ""), 1),
+        (("1 year (day 365)", "", "3", "80.0 (50.0, 93.0)", ""), 2),
+        (("\u22651\u00d710\u207b\u00b3", "14", "", "", ""), 1),
+        (("1 year (day 365)", "", "5", "64.0 (35.0, 83.0)", ""), 2),
+        # SAP v2: a level of 4 patients keeps its estimates; the test is "not tested"
+        (("Disease status at transplant", "", "", "",
+          "Not tested (a level has fewer than 5 patients)"), 0),
+        (("CR1", "25", "", "", ""), 1),
+        (("1 year (day 365)", "", "7", "70.0 (50.0, 84.0)", ""), 2),
+        (("CR2+", "4", "", "", ""), 1),
+        (("1 year (day 365)", "", "0", "100.0 (-)", ""), 2),
+    ]  # Ph status: no rows at all (no such variable in these rows)
 
 
 def test_markdown_is_a_captioned_pipe_table_with_notes_and_source():
@@ -133,6 +148,11 @@ def test_population_tables_from_summary_rows_via_results_csv(tmp_path):
     disposition = cells(BUILDERS["14.1.1"](frame, CUT))
     assert disposition["Enrolled"] == ("6 (100.0)",)
     assert disposition["Not transplanted by the data cut"] == ("1 (16.7)",)
+    # SAP v2 disposition: alive at last contact, and lost to follow-up with the count
+    assert disposition["Alive at last contact"] == ("3 (50.0)",)
+    assert disposition["Alive, last contact more than 180 days before the data cut (lost to "
+                       "follow-up)"] == ("1 (16.7)",)
+    assert "Alive at the data cut" not in disposition
     baseline = BUILDERS["14.1.2"](frame, CUT)
     assert baseline.columns == ("Characteristic", "FAS (N=5)")
     got = baseline.rows
@@ -174,6 +194,19 @@ def test_safety_tables_keep_frequency_order_and_worst_grade_counts():
     aesi = cells(BUILDERS["14.3.9"](rows, CUT))
     assert aesi["CMV reactivation"] == ("1 (20.0)", "1 (20.0)")
     assert aesi["Neurotoxicity (ICANS)"] == ("0", "0")
+
+
+def test_ae_tables_footnote_enrolled_patients_outside_the_safety_set_with_events():
+    # SAP v2: P5 (no blinatumomab) had an AE: left out of the tables, counted in a footnote.
+    adsl, adae = make_adsl(), make_adae()
+    rows = ae_overview(adae, adsl) + ae_by_soc_pt(adae, adsl) + aesi_summary(adae, adsl)
+    note = ("Not in this table: 1 of the 1 enrolled patient outside the safety set (no "
+            "blinatumomab) had adverse events.")
+    for number in ("14.3.6", "14.3.7", "14.3.9"):
+        assert note in BUILDERS[number](rows, CUT).footnotes, number
+    everyone = adsl.assign(SAFFL="Y")
+    rows = ae_overview(adae, everyone) + ae_by_soc_pt(adae, everyone)
+    assert not any("outside the safety set" in n for n in BUILDERS["14.3.7"](rows, CUT).footnotes)
 
 
 def adtte(n: int = 30) -> pd.DataFrame:
@@ -225,7 +258,24 @@ def test_gvhd_engraftment_and_relapse_tables_from_endpoint_rows():
         nrm.estimate, nrm.ci_lower, nrm.ci_upper)
     by_group = BUILDERS["14.2.6"](rows, CUT)
     gray = by_key[("CIR", "MRDGRP", "gray_p", None)]
-    assert by_group.rows[2] == ("Pre-transplant MRD", "", "", "", fmt_p_value(gray.estimate))
+    assert by_group.rows[:5] == (
+        ("Cumulative incidence of relapse", "", "", "", ""), ("All patients", "30", "", "", ""),
+        ("Day 100", "", str(by_key[("CIR", "All", "cif", 100.0)].events), fmt_estimate_ci(
+            *(getattr(by_key[("CIR", "All", "cif", 100.0)], a)
+              for a in ("estimate", "ci_lower", "ci_upper"))), ""),
+        ("1 year (day 365)", "", str(by_key[("CIR", "All", "cif", 365.0)].events),
+         fmt_estimate_ci(*(getattr(by_key[("CIR", "All", "cif", 365.0)], a)
+                           for a in ("estimate", "ci_lower", "ci_upper"))), ""),
+        ("Pre-transplant MRD", "", "", "", fmt_p_value(gray.estimate)))
+    # the new GVHD subgroup tables (SAP v2) are built from the same kind of rows
+    gvhd_rows = [r for code in ("AGVHD24", "AGVHD34")
+                 for r in tte_results(data, code, landmarks=[100], subgroup_min_n=5)]
+    by_subgroup = BUILDERS["14.3.2"](gvhd_rows, CUT)
+    assert by_subgroup.caption.startswith("Table 14.3.2. Acute GVHD by subgroup")
+    untested = [row for row in by_subgroup.rows if row[0] == "Disease status at transplant"]
+    assert untested == [("Disease status at transplant", "", "", "",
+                         "Not tested (a level has fewer than 5 patients)")] * 2
+    assert [row for row in by_subgroup.rows if row[0] == "CR1"] == [("CR1", "30", "", "", "")] * 2
 
 
 def test_mrd_tables():

@@ -28,6 +28,9 @@ CIF_ENDPOINTS: tuple[str, ...] = ("CIR", "NRM", "AGVHD24", "AGVHD34", "CGVHD", "
                                   "ANC", "PLT")
 ENGRAFTMENT_ENDPOINTS: tuple[str, ...] = ("ANC", "PLT")
 SUBGROUPS: tuple[str, ...] = ("MRDGRP", "DISGRP", "PHGRP")
+# Endpoints with subgroup estimates and tests (SAP v2: every efficacy and GVHD endpoint).
+SUBGROUP_ENDPOINTS: tuple[str, ...] = ("PFS", "OS", "CIR", "NRM", "GRFS", "AGVHD24", "AGVHD34",
+                                       "CGVHD", "CGVHDMS")
 
 # Landmarks the SAP fixes per endpoint; every other endpoint uses the run's landmarks_days.
 FIXED_LANDMARKS: dict[str, tuple[int, ...]] = {
@@ -135,33 +138,34 @@ def _estimate_rows(data: pd.DataFrame, endpoint: str, subgroup: str,
     return rows
 
 
+def not_tested_reason(subgroup_min_n: int) -> str:
+    """The text of a subgroup test that was not done (SAP v2)."""
+    return f"not tested (a level has fewer than {subgroup_min_n} patients)"
+
+
 def _subgroup_rows(data: pd.DataFrame, endpoint: str, variable: str,
                    landmarks: Sequence[int], subgroup_min_n: int) -> list[ResultRow]:
-    """Per-level estimates and the test, or one note row when a level is too small."""
+    """Per-level estimates (every level with patients, never dropped) and the test, or a
+    ``not_tested`` row when a level (of the two) has fewer than ``subgroup_min_n`` patients."""
     known = data[data[variable].notna()]
     sizes = known[variable].astype(str).value_counts().sort_index()
-    km = endpoint in KM_ENDPOINTS
-    if len(sizes) < 2 or int(sizes.min()) < subgroup_min_n:
-        reason = ("only one level observed" if len(sizes) < 2 else
-                  f"fewer than {subgroup_min_n} patients in a level: "
-                  f"{', '.join(f'{level} {size}' for level, size in sizes.items())}")
-        return [ResultRow(endpoint, variable, "not_analysed", None, None,
-                          n=int(sizes.min()) if len(sizes) else 0, events=None,
-                          method=f"Not analysed ({reason})", flag=NOT_ESTIMABLE)]
     rows: list[ResultRow] = []
     for level in sizes.index:
         group = known[known[variable].astype(str) == level]
         rows += _estimate_rows(group, endpoint, f"{variable}={level}", landmarks)
     time = known["AVAL"].to_numpy(dtype=float)
     event_type = known["EVNTTYPE"].to_numpy(dtype=int)
+    n, events = len(known), int((event_type == 1).sum())
+    if len(sizes) < 2 or int(sizes.min()) < subgroup_min_n:  # each variable has two levels
+        return rows + [ResultRow(endpoint, variable, "not_tested", None, None, n=n,
+                                 events=events, method=not_tested_reason(subgroup_min_n))]
     group = known[variable].astype(str).to_numpy()
-    if km:
+    if endpoint in KM_ENDPOINTS:
         test = logrank_test(time, (event_type == 1).astype(int), group)
         names, method = ("logrank_p", "logrank_chisq"), LOGRANK_METHOD
     else:
         test = gray_test(time, event_type, group, cause=1)
         names, method = ("gray_p", "gray_chisq"), GRAY_METHOD
-    n, events = len(known), int((event_type == 1).sum())
     method = f"{method}; {int(test.df)} df"
     for statistic, value in zip(names, (test.p_value, test.statistic)):
         estimate = _number(value)
@@ -211,8 +215,9 @@ def tte_results(adtte: pd.DataFrame, paramcd: str, *, landmarks: Sequence[int],
 
     KM endpoints (PFS, OS, GRFS): ``survival`` at each landmark, ``median``/``q25``/``q75``;
     competing-risk endpoints: ``cif`` at each landmark. Each subgroup variable gets per-level
-    rows and a test (``logrank_p``/``logrank_chisq`` or ``gray_p``/``gray_chisq``) when every
-    level has at least ``subgroup_min_n`` patients, else one ``not_analysed`` row. ANC and PLT
+    rows at every landmark for each level with patients, and a test (``logrank_p``/
+    ``logrank_chisq`` or ``gray_p``/``gray_chisq``) when every level has at least
+    ``subgroup_min_n`` patients, else one ``not_tested`` row (SAP v2). ANC and PLT
     add ``median_days`` and its range (median follow-up: :func:`followup_results`).
     ``n`` is the patients at day 0, ``events`` the events of interest up to the landmark.
     """

@@ -2,7 +2,7 @@
 
 Time-to-event rows come from :func:`haplo_report.analysis.endpoints.tte_results`: ``survival``/``cif``
 at landmarks, ``median``/``q25``/``q75`` (KM), per-level rows ``"VARIABLE=level"`` and a test
-row (``logrank_p``/``gray_p``, subgroup = the variable) or one ``not_analysed`` row.
+row (``logrank_p``/``gray_p``, subgroup = the variable) or one ``not_tested`` row.
 """
 
 from __future__ import annotations
@@ -155,53 +155,57 @@ def stacked_tte_table(rows: Rows, data_cut: str, *, number: str, title: str, sou
 
 
 def subgroup_table(rows: Rows, data_cut: str, *, number: str, title: str, source: str,
-                   endpoints: Sequence[str], landmark: float = 365) -> Table:
-    """Per subgroup level: n, events by the landmark, the landmark estimate, and the test."""
+                   endpoints: Sequence[str]) -> Table:
+    """Every subgroup level with patients (SAP v2: never dropped): its n, then at each landmark
+    of the endpoint the events by then and the estimate; the test's p-value on the subgroup's
+    line, or "Not tested (...)" when a level has too few patients."""
     lookup = RowLookup(as_frame(rows), number)
-    when = landmark_label(landmark)
-    columns = ("Subgroup", "n", f"Events by day {fmt_days(landmark)}",
-               f"{when}, % (95% CI)", "p-value")
+    columns = ("Subgroup / landmark", "n", "Events, n", "% (95% CI)", "p-value")
     body: list[tuple[str, ...]] = []
     indents: list[int] = []
-    notes: list[str] = []
 
-    def estimate_row(label: str, row: pd.Series, level: int) -> None:
-        body.append((label, str(count(row, "n")),
-                     "" if pd.isna(row["events"]) else str(int(row["events"])),
-                     fmt_estimate_ci(value(row, "estimate"), value(row, "ci_lower"),
-                                     value(row, "ci_upper")), ""))
+    def add(cells: tuple[str, ...], level: int) -> None:
+        body.append(cells)
         indents.append(level)
 
     for endpoint in endpoints:
         statistic = _statistic(endpoint)
+        base = 1 if len(endpoints) > 1 else 0
         if len(endpoints) > 1:
-            body.append((sentence_case(ENDPOINT_NAMES.get(endpoint, endpoint)), "", "", "", ""))
-            indents.append(0)
-        estimate_row("All patients", lookup.get(endpoint, "All", statistic, landmark),
-                     1 if len(endpoints) > 1 else 0)
+            add((sentence_case(ENDPOINT_NAMES.get(endpoint, endpoint)), "", "", "", ""), 0)
+        times = _landmarks(lookup, (endpoint,))
+
+        def group(label: str, subgroup: str, level: int) -> None:
+            found = {t: lookup.find(endpoint, subgroup, statistic, t) for t in times}
+            first = next(r for r in found.values() if r is not None)
+            add((label, str(count(first, "n")), "", "", ""), level)
+            for time, row in found.items():
+                if row is not None:
+                    events = "" if pd.isna(row["events"]) else str(int(row["events"]))
+                    add((landmark_label(time), "", events,
+                         fmt_estimate_ci(value(row, "estimate"), value(row, "ci_lower"),
+                                         value(row, "ci_upper")), ""), level + 1)
+
+        group("All patients", "All", base)
         for variable in SUBGROUPS:
             label = SUBGROUP_LABELS.get(variable, variable)
-            base = 1 if len(endpoints) > 1 else 0
-            skipped = lookup.find(endpoint, variable, "not_analysed")
-            if skipped is not None:
-                body.append((label, "", "", "Not analysed", ""))
-                indents.append(base)
-                notes.append(f"{SHORT_NAMES.get(endpoint, endpoint)}, {label}: "
-                             f"{skipped['method']}.")
-                continue
+            untested = lookup.find(endpoint, variable, "not_tested")
             test = lookup.find(endpoint, variable, "logrank_p" if endpoint in KM_ENDPOINTS
                                else "gray_p")
-            if test is None:
+            if untested is None and test is None:
                 continue
-            body.append((label, "", "", "", fmt_p_value(value(test, "estimate"))))
-            indents.append(base)
+            verdict = (sentence_case(untested["method"]) if untested is not None
+                       else fmt_p_value(value(test, "estimate")))
+            add((label, "", "", "", verdict), base)
             levels = lookup.select(endpoint, statistic)
-            levels = levels[levels["subgroup"].str.startswith(f"{variable}=")
-                            & (levels["time_days"] == float(landmark))]
-            for _, row in levels.iterrows():
-                estimate_row(level_label(row["subgroup"].split("=", 1)[1]), row, base + 1)
-    notes = [*event_rules(endpoints), *notes, "Subgroup comparisons are exploratory; p-values "
-             "are not adjusted for multiplicity."]
+            names = dict.fromkeys(s for s in levels["subgroup"] if s.startswith(f"{variable}="))
+            for subgroup in names:
+                group(level_label(subgroup.split("=", 1)[1]), subgroup, base + 1)
+    notes = [*event_rules(endpoints),
+             "n: patients in the group; events: events of interest by the landmark.",
+             "Subgroup comparisons are exploratory; p-values are not adjusted for "
+             "multiplicity. A test is done only when every level has at least the minimum "
+             "number of patients; estimates are shown for every level with patients."]
     return Table(number, title, "FAS", data_cut, columns, tuple(body), tuple(indents),
                  tuple(notes), source,
                  methods=_methods(lookup, endpoints, ("survival", "cif", "logrank_p", "gray_p")))
@@ -213,11 +217,11 @@ def table_14_2_1(rows: Rows, data_cut: str) -> Table:
                      source="03_pfs", endpoints=("PFS",))
 
 
-def table_14_2_2(rows: Rows, data_cut: str, landmark: float = 365) -> Table:
+def table_14_2_2(rows: Rows, data_cut: str) -> Table:
     """Progression-free survival by subgroup (FAS)."""
     return subgroup_table(rows, data_cut, number="14.2.2",
                           title="Progression-free survival by subgroup", source="03_pfs",
-                          endpoints=("PFS",), landmark=landmark)
+                          endpoints=("PFS",))
 
 
 def table_14_2_3(rows: Rows, data_cut: str) -> Table:
@@ -226,11 +230,11 @@ def table_14_2_3(rows: Rows, data_cut: str) -> Table:
                      source="04_os", endpoints=("OS",))
 
 
-def table_14_2_4(rows: Rows, data_cut: str, landmark: float = 365) -> Table:
+def table_14_2_4(rows: Rows, data_cut: str) -> Table:
     """Overall survival by subgroup (FAS)."""
     return subgroup_table(rows, data_cut, number="14.2.4",
                           title="Overall survival by subgroup", source="04_os",
-                          endpoints=("OS",), landmark=landmark)
+                          endpoints=("OS",))
 
 
 def table_14_2_5(rows: Rows, data_cut: str) -> Table:
@@ -240,11 +244,11 @@ def table_14_2_5(rows: Rows, data_cut: str) -> Table:
                      source="05_relapse_nrm", endpoints=("CIR", "NRM"))
 
 
-def table_14_2_6(rows: Rows, data_cut: str, landmark: float = 365) -> Table:
+def table_14_2_6(rows: Rows, data_cut: str) -> Table:
     """Relapse and NRM by subgroup (FAS)."""
     return subgroup_table(rows, data_cut, number="14.2.6",
                           title="Relapse and non-relapse mortality by subgroup",
-                          source="05_relapse_nrm", endpoints=("CIR", "NRM"), landmark=landmark)
+                          source="05_relapse_nrm", endpoints=("CIR", "NRM"))
 
 
 def _proportion_cells(row: pd.Series) -> tuple[str, str, str]:
@@ -309,3 +313,10 @@ def table_14_2_9(rows: Rows, data_cut: str) -> Table:
     return tte_table(rows, data_cut, number="14.2.9",
                      title="GVHD-free, relapse-free survival", source="07_grfs",
                      endpoints=("GRFS",))
+
+
+def table_14_2_10(rows: Rows, data_cut: str) -> Table:
+    """GVHD-free, relapse-free survival by subgroup (FAS)."""
+    return subgroup_table(rows, data_cut, number="14.2.10",
+                          title="GVHD-free, relapse-free survival by subgroup",
+                          source="07_grfs", endpoints=("GRFS",))

@@ -9,7 +9,7 @@ from haplo_report.formatting import AT_LEAST, fmt_count_percent, fmt_median_rang
 from haplo_report.analysis.summaries import GRADE3
 from haplo_report.outputs.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame,
                                               code_label, count, header_n, unique_methods, value)
-from haplo_report.outputs.tables.efficacy import stacked_tte_table
+from haplo_report.outputs.tables.efficacy import stacked_tte_table, subgroup_table
 
 AE_OVERVIEW: tuple[tuple[str, str], ...] = (
     ("AE=Any", "Any AE"), (GRADE3, f"AE of CTCAE grade {AT_LEAST}3"), ("AESER=Y", "Serious AE"),
@@ -77,6 +77,18 @@ def table_14_3_3(rows: Rows, data_cut: str) -> Table:
                               "Organs involved, n (%)")
 
 
+def table_14_3_2(rows: Rows, data_cut: str) -> Table:
+    """Acute GVHD by subgroup (FAS): grade II-IV and III-IV."""
+    return subgroup_table(rows, data_cut, number="14.3.2", title="Acute GVHD by subgroup",
+                          source="08_acute_gvhd", endpoints=("AGVHD24", "AGVHD34"))
+
+
+def table_14_3_4(rows: Rows, data_cut: str) -> Table:
+    """Chronic GVHD by subgroup (FAS): any severity and moderate-severe."""
+    return subgroup_table(rows, data_cut, number="14.3.4", title="Chronic GVHD by subgroup",
+                          source="09_chronic_gvhd", endpoints=("CGVHD", "CGVHDMS"))
+
+
 def table_14_3_5(rows: Rows, data_cut: str) -> Table:
     """Engraftment (FAS): cumulative incidence of neutrophil and platelet recovery at the
     landmarks, and the median day of recovery (range) among patients who recovered."""
@@ -101,6 +113,17 @@ def table_14_3_5(rows: Rows, data_cut: str) -> Table:
                  tuple(indents), tuple(notes), "10_engraftment", methods=tuple(methods))
 
 
+def outside_safety_note(lookup: RowLookup) -> tuple[str, ...]:
+    """SAP v2: how many enrolled patients outside the safety set had adverse events (left out
+    of the table), from the ``AE`` ``SAFFL=N`` row; nothing when every patient is in the set."""
+    row = lookup.find("AE", "SAFFL=N", "count")
+    if row is None or count(row, "n") == 0:
+        return ()
+    k, n = count(row), count(row, "n")
+    return (f"Not in this table: {k} of the {n} enrolled patient{'s' if n != 1 else ''} "
+            "outside the safety set (no blinatumomab) had adverse events.",)
+
+
 def _two_columns(lookup: RowLookup, endpoint: str) -> tuple[str, str]:
     counts = lookup.select(endpoint, "count")
     if counts.empty:
@@ -117,7 +140,8 @@ def table_14_3_6(rows: Rows, data_cut: str) -> Table:
     body = tuple((label, _cell(row)) for label, row in found)
     return Table("14.3.6", "Adverse events overview", "Safety", data_cut,
                  ("", header_n("Safety set", n)), body,
-                 footnotes=("Adverse events up to the data cut.",), source="11_safety",
+                 footnotes=("Adverse events up to the data cut.", *outside_safety_note(lookup)),
+                 source="11_safety",
                  methods=tuple(dict.fromkeys(row["method"] for _, row in found)))
 
 
@@ -151,7 +175,7 @@ def table_14_3_7(rows: Rows, data_cut: str) -> Table:
         indents.append(level)
     notes = ("A patient counts once in each system organ class and preferred term. System organ "
              "classes, and preferred terms within them, by decreasing frequency, then "
-             "alphabetically; MedDRA coding as supplied.",)
+             "alphabetically; MedDRA coding as supplied.", *outside_safety_note(lookup))
     return Table("14.3.7", "Adverse events by system organ class and preferred term",
                  "Safety", data_cut,
                  ("System organ class / preferred term", *_two_columns(lookup, "AESOCPT")),
@@ -169,7 +193,7 @@ def table_14_3_9(rows: Rows, data_cut: str) -> Table:
         body.append((label, _cell(any_row), _cell(severe)))
         indents.append(1 if nested else 0)
     notes = ("AESI as flagged by the investigator; CMV and EBV reactivation: infections whose "
-             "preferred term names the virus.",)
+             "preferred term names the virus.", *outside_safety_note(lookup))
     return Table("14.3.9", "Adverse events of special interest", "Safety", data_cut,
                  ("", *_two_columns(lookup, "AESI")), tuple(body), tuple(indents), notes,
                  "11_safety", methods=tuple(unique_methods(lookup.select("AESI", "count"))))
