@@ -88,7 +88,8 @@ def test_synopsis_numbers_from_results(html):
         "64.5 (45.4, 78.6)", "31", "11"]
     agvhd = re.search(r"grade III-IV, day 100</td>\s*<td[^>]*>(.*?)</td>", html)
     assert agvhd.group(1) == "NE"
-    assert re.search(r"Neutrophil recovery, median day</td>\s*<td[^>]*>15 \(13, 17\)</td>", html)
+    assert re.search(r"Neutrophil recovery, median day among patients who recovered</td>"
+                     r"\s*<td[^>]*>15 \(13, 17\)</td>", html)
 
 
 def test_docx_tables_are_word_tables_with_the_numbers(rendered):

@@ -247,7 +247,7 @@ def test_gvhd_engraftment_and_relapse_tables_from_endpoint_rows():
     engraftment = BUILDERS["14.3.5"](frame, CUT)
     median = by_key[("PLT", "All", "median_days", None)]
     low, high = by_key[("PLT", "All", "min", None)], by_key[("PLT", "All", "max", None)]
-    assert engraftment.rows[-1] == ("Median day of recovery (range)",
+    assert engraftment.rows[-1] == ("Median day of recovery among patients who recovered (range)",
                                     f"{median.estimate:.0f} ({low.estimate:.0f}\u2013"
                                     f"{high.estimate:.0f})")
 

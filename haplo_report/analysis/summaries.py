@@ -112,7 +112,8 @@ def disposition_summary(adsl: pd.DataFrame, ltfu_days: int = Params.ltfu_days
               "FASFL=N": int((~flags["FASFL"]).sum()), "SAFFL=Y": int(flags["SAFFL"].sum()),
               "DTHFL=Y": int(flags["DTHFL"].sum()), "DTHFL=N": int((~flags["DTHFL"]).sum()),
               "LTFUFL=Y": int(lost.sum())}
-    method = f"{COUNT_METHOD}; lost to follow-up: last contact more than {ltfu_days} days before the data cut"
+    method = (f"{COUNT_METHOD}; lost to follow-up: alive, last contact more than {ltfu_days} "
+              "days before the data cut")
     return [count_row("DISP", subgroup, count, total,
                       method if subgroup == "LTFUFL=Y" else COUNT_METHOD)
             for subgroup, count in counts.items()]

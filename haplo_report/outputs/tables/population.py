@@ -129,7 +129,8 @@ def table_14_1_4(rows: Rows, data_cut: str) -> Table:
          fmt_estimate_ci(days[0], days[1], days[2], percent=False, decimals=0)),
         ("Median follow-up, months (95% CI)",
          fmt_estimate_ci(months[0], months[1], months[2], percent=False)),
-        ("Follow-up range, days", fmt_range(value(low, "estimate"), value(high, "estimate"), 0)),
+        ("Follow-up range among patients alive at last contact, days",
+         fmt_range(value(low, "estimate"), value(high, "estimate"), 0)),
     )
     return Table("14.1.4", "Follow-up", "FAS", data_cut, ("", header_n("FAS", n)), body,
                  footnotes=("1 month = 30.4375 days.",), source="01_population",

@@ -103,9 +103,10 @@ def table_14_3_5(rows: Rows, data_cut: str) -> Table:
         median = lookup.get(endpoint, "All", "median_days")
         low, high = lookup.find(endpoint, "All", "min"), lookup.find(endpoint, "All", "max")
         body += [*part.rows, ("Recovered, n", str(count(median, "n"))),
-                 ("Median day of recovery (range)", fmt_median_range(
-                     value(median, "estimate"), None if low is None else value(low, "estimate"),
-                     None if high is None else value(high, "estimate")))]
+                 ("Median day of recovery among patients who recovered (range)",
+                  fmt_median_range(value(median, "estimate"),
+                                   None if low is None else value(low, "estimate"),
+                                   None if high is None else value(high, "estimate")))]
         indents += [*part.indents, 1, 1]
         notes += part.footnotes
         methods += [*part.methods, median["method"]]
@@ -217,8 +218,9 @@ def table_14_3_10(rows: Rows, data_cut: str) -> Table:
         body.append((label, _cell(row)))
         indents.append(level)
     n = count(counts.iloc[0], "n")
-    notes = ("Deaths up to the data cut. Relapse-related: death after relapse or with relapse "
-             "as the cause; otherwise non-relapse.",)
+    notes = ("Deaths up to the data cut. Relapse-related: death on or after the first relapse, "
+             "whatever the recorded cause; non-relapse: death without prior relapse (the NRM "
+             "event). The recorded causes are shown within each.",)
     return Table("14.3.10", "Deaths by cause", "FAS", data_cut, ("", header_n("FAS", n)),
                  tuple(body), tuple(indents), notes, "11_safety",
                  methods=tuple(unique_methods(counts)))
