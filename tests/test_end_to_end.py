@@ -145,8 +145,9 @@ def test_results_hold_every_endpoint(results: pd.DataFrame, real_run: RealRun) -
             ("MRD", "proportion"), ("ANC", "median_days")} <= statistics
     subjects = pd.read_csv(real_run.cut_dir / "subjects.csv", dtype=str)
     transplanted = (pd.to_datetime(subjects["HSCTDT"]) <= pd.Timestamp(REAL_CUT_DATE)).sum()
+    enrolled = (pd.to_datetime(subjects["RFICDT"]) <= pd.Timestamp(REAL_CUT_DATE)).sum()
     fas = results.query("endpoint == 'DISP' and subgroup == 'FASFL=Y'")
-    assert fas[["estimate", "n"]].values.tolist() == [[transplanted, len(subjects)]]
+    assert fas[["estimate", "n"]].values.tolist() == [[transplanted, enrolled]]
 
 
 def _expected_tte_rows(adtte: pd.DataFrame, params: Params) -> list[ResultRow]:
@@ -156,10 +157,11 @@ def _expected_tte_rows(adtte: pd.DataFrame, params: Params) -> list[ResultRow]:
     for code in ("PFS", "OS", "CIR", "NRM"):
         rows += tte_results(adtte, code, landmarks=landmarks,
                             subgroup_min_n=params.subgroup_min_n)
-    rows += tte_results(adtte, "GRFS", landmarks=landmarks, subgroups=())
+    rows += tte_results(adtte, "GRFS", landmarks=landmarks, subgroup_min_n=params.subgroup_min_n)
     for code in ("AGVHD24", "AGVHD34", "CGVHD", "CGVHDMS", "ANC", "PLT"):
         rows += tte_results(adtte, code, landmarks=endpoint_landmarks(code, landmarks),
-                            subgroups=())
+                            **({"subgroups": ()} if code in ("ANC", "PLT") else
+                               {"subgroup_min_n": params.subgroup_min_n}))
     return rows
 
 

@@ -61,7 +61,7 @@ def test_exported_adtte_is_the_example_cut(adtte) -> None:
 
 
 def test_every_endpoint_and_subgroup_is_analysed(rows) -> None:
-    assert not (rows["statistic"] == "not_analysed").any()
+    assert not (rows["statistic"] == "not_tested").any()  # every level has >= 5 patients
     tests = rows[rows["statistic"].isin(["logrank_p", "gray_p"])]
     want = reference("tests")
     assert sorted(zip(tests["endpoint"], tests["subgroup"])) == \

@@ -231,6 +231,12 @@ def methods_markdown(params: dict[str, Any]) -> str:
                  "set (enrolled, at least one dose of blinatumomab); adverse events of enrolled "
                  "patients outside the safety set are left out of the safety tables, their "
                  "number of patients is footnoted"},
+        {"Topic": "Choices where the plan is silent",
+         "Rule": "A record dated after the cut never extends the last known alive date; a "
+                 "last-known-alive date after the cut ends follow-up at the cut; a determined "
+                 "curve past its last time keeps the confidence interval of that time; a "
+                 "patient without a value of a subgroup variable is left out of that subgroup "
+                 "analysis only"},
         {"Topic": "Disposition",
          "Rule": "Alive at last contact; alive with last contact more than "
                  f"{params.get('ltfu_days', 180)} days before the cut: lost to follow-up"},
