@@ -149,6 +149,14 @@ def test_informed_consent_after_the_cut_is_not_enrolled():
     assert derive_cut(consent_on_cut, params()).adsl["ENRLFL"].tolist() == ["Y"]
 
 
+def test_safety_set_is_within_the_enrolled_patients():
+    # SAP v2: blinatumomab given but consent after the cut: not in that cut's safety set.
+    cut = make_cut([subject("IN", blindays=7), subject("OUT", blindays=0),
+                    subject("LATE", blindays=7, rfic="2026-01-02", hsct=None)])
+    derived = derive_cut(cut, params())
+    assert derived.adsl.set_index("USUBJID")["SAFFL"].to_dict() == {"IN": "Y", "OUT": "N"}
+
+
 def test_last_known_alive_is_the_latest_dated_record_before_death_and_on_or_before_the_cut():
     # SAP v2: LSTALVDT 2025-03-01, but an AE on 2025-06-01 and an MRD on 2025-08-01 (both
     # before the cut) show the patient alive later; a record after the cut does not count.

@@ -232,3 +232,14 @@ def test_headline_without_events_says_the_ci_is_not_estimable():
     rows = [ResultRow("CIR", "All", "cif", 100.0, 0.0, None, None, n=30, events=0)]
     assert headline(rows, "CIR", 100).endswith(
         "was 0.0% (95% CI not defined) among 30 patients with 0 events by day 100.")
+
+
+def test_median_day_of_recovery_is_among_patients_who_recovered():
+    # SAP v2: recovered on days 0, 12, 60, 60, 90, 150, ... (EVNTTYPE 1); patients who died
+    # first or are censored do not enter the median or the range.
+    rows = tte_results(_adtte("ANC"), "ANC", landmarks=[28, 100], subgroups=())
+    days = [a for a, e in zip(AVAL, EVNT) if e == 1]
+    median = _pick(rows, "median_days")
+    assert (median.estimate, median.n, median.events) == (float(np.median(days)), 10, 10)
+    assert (_pick(rows, "min").estimate, _pick(rows, "max").estimate) == (0.0, 600.0)
+    assert median.method == "Median day of recovery among patients who recovered; range"

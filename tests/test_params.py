@@ -75,3 +75,13 @@ def test_report_furniture_defaults_and_checks(tmp_path):
         path.write_text(BASE + line, encoding="utf-8")
         with pytest.raises(ParamsError, match=message):
             load_params(path, today=dt.date(2026, 12, 31))
+
+
+
+def test_sap_v2_defaults_subgroup_min_n_5_and_ltfu_days_180_and_the_example_uses_them(tmp_path):
+    params = load_params(write(tmp_path, BASE), today=TODAY)
+    assert (params.subgroup_min_n, params.ltfu_days) == (5, 180)
+    example = load_params(Path(__file__).parents[1] / "params" / "example.yml", today=TODAY)
+    assert (example.subgroup_min_n, example.ltfu_days) == (5, 180)
+    with pytest.raises(ParamsError, match="ltfu_days: must not be negative"):
+        load_params(write(tmp_path, BASE + "ltfu_days: -1\n"), today=TODAY)

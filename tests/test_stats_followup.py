@@ -19,7 +19,7 @@ def test_matches_reverse_km(row) -> None:
                  row.dataset)
 
 
-def test_range_is_of_patients_alive() -> None:
+def test_follow_up_range_is_among_patients_alive_at_last_contact() -> None:
     got = median_followup([10, 50, 200, 400], [1, 0, 0, 1])
     assert (got.min, got.max) == (50, 200)
     assert got.median == 200

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from haplo_report.analysis.stats import StatsInputError, km_at, km_estimate, km_quantiles
+from haplo_report.analysis.stats.km import Z95
 from stats_reference import DATASETS, LANDMARKS, assert_close, cohort, expected
 
 
@@ -69,6 +70,17 @@ def test_ne_exception_curve_determined_when_nobody_is_censored_at_the_last_time(
     assert got["events"].tolist() == [2, 2]
     tied = km_at(km_estimate([5, 10, 20, 20], [0, 1, 1, 0]), [365])
     assert np.isnan(tied["estimate"].iloc[0]) and tied["flag"].iloc[0] == "NE"
+
+
+def test_z_is_the_97_5_percent_normal_quantile_not_1_96() -> None:
+    # SAP v2: z = 1.959964..., as SAS and cmprsk; the CI limits use it.
+    assert Z95 == pytest.approx(1.959963984540054, abs=1e-15) and Z95 != 1.96
+    table = km_estimate([5, 10, 20, 30], [1, 0, 1, 0]).table
+    s, se_log = table["estimate"].iloc[0], table["se"].iloc[0] / table["estimate"].iloc[0]
+    lower = np.exp(-np.exp(np.log(-np.log(s)) - Z95 * se_log / np.log(s)))
+    assert table["ci_lower"].iloc[0] == pytest.approx(lower, abs=1e-15)
+    assert abs(table["ci_lower"].iloc[0] - np.exp(-np.exp(np.log(-np.log(s))
+                                                          - 1.96 * se_log / np.log(s)))) > 1e-8
 
 
 def test_day_zero_event_counts() -> None:
