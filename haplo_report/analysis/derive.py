@@ -48,9 +48,9 @@ PARAMS: dict[str, str] = {
     "PLT": "Time to platelet recovery (days)",
 }
 
-ADSL_ADDED: tuple[str, ...] = ("ENRLFL", "FASFL", "SAFFL", "CUTDT", "LKADT", "EOSDT", "FUPDAYS",
-                               "DTHFL", "DTHDT", "DTHCAUS", "DTHCAT", "RELFL", "RELDT",
-                               *SUBGROUP_COLUMNS)
+ADSL_ADDED: tuple[str, ...] = ("ENRLFL", "FASFL", "SAFFL", "CUTDT", "LKADT", "EOSDT",
+                               "FUPDAYS", "DTHFL", "DTHDT", "DTHCAUS", "DTHCAT", "RELFL",
+                               "RELDT", *SUBGROUP_COLUMNS)
 ADTTE_COLUMNS: tuple[str, ...] = ("USUBJID", "PARAMCD", "PARAM", "STARTDT", "ADT", "AVAL",
                                   "CNSR", "EVNTTYPE", "EVNTDESC", "CNSDTDSC", *SUBGROUP_COLUMNS)
 
@@ -534,8 +534,9 @@ def derive_adtte(cut: Cut, adsl: pd.DataFrame, cut_date: pd.Timestamp, *,
 def _event_dataset(frame: pd.DataFrame | None, table: str, date_column: str,
                    adsl: pd.DataFrame, cut_date: pd.Timestamp,
                    extra: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Rows of an event table dated on or before the cut, of enrolled patients, with ``ADY`` (days from transplant;
-    negative before it, missing when never transplanted) and ``extra`` ADSL columns."""
+    """Rows of an event table of enrolled patients dated on or before the cut, with ``ADY``
+    (days from transplant; negative before it, missing when never transplanted) and ``extra``
+    ADSL columns."""
     if frame is None:
         frame = pd.DataFrame({c: pd.Series(dtype=t) for c, t in _EVENT_TABLES[table].items()})
     rows = frame[(frame[date_column] <= cut_date)
