@@ -34,7 +34,7 @@ def test_ne_explained_only_when_a_cell_shows_it():
     without = table((("Day 365", "69.5 (49.5, 82.9)"),)).notes
     assert "NE: not estimable" not in without[-1] and NOT_REACHED_NOTE not in without
     assert NO_CI_NOTE not in without
-    assert NO_CI_NOTE in table((("Day 100", "0.0 (NE)"),)).notes
+    assert NO_CI_NOTE in table((("Day 100", "0.0 (-)"),)).notes  # SAP v2: CI not defined
 
 
 def test_missing_note_only_with_a_missing_row():

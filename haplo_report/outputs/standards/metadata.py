@@ -77,10 +77,12 @@ VARIABLES: dict[str, dict[str, Variable]] = {
         "CONDREG": Variable("Conditioning Regimen"),
         "RFICDT": Variable("Date of Informed Consent"),
         "HSCTDT": Variable("Date of Transplant"),
-        "LSTALVDT": Variable("Date Last Known Alive",
-                             "Latest of LSTALVDT and every dated record of the patient before "
-                             "death and on or before the cut (relapse, MRD, GVHD onset, "
-                             "engraftment, adverse event start)."),
+        "LSTALVDT": Variable("Date Last Known Alive (as recorded)",
+                             "As supplied in the subjects table."),
+        "LKADT": Variable("Last Known Alive Date at the Cut",
+                          "Latest of LSTALVDT and every dated record of the patient before "
+                          "death and on or before the cut (relapse, MRD, GVHD onset, "
+                          "engraftment, adverse event start), capped at the cut."),
         "ENRLFL": Variable("Enrolled Population Flag",
                            "Y when informed consent (RFICDT) is on or before the cut.", "NY"),
         "FASFL": Variable("Full Analysis Set Population Flag",
@@ -89,7 +91,7 @@ VARIABLES: dict[str, dict[str, Variable]] = {
                           "Y when enrolled and BLINDAYS > 0.", "NY"),
         "CUTDT": Variable("Data Cut Date", "The run's data_cut_date parameter."),
         "EOSDT": Variable("End of Follow-up Date",
-                          "Death on or before the cut, else min(last known alive, cut)."),
+                          "Death on or before the cut, else LKADT."),
         "FUPDAYS": Variable("Follow-up (days from transplant)", "EOSDT - HSCTDT."),
         "DTHFL": Variable("Subject Death Flag", f"Y when a death is recorded. {_CUT}", "NY"),
         "DTHDT": Variable("Date of Death", _CUT),

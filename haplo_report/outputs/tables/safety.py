@@ -219,8 +219,8 @@ def table_14_3_10(rows: Rows, data_cut: str) -> Table:
         indents.append(level)
     n = count(counts.iloc[0], "n")
     notes = ("Deaths up to the data cut. Relapse-related: death on or after the first relapse, "
-             "whatever the recorded cause; non-relapse: death without prior relapse (the NRM "
-             "event). The recorded causes are shown within each.",)
+             "whatever the recorded cause; non-relapse: death without prior relapse. The "
+             "recorded causes are shown within each.",)
     return Table("14.3.10", "Deaths by cause", "FAS", data_cut, ("", header_n("FAS", n)),
                  tuple(body), tuple(indents), notes, "11_safety",
                  methods=tuple(unique_methods(counts)))
