@@ -106,7 +106,7 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
         raise RunFailed(str(exc)) from None
     rows: list[ResultRow] = []
     if not derived.adsl["FASFL"].eq("Y").any():  # nothing to analyse: no notebook runs
-        notebooks, rows = (), disposition_summary(derived.adsl)
+        notebooks, rows = (), disposition_summary(derived.adsl, params.ltfu_days)
         progress = Progress(0, stream)
         progress.say("no patient in the full analysis set (nobody transplanted on or before "
                      "the data cut): the report shows the analysis sets only")
