@@ -76,6 +76,11 @@ def fmt_count_percent(count: int, total: int, decimals: int = 1) -> str:
     return f"{count} ({100 * count / total:.{decimals}f})"
 
 
+def fmt_fraction(count: int, total: int) -> str:
+    """A proportion's numerator over its denominator, e.g. "14/25"."""
+    return f"{count}/{total}"
+
+
 def fmt_p_value(p: float | None) -> str:
     """A p-value with three decimals, "<0.001" below that; "NE" when missing."""
     if _missing(p):

@@ -10,7 +10,7 @@ import pytest
 
 from haplo_report.analysis.endpoints import (CIF_METHOD, KM_METHOD, curve_tables, endpoint_landmarks,
                                     followup_headline, followup_results, headline,
-                                    main_landmark, mrd_headline, not_supplied_sentence,
+                                    main_landmark, not_supplied_sentence,
                                     tte_results)
 from haplo_report.analysis.results import ResultRow, results_frame
 from haplo_report.analysis.stats.cif import cif_at, cumulative_incidence
@@ -206,23 +206,6 @@ def test_curve_tables_are_the_estimator_tables():
                                                             np.array(events)).table)
     pd.testing.assert_frame_equal(tables["Relapse"], cumulative_incidence(
         np.array(AVAL, float), np.array(EVNT), cause=1).table)
-
-
-def test_mrd_headline_reads_the_one_year_rows():
-    rows = [
-        ResultRow("MRD", "All", "proportion", 30.0, 0.5, 0.2, 0.8, 10, 5),
-        ResultRow("MRD1Y", "All", "proportion", 365.0, 12 / 20, 0.361, 0.809, 20, 12),
-        ResultRow("MRD1Y", "sensitivity: not evaluable as failure", "proportion", 365.0,
-                  12 / 23, 0.306, 0.732, 23, 12),
-    ]
-    expected = (
-        "At 1 year, 12 of 20 evaluable patients were alive, relapse-free and MRD-negative "
-        "(60.0%, 95% CI 36.1, 80.9); counting patients without an assessment in the window "
-        "as failures, 12 of 23 (52.2%, 95% CI 30.6, 73.2).")
-    assert mrd_headline(rows) == expected
-    assert mrd_headline(results_frame(rows)) == expected
-    with pytest.raises(ValueError, match="no 1-year MRD proportion rows"):
-        mrd_headline(rows[:2])
 
 
 def test_headline_without_events_says_the_ci_is_not_estimable():

@@ -3,9 +3,11 @@
 import pandas as pd
 import pytest
 
-from haplo_report.analysis.summaries import (ae_by_soc_pt, ae_overview, aesi_summary, baseline_summary,
-                                    categorical_rows, continuous_rows, death_summary,
-                                    disposition_summary, gvhd_summary, transplant_summary)
+from haplo_report.analysis.summaries import (ae_by_max_grade, ae_by_soc_pt, ae_overview,
+                                             aesi_summary, baseline_summary, categorical_rows,
+                                             continuous_rows, death_summary,
+                                             deaths_and_serious_events, disposition_summary,
+                                             gvhd_summary, transplant_summary)
 
 
 def make_adsl() -> pd.DataFrame:
@@ -58,6 +60,11 @@ def make_adae() -> pd.DataFrame:
         "AESI": s("INFECTION", "INFECTION", "INFECTION", "CRS", "INFECTION", pd.NA,
                   "INFECTION", pd.NA),
     })
+
+
+def is_category(subgroup: str) -> bool:
+    """An AE category row ("SOC=...;PT=..."), not one of its columns (";AESER=Y", ...)."""
+    return subgroup.rsplit(";", 1)[-1].split("=")[0] in ("AE", "SOC", "PT")
 
 
 def by_subgroup(rows, statistic="count"):
@@ -120,7 +127,7 @@ def test_aes_of_enrolled_patients_outside_the_safety_set_are_left_out_and_counte
 
 def test_ae_by_soc_pt_sorted_by_frequency_then_name_at_worst_grade():
     rows = ae_by_soc_pt(make_adae(), make_adsl())
-    names = [r.subgroup for r in rows if not r.subgroup.endswith("AETOXGR=3-5")]
+    names = [r.subgroup for r in rows if is_category(r.subgroup)]
     assert names == [
         "AE=Any",
         "SOC=Infections and infestations",
@@ -136,16 +143,67 @@ def test_ae_by_soc_pt_sorted_by_frequency_then_name_at_worst_grade():
     assert counts["SOC=Infections and infestations;PT=Sepsis"].estimate == 2
     assert counts["SOC=Infections and infestations;PT=Sepsis;AETOXGR=3-5"].estimate == 2
     assert counts["SOC=Gastrointestinal disorders;AETOXGR=3-5"].estimate == 0
+    assert {r.n for r in rows} == {5}  # the safety set; P5 (outside it) never counts
+
+
+def test_ae_by_soc_pt_five_columns_any_severe_serious_related_fatal():
+    counts = {k: r.estimate for k, r in by_subgroup(ae_by_soc_pt(make_adae(),
+                                                                  make_adsl())).items()}
+    sepsis = "SOC=Infections and infestations;PT=Sepsis"
+    # P1: grades 2 (not serious) and 4 (serious); P3: grade 5, serious; P5 outside the set
+    assert [counts[f"{sepsis}{suffix}"] for suffix in
+            ("", ";AETOXGR=3-5", ";AESER=Y", ";AEREL=Y", ";AETOXGR=5")] == [2, 2, 2, 0, 1]
+    nausea = "SOC=Gastrointestinal disorders;PT=Nausea"  # P4 grade 1 related, P6 grade 2
+    assert [counts[f"{nausea}{suffix}"] for suffix in
+            ("", ";AETOXGR=3-5", ";AESER=Y", ";AEREL=Y", ";AETOXGR=5")] == [2, 0, 0, 1, 0]
+    assert [counts[f"AE=Any{suffix}"] for suffix in
+            ("", ";AETOXGR=3-5", ";AESER=Y", ";AEREL=Y", ";AETOXGR=5")] == [5, 3, 3, 2, 1]
+
+
+def test_ae_by_max_grade_counts_each_subject_once_at_the_worst_grade():
+    rows = ae_by_max_grade(make_adae(), make_adsl())
+    counts = {r.subgroup: r.estimate for r in rows}
+    sepsis = "SOC=Infections and infestations;PT=Sepsis"
+    assert [counts[f"{sepsis};MAXGRADE={g}"] for g in range(1, 6)] == [0, 0, 0, 1, 1]
+    assert [counts[f"AE=Any;MAXGRADE={g}"] for g in range(1, 6)] == [1, 1, 1, 1, 1]
+    # same category order as the SOC/PT table; each category's grades sum to its any-grade count
+    categories = list(dict.fromkeys(r.subgroup.rsplit(";MAXGRADE=", 1)[0] for r in rows))
+    socpt = by_subgroup(ae_by_soc_pt(make_adae(), make_adsl()))
+    assert categories == [k for k in socpt if is_category(k)]
+    for category in categories:
+        assert sum(counts[f"{category};MAXGRADE={g}"] for g in range(1, 6)) == \
+            socpt[category].estimate
+    assert {r.endpoint for r in rows} == {"AESOCPTGR"} and {r.n for r in rows} == {5}
 
 
 def test_aesi_with_viral_reactivation():
     rows = by_subgroup(aesi_summary(make_adae(), make_adsl()))
     assert rows["AESI=INFECTION"].estimate == 3
+    assert rows["AESI=INFECTION;AESER=Y"].estimate == 3
+    assert rows["AESI=INFECTION;AETOXGR=5"].estimate == 1
     assert rows["AESI=INFECTION;PT=CMV reactivation"].estimate == 1
     assert rows["AESI=INFECTION;PT=CMV reactivation;AETOXGR=3-5"].estimate == 1
     assert rows["AESI=INFECTION;PT=EBV reactivation"].estimate == 0
     assert rows["AESI=CRS;AETOXGR=3-5"].estimate == 0
+    assert rows["AESI=CRS;AEREL=Y"].estimate == 1
     assert rows["AESI=ICANS"].estimate == 0
+
+
+def test_deaths_and_serious_events_by_patient_and_day():
+    adsl = make_adsl().assign(
+        HSCTDT=pd.Timestamp("2025-01-01"),
+        DTHDT=pd.to_datetime(["2025-05-01", None, "2025-02-20", None, "2025-03-01", None]))
+    adae = make_adae().assign(ADY=pd.array([10, 20, 30, 40, 50, 60, 45, 80], dtype="Int64"))
+    listing = deaths_and_serious_events(adsl, adae)
+    assert listing[["USUBJID", "ADY", "EVENT", "TERM"]].values.tolist() == [
+        ["P1", 20, "Serious AE", "Sepsis"], ["P1", 120, "Death", "RELAPSE"],
+        ["P2", 30, "Serious AE", "Cytomegalovirus infection reactivation"],
+        ["P3", 50, "Serious AE", "Sepsis"], ["P3", 50, "Death", "INFECTION"],
+        ["P5", 45, "Serious AE", "Sepsis"], ["P5", 59, "Death", "GVHD"]]
+    assert listing["SAFFL"].tolist() == ["Y", "Y", "Y", "Y", "Y", "N", "N"]
+    assert listing["GRADE"].tolist()[:3] == [4, pd.NA, 3]
+    only_deaths = deaths_and_serious_events(adsl, None)
+    assert only_deaths["EVENT"].tolist() == ["Death"] * 3
 
 
 def test_deaths_split_relapse_related_and_non_relapse():

@@ -15,9 +15,8 @@ import pandas as pd
 
 from haplo_report.formatting import fmt_ci_words, fmt_days, fmt_percent
 from haplo_report.analysis.frames import require_columns
-from haplo_report.analysis.mrd import ENDPOINT_1Y, PRIMARY, SENSITIVITY
 from haplo_report.params import Params
-from haplo_report.analysis.results import NOT_ESTIMABLE, ResultRow, results_frame
+from haplo_report.analysis.results import NOT_ESTIMABLE, ResultRow
 from haplo_report.analysis.stats.cif import cif_at, cumulative_incidence
 from haplo_report.analysis.stats.compare import gray_test, logrank_test
 from haplo_report.analysis.stats.followup import median_followup
@@ -318,23 +317,3 @@ def followup_headline(rows: Iterable[ResultRow]) -> str:
             f"({fmt_ci_words(row.ci_lower, row.ci_upper, percent=False, decimals=0)}) among "
             f"{row.n} patients, {died}.")
 
-
-def mrd_headline(rows: Sequence[ResultRow] | pd.DataFrame) -> str:
-    """The 1-year MRD endpoint in one sentence, from :func:`haplo_report.analysis.mrd.mrd_negative_1y`
-    rows: the primary proportion, then the sensitivity one (not evaluable as failure)."""
-    rows = rows if isinstance(rows, pd.DataFrame) else results_frame(list(rows))
-    one_year = rows[(rows["endpoint"] == ENDPOINT_1Y) & (rows["statistic"] == "proportion")]
-    found = {s: one_year[one_year["subgroup"] == s] for s in (PRIMARY, SENSITIVITY)}
-    if any(f.empty for f in found.values()):
-        raise ValueError("no 1-year MRD proportion rows (primary and sensitivity)")
-    primary, sensitivity = (found[s].iloc[0] for s in (PRIMARY, SENSITIVITY))
-
-    def share(row: pd.Series) -> str:
-        if pd.isna(row["estimate"]):
-            return "not estimable"
-        return f"{fmt_percent(row['estimate'])}%, {fmt_ci_words(row['ci_lower'], row['ci_upper'])}"
-
-    return (f"At 1 year, {int(primary['events'])} of {int(primary['n'])} evaluable patients "
-            f"were alive, relapse-free and MRD-negative ({share(primary)}); counting patients "
-            f"without an assessment in the window as failures, {int(sensitivity['events'])} of "
-            f"{int(sensitivity['n'])} ({share(sensitivity)}).")

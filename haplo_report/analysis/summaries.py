@@ -8,13 +8,15 @@ rows only. Conventions (docs/architecture.md, "Numbered outputs"):
 - a continuous variable: ``statistic`` ``median``, ``q25``, ``q75``, ``min``, ``max`` with
   ``subgroup`` = the variable name and ``n`` = patients with a value.
 
-Adverse events count each subject once, at the worst CTCAE grade; ``";AETOXGR=3-5"`` appended to
-a subgroup marks the grade >= 3 count of that category.
+Adverse events count each subject once per category, at the worst CTCAE grade; appended to a
+category's subgroup, ``";AETOXGR=3-5"`` marks its grade >= 3 count, ``";AESER=Y"`` serious,
+``";AEREL=Y"`` related to blinatumomab, ``";AETOXGR=5"`` fatal, ``";MAXGRADE=g"`` the subjects
+whose worst grade in the category is g.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 
@@ -28,6 +30,17 @@ CONTINUOUS_METHOD = "Median, quartiles (linear interpolation, R type 7) and rang
 AE_METHOD = "Subjects counted once per category at their worst CTCAE grade (% of N)"
 MISSING = "Missing"
 GRADE3 = "AETOXGR=3-5"
+SERIOUS = "AESER=Y"
+RELATED = "AEREL=Y"
+FATAL = "AETOXGR=5"
+# The columns of the SOC/PT and AESI tables, by subgroup suffix ("" = any grade).
+AE_COLUMNS: tuple[str, ...] = ("", GRADE3, SERIOUS, RELATED, FATAL)
+AE_GRADES: tuple[int, ...] = (1, 2, 3, 4, 5)
+# Columns of deaths_and_serious_events (Listing 16.2.7) and their types.
+LISTING_TYPES: dict[str, str] = {
+    "USUBJID": "string", "SAFFL": "string", "ADY": "Int64", "EVENT": "string",
+    "TERM": "string", "SOC": "string", "GRADE": "Int64", "RELATED": "string",
+    "DTHCAT": "string"}
 
 # (kind, variable) in table order; kind is "continuous" or "categorical".
 BASELINE_VARIABLES: tuple[tuple[str, str], ...] = (
@@ -163,9 +176,9 @@ def ae_overview(adae: pd.DataFrame, adsl: pd.DataFrame) -> list[ResultRow]:
     counts = {
         "AE=Any": _subjects(events),
         GRADE3: _subjects(events, grade >= 3),
-        "AESER=Y": _subjects(events, events["AESER"].astype("string").eq("Y")),
-        "AEREL=Y": _subjects(events, events["AEREL"].astype("string").eq("Y")),
-        "AETOXGR=5": _subjects(events, grade == 5),
+        SERIOUS: _subjects(events, events["AESER"].astype("string").eq("Y")),
+        RELATED: _subjects(events, events["AEREL"].astype("string").eq("Y")),
+        FATAL: _subjects(events, grade == 5),
     }
     outside = adsl[adsl["SAFFL"].astype("string").ne("Y").fillna(True)]["USUBJID"]
     with_events = adae[of_subjects(adae["USUBJID"], outside)]["USUBJID"].nunique()
@@ -175,64 +188,156 @@ def ae_overview(adae: pd.DataFrame, adsl: pd.DataFrame) -> list[ResultRow]:
                       "Enrolled patients outside the safety set with adverse events")]
 
 
-def _any_and_severe(events: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Subjects per key, any grade and grade >= 3 (each subject once, at the worst grade)."""
-    worst = events.groupby([*keys, "USUBJID"])["AETOXGR"].max().reset_index()
-    worst["severe"] = (worst["AETOXGR"] >= 3).fillna(False).astype(int)
-    grouped = worst.groupby(keys)
-    return pd.DataFrame({"any": grouped.size(), "severe": grouped["severe"].sum()})
+def _per_subject(events: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """One row per category and subject: worst grade, any serious, any related."""
+    flagged_events = events.assign(
+        SERIOUS=events["AESER"].astype("string").eq("Y").fillna(False).astype(bool),
+        RELATED=events["AEREL"].astype("string").eq("Y").fillna(False).astype(bool))
+    return (flagged_events.groupby([*keys, "USUBJID"])
+            .agg(GRADE=("AETOXGR", "max"), SERIOUS=("SERIOUS", "any"),
+                 RELATED=("RELATED", "any"))
+            .reset_index())
+
+
+def _column_counts(events: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Subjects per category (index ``keys``) in each of :data:`AE_COLUMNS` (columns named
+    by their subgroup suffix, ``""`` for any grade)."""
+    per = _per_subject(events, keys)
+    grade = per["GRADE"]
+    per = per.assign(**{"": True, GRADE3: (grade >= 3).fillna(False), SERIOUS: per["SERIOUS"],
+                        RELATED: per["RELATED"], FATAL: (grade == 5).fillna(False)})
+    return per.groupby(keys)[list(AE_COLUMNS)].sum().astype(int)
+
+
+def _column_rows(endpoint: str, subgroup: str, counts: pd.Series, total: int
+                 ) -> list[ResultRow]:
+    """A category's rows: ``subgroup`` (any grade), then ``subgroup;<column>`` each."""
+    return [count_row(endpoint, subgroup if not column else f"{subgroup};{column}",
+                      int(counts.get(column, 0)), total, AE_METHOD) for column in AE_COLUMNS]
+
+
+def _coded(events: pd.DataFrame) -> pd.DataFrame:
+    return events.assign(ALL="Any", SOC=events["AEBODSYS"].astype("string").fillna("Uncoded"),
+                         PT=events["AEDECOD"].astype("string").fillna("Uncoded"))
+
+
+def _soc_pt_order(events: pd.DataFrame) -> list[tuple[tuple[str, ...], str]]:
+    """The rows of the SOC/PT tables in order, as (key, subgroup): ``(("Any",), "AE=Any")``,
+    then each SOC by decreasing number of subjects, then name, each followed by its
+    preferred terms ordered the same way."""
+    socs = events.groupby("SOC")["USUBJID"].nunique()
+    pts = events.groupby(["SOC", "PT"])["USUBJID"].nunique()
+    order: list[tuple[tuple[str, ...], str]] = [(("Any",), "AE=Any")]
+    for soc in sorted(socs.index, key=lambda name: (-int(socs[name]), name)):
+        order.append(((soc,), f"SOC={soc}"))
+        terms = pts.loc[soc]
+        order += [((soc, term), f"SOC={soc};PT={term}")
+                  for term in sorted(terms.index, key=lambda name: (-int(terms[name]), name))]
+    return order
+
+
+def _by_key(per_key: Callable[[list[str]], pd.DataFrame]) -> dict[tuple[str, ...], pd.Series]:
+    """``per_key(keys)`` for the overall row, SOCs and preferred terms, by row key."""
+    found: dict[tuple[str, ...], pd.Series] = {}
+    for keys in (["ALL"], ["SOC"], ["SOC", "PT"]):
+        for key, counts in per_key(keys).iterrows():
+            found[key if isinstance(key, tuple) else (key,)] = counts
+    return found
 
 
 def ae_by_soc_pt(adae: pd.DataFrame, adsl: pd.DataFrame) -> list[ResultRow]:
-    """Subjects by system organ class and preferred term (``AESOCPT``).
+    """Subjects by system organ class and preferred term (``AESOCPT``), safety set.
 
-    SOCs by descending frequency, then name; preferred terms within a SOC the same way. Each
-    SOC row (``"SOC=..."``) and PT row (``"SOC=...;PT=..."``) has an any-grade count and a
-    grade >= 3 count (subgroup suffix ``";AETOXGR=3-5"``).
+    Rows ``AE=Any``, ``SOC=...`` and ``SOC=...;PT=...`` (:func:`_soc_pt_order`), each followed
+    by its ``;AETOXGR=3-5``, ``;AESER=Y``, ``;AEREL=Y`` and ``;AETOXGR=5`` rows
+    (:data:`AE_COLUMNS`): a subject counts once per row, at the worst grade; serious or
+    related when any of its events in that row is.
     """
     events, total = _safety(adae, adsl)
-    events = events.assign(SOC=events["AEBODSYS"].astype("string").fillna("Uncoded"),
-                           PT=events["AEDECOD"].astype("string").fillna("Uncoded"))
-    socs = _any_and_severe(events, ["SOC"]).reset_index()
-    pts = _any_and_severe(events, ["SOC", "PT"]).reset_index()
-    socs = socs.assign(order=-socs["any"]).sort_values(["order", "SOC"], kind="stable")
-    rows = [count_row("AESOCPT", "AE=Any", _subjects(events), total, AE_METHOD),
-            count_row("AESOCPT", GRADE3, _subjects(events, events["AETOXGR"] >= 3), total,
-                      AE_METHOD)]
-    for soc in socs.itertuples(index=False):
-        rows += _pair("AESOCPT", f"SOC={soc.SOC}", soc.any, soc.severe, total)
-        terms = pts[pts["SOC"] == soc.SOC]
-        terms = terms.assign(order=-terms["any"]).sort_values(["order", "PT"], kind="stable")
-        for term in terms.itertuples(index=False):
-            rows += _pair("AESOCPT", f"SOC={soc.SOC};PT={term.PT}", term.any, term.severe,
-                          total)
+    events = _coded(events)
+    counts = _by_key(lambda keys: _column_counts(events, keys))
+    rows: list[ResultRow] = []
+    for key, subgroup in _soc_pt_order(events):
+        rows += _column_rows("AESOCPT", subgroup, counts.get(key, pd.Series(dtype=int)), total)
     return rows
 
 
-def _pair(endpoint: str, subgroup: str, any_grade: int, severe: int, total: int
-          ) -> list[ResultRow]:
-    return [count_row(endpoint, subgroup, int(any_grade), total, AE_METHOD),
-            count_row(endpoint, f"{subgroup};{GRADE3}", int(severe), total, AE_METHOD)]
+def ae_by_max_grade(adae: pd.DataFrame, adsl: pd.DataFrame) -> list[ResultRow]:
+    """Subjects by system organ class, preferred term and maximum CTCAE grade
+    (``AESOCPTGR``), safety set: for each row of :func:`ae_by_soc_pt` (same order) one row
+    ``<row>;MAXGRADE=g`` per grade g of :data:`AE_GRADES`, a subject once, at its worst grade
+    in that row."""
+    events, total = _safety(adae, adsl)
+    events = _coded(events)
+
+    def per_grade(keys: list[str]) -> pd.DataFrame:
+        worst = events.groupby([*keys, "USUBJID"])["AETOXGR"].max().rename("GRADE")
+        return worst.reset_index().groupby([*keys, "GRADE"]).size().unstack(fill_value=0)
+
+    counts = _by_key(per_grade)
+    rows: list[ResultRow] = []
+    for key, subgroup in _soc_pt_order(events):
+        found = counts.get(key, pd.Series(dtype=int))
+        rows += [count_row("AESOCPTGR", f"{subgroup};MAXGRADE={grade}",
+                           int(found.get(grade, 0)), total, AE_METHOD) for grade in AE_GRADES]
+    return rows
 
 
 def aesi_summary(adae: pd.DataFrame, adsl: pd.DataFrame) -> list[ResultRow]:
-    """Adverse events of special interest (``AESI``): CRS, ICANS, infections, and among
-    infections CMV and EBV reactivation; any grade and grade >= 3 each."""
+    """Adverse events of special interest (``AESI``), safety set: CRS, ICANS, infections,
+    and among infections CMV and EBV reactivation (recognised in the preferred term); each
+    with the columns of :data:`AE_COLUMNS` as in :func:`ae_by_soc_pt`."""
     events, total = _safety(adae, adsl)
     aesi = (events["AESI"].astype("string").str.upper() if "AESI" in events.columns
             else pd.Series(pd.NA, index=events.index, dtype="string"))
-    rows: list[ResultRow] = []
+    term = events["AEDECOD"].astype("string")
+    categories = {}
     for kind in AESI_TYPES:
-        chosen = events[aesi.eq(kind).fillna(False)]
-        rows += _pair("AESI", f"AESI={kind}", _subjects(chosen),
-                      _subjects(chosen, chosen["AETOXGR"] >= 3), total)
+        chosen = aesi.eq(kind).fillna(False)
+        categories[f"AESI={kind}"] = chosen
         if kind == "INFECTION":
-            term = chosen["AEDECOD"].astype("string")
             for name, pattern in REACTIVATIONS.items():
-                virus = chosen[term.str.contains(pattern, case=False, regex=True).fillna(False)]
-                rows += _pair("AESI", f"AESI={kind};PT={name}", _subjects(virus),
-                              _subjects(virus, virus["AETOXGR"] >= 3), total)
+                virus = term.str.contains(pattern, case=False, regex=True).fillna(False)
+                categories[f"AESI={kind};PT={name}"] = chosen & virus
+    rows: list[ResultRow] = []
+    for subgroup, mask in categories.items():
+        counts = _column_counts(events[mask.to_numpy(dtype=bool)].assign(ALL="Any"), ["ALL"])
+        rows += _column_rows("AESI", subgroup, counts.iloc[0] if len(counts) else
+                             pd.Series(dtype=int), total)
     return rows
+
+
+def deaths_and_serious_events(adsl: pd.DataFrame, adae: pd.DataFrame | None) -> pd.DataFrame:
+    """Every death and serious adverse event up to the cut of enrolled patients, for Listing
+    16.2.7: ``USUBJID, SAFFL, ADY`` (days from transplant; missing when never transplanted),
+    ``EVENT`` ("Serious AE" or "Death"), ``TERM`` (preferred term, or the recorded cause of
+    death), ``SOC``, ``GRADE``, ``RELATED`` (AEs) and ``DTHCAT`` (deaths); sorted by patient,
+    day, then serious AEs before a death on the same day."""
+    require_columns(adsl, ["USUBJID", "ENRLFL", "SAFFL", "HSCTDT", "DTHDT", "DTHCAUS",
+                           "DTHCAT"], "ADSL")
+    enrolled = flagged(adsl, "ENRLFL")
+    dead = enrolled[enrolled["DTHDT"].notna()]
+    deaths = pd.DataFrame({
+        "USUBJID": dead["USUBJID"], "SAFFL": dead["SAFFL"],
+        "ADY": (dead["DTHDT"] - dead["HSCTDT"]).dt.days, "EVENT": "Death",
+        "TERM": dead["DTHCAUS"].astype("string").fillna("UNKNOWN"), "SOC": pd.NA,
+        "GRADE": pd.NA, "RELATED": pd.NA, "DTHCAT": dead["DTHCAT"]})
+    parts = [deaths]
+    if adae is not None:
+        require_columns(adae, ["USUBJID", "ADY", "AEDECOD", "AEBODSYS", "AETOXGR", "AESER",
+                               "AEREL"], "ADAE")
+        serious = adae[of_subjects(adae["USUBJID"], enrolled["USUBJID"])
+                       & adae["AESER"].astype("string").eq("Y").fillna(False)]
+        parts.append(pd.DataFrame({
+            "USUBJID": serious["USUBJID"],
+            "SAFFL": serious["USUBJID"].map(enrolled.set_index("USUBJID")["SAFFL"]),
+            "ADY": serious["ADY"], "EVENT": "Serious AE", "TERM": serious["AEDECOD"],
+            "SOC": serious["AEBODSYS"], "GRADE": serious["AETOXGR"],
+            "RELATED": serious["AEREL"], "DTHCAT": pd.NA}))
+    listing = pd.concat([p.astype(LISTING_TYPES) for p in parts], ignore_index=True)
+    listing = listing.assign(_ORDER=listing["EVENT"].eq("Death").astype(int))
+    return (listing.sort_values(["USUBJID", "ADY", "_ORDER", "TERM"], kind="stable")
+            .drop(columns="_ORDER").reset_index(drop=True))
 
 
 def death_summary(adsl: pd.DataFrame) -> list[ResultRow]:
