@@ -48,6 +48,6 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                  datasets=("adgvhd", "supplied")),
     NotebookSpec("10_engraftment", "Engraftment", "14.3", endpoints=("ANC", "PLT"),
                  datasets=("supplied",)),
-    NotebookSpec("11_safety", "Adverse events and deaths", "14.3",
+    NotebookSpec("11_safety", "Adverse events and deaths", "14.3", params=("listing_dates",),
                  datasets=("adae", "supplied")),
 )

@@ -33,7 +33,7 @@ TABLE_NUMBERS = ([f"14.1.{i}" for i in range(1, 5)] + [f"14.2.{i}" for i in rang
 PARTS = ("14.1 Study population", "14.2 Efficacy", "14.3 Safety")
 RESULT_ENDPOINTS = {"DISP", "BASELINE", "TRANSPLANT", "PFS", "OS", "CIR", "NRM", "MRD", "MRD1Y",
                     "GRFS", "AGVHD24", "AGVHD34", "AGVHDMAX", "CGVHD", "CGVHDMS", "CGVHDMAX",
-                    "ANC", "PLT", "AE", "AESOCPT", "AESI", "DEATH"}
+                    "ANC", "PLT", "AE", "AESOCPT", "AESOCPTGR", "AESI", "DEATH"}
 TTE_CODES = ("PFS", "OS", "CIR", "NRM", "GRFS", "AGVHD24", "AGVHD34", "CGVHD", "CGVHDMS",
              "ANC", "PLT")
 # A remote resource: src/href attribute or CSS url()/@import to http(s) or protocol-relative.

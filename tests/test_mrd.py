@@ -9,8 +9,9 @@ import pytest
 from haplo_report.analysis.mrd import (EVENT_BY_LANDMARK, EVENT_ROW, FAILURE, NEGATIVE,
                                        NO_ASSESSMENT, NO_ASSESSMENT_ROW, NOT_EVALUABLE,
                                        NOT_REACHED, PENDING, POSITIVE, PRIMARY, REACHED_ROW,
-                                       REASON_DEATH, REASON_LOST, REASON_NONE,
-                                       REASON_OPEN_POSITIVE, REASON_POSITIVE, REASON_RELAPSE,
+                                       REASON_DEATH, REASON_LOST, REASON_NEGATIVE, REASON_NONE,
+                                       REASON_OPEN, REASON_OPEN_NEGATIVE, REASON_OPEN_POSITIVE,
+                                       REASON_POSITIVE, REASON_RELAPSE,
                                        SENSITIVITY, SUCCESS, MrdInputError, category_row,
                                        landmark_assessment, landmark_status, mrd_headline,
                                        mrd_landmarks, mrd_negative_1y, mrd_status_1y)
@@ -118,7 +119,7 @@ def test_relapse_on_day_365_is_before_the_landmark():
     assert status_at(adsl, admrd, 365, window=30) == {"ON": EVENT_BY_LANDMARK,
                                                       "AFTER": NEGATIVE}
     assert one_year(adsl, admrd) == {"ON": (FAILURE, REASON_RELAPSE),
-                                     "AFTER": (SUCCESS, "MRD-negative at the landmark")}
+                                     "AFTER": (SUCCESS, REASON_NEGATIVE)}
 
 
 def test_closest_assessment_in_window_counts():
@@ -155,23 +156,32 @@ def test_one_threshold_for_both_methods():
 # --- the 1-year endpoint ------------------------------------------------------------------
 
 def test_positive_inside_an_open_window_is_pending():
-    # cut on day 380: the window (335-395) is still open; a closer assessment may come
+    # cut on day 380: the window (335-395) is still open; a closer assessment may come, for a
+    # negative result as much as for a positive one
     adsl = make_adsl([patient("POS"), patient("NEG"), patient("NONE")], cut=380)
     admrd = make_admrd([("POS", 345, 0.01), ("NEG", 350, 0.0)])
     assert one_year(adsl, admrd) == {"POS": (PENDING, REASON_OPEN_POSITIVE),
-                                     "NEG": (SUCCESS, "MRD-negative at the landmark"),
-                                     "NONE": (PENDING, "window still open at the cut")}
-    # the same patient once the window has closed: failure
-    closed = make_adsl([patient("POS")], cut=395)
-    assert one_year(closed, admrd) == {"POS": (FAILURE, REASON_POSITIVE)}
+                                     "NEG": (PENDING, REASON_OPEN_NEGATIVE),
+                                     "NONE": (PENDING, REASON_OPEN)}
+    # the same patients once the window has closed (cut on its last day, day 395)
+    closed = make_adsl([patient("POS"), patient("NEG")], cut=395)
+    assert one_year(closed, admrd) == {"POS": (FAILURE, REASON_POSITIVE),
+                                       "NEG": (SUCCESS, REASON_NEGATIVE)}
+
+
+def test_before_day_365_at_the_cut_is_pending_not_success():
+    adsl = make_adsl([patient("EARLY")], cut=355)
+    found = mrd_status_1y(adsl, make_admrd([("EARLY", 345, 0.0)]), threshold=THRESHOLD,
+                          window_days_365=30)
+    assert found[["STATUS", "REASON", "ADY"]].values.tolist() == [
+        [PENDING, REASON_OPEN_NEGATIVE, 345]]
 
 
 def test_last_contact_before_the_window_is_not_evaluable():
     adsl = make_adsl([patient("LOST", contact=265), patient("LOST_OPEN", contact=265)]
                      ).assign(CUTDT=[day(LATE_CUT), day(380)])  # second: window still open
     assert one_year(adsl, make_admrd([("LOST", 260, 0.0)])) == {
-        "LOST": (NOT_EVALUABLE, REASON_LOST), "LOST_OPEN": (PENDING,
-                                                            "window still open at the cut")}
+        "LOST": (NOT_EVALUABLE, REASON_LOST), "LOST_OPEN": (PENDING, REASON_OPEN)}
 
 
 def test_closed_window_without_assessment_is_not_evaluable():
@@ -194,7 +204,7 @@ def test_relapse_or_death_after_day_365_closes_the_window():
 def test_death_by_day_365_is_failure_even_before_the_landmark_is_reached():
     adsl = make_adsl([patient("DIED", death=40), patient("ALIVE")], cut=100)
     assert one_year(adsl, make_admrd([])) == {"DIED": (FAILURE, REASON_DEATH),
-                                              "ALIVE": (PENDING, "window still open at the cut")}
+                                              "ALIVE": (PENDING, REASON_OPEN)}
 
 
 def test_four_exclusive_categories_rates_and_denominators():
@@ -236,9 +246,9 @@ def test_headline_quotes_the_primary_rate_with_its_denominator():
     rows = mrd_negative_1y(adsl, admrd, threshold=THRESHOLD, window_days_365=30)
     lower, upper = clopper_pearson(2, 3)
     expected = (f"MRD-negative at 1 year (primary analysis, successes among successes and "
-                f"failures): 66.7% (2/3; 95% CI {100 * lower:.1f}\u2013{100 * upper:.1f}). "
+                f"failures): 66.7% (2/3; 95% CI {100 * lower:.1f}, {100 * upper:.1f}). "
                 "Counting the 1 not evaluable patient as a failure: 50.0% (2/4; 95% CI "
-                "6.8\u201393.2). Pending (1-year window not closed by the data cut; in neither "
+                "6.8, 93.2). Pending (1-year window not closed by the data cut; in neither "
                 "denominator): 1 patient.")
     assert mrd_headline(rows) == expected
     assert mrd_headline(results_frame(rows)) == expected

@@ -40,8 +40,8 @@ EXPECTED: dict[str, tuple[set[str], set[str], set[str]]] = {
     "08_acute_gvhd": ({"AGVHD24", "AGVHD34", "AGVHDMAX"}, {"14.3.1", "14.3.2"}, {"14.3.1"}),
     "09_chronic_gvhd": ({"CGVHD", "CGVHDMS", "CGVHDMAX"}, {"14.3.3", "14.3.4"}, {"14.3.2"}),
     "10_engraftment": ({"ANC", "PLT"}, {"14.3.5"}, {"14.3.3"}),
-    "11_safety": ({"DEATH", "AE", "AESOCPT", "AESI"},
-                  {"14.3.6", "14.3.7", "14.3.9", "14.3.10"}, set()),
+    "11_safety": ({"DEATH", "AE", "AESOCPT", "AESOCPTGR", "AESI"},
+                  {"14.3.6", "14.3.7", "14.3.8", "14.3.9", "14.3.10"}, set()),
 }
 # Chapters that depend on an optional table, and what remains without it.
 WITHOUT_OPTIONAL = {"06_mrd": set(), "08_acute_gvhd": set(), "10_engraftment": set(),

@@ -11,7 +11,9 @@ import pytest
 from haplo_report.render.book import BookError, pipe_table, synopsis_frame, validation_markdown
 from haplo_report.render.document import assemble_document
 from haplo_report.analysis.results import ResultRow, results_frame
+from haplo_report.analysis.mrd import mrd_headline, mrd_negative_1y
 from render_fake_run import RESULTS, make_fake_run
+from test_mrd import make_admrd, make_adsl, patient
 
 
 def test_synopsis_formats_rows_and_marks_missing_and_ne():
@@ -55,6 +57,22 @@ def test_synopsis_numbers_right_aligned_methods_in_words():
     assert "ADTTE" not in "\n".join(lines)
     methods = methods_markdown({})
     assert "est^exp" not in methods and "log(-log) scale" in methods
+
+
+def test_synopsis_quotes_the_mrd_primary_rate_with_its_denominator_as_the_text_does():
+    rows = mrd_negative_1y(*_mrd_cut(), threshold=1e-4, window_days_365=30)
+    frame = synopsis_frame(results_frame(rows)).set_index("Endpoint")
+    label = "MRD-negative at 1 year, primary rate (success / (success + failure))"
+    estimate = frame.loc[label, "Estimate"]
+    assert estimate.startswith("66.7% (2/3; 95% CI ")
+    assert estimate in mrd_headline(rows)
+    assert (frame.loc[label, "n"], frame.loc[label, "Events"]) == ("3", "2")
+
+
+def _mrd_cut():
+    adsl = make_adsl([patient("S1"), patient("S2"), patient("F", death=100), patient("P",
+                                                                               hsct_offset=500)])
+    return adsl, make_admrd([("S1", 360, 0.0), ("S2", 370, 0.0)])
 
 
 def test_pipe_table_escapes_bars_and_keeps_caption():

@@ -193,7 +193,10 @@ def test_deaths_and_serious_events_by_patient_and_day():
     adsl = make_adsl().assign(
         HSCTDT=pd.Timestamp("2025-01-01"),
         DTHDT=pd.to_datetime(["2025-05-01", None, "2025-02-20", None, "2025-03-01", None]))
-    adae = make_adae().assign(ADY=pd.array([10, 20, 30, 40, 50, 60, 45, 80], dtype="Int64"))
+    days = [10, 20, 30, 40, 50, 60, 45, 80]
+    adae = make_adae().assign(ADY=pd.array(days, dtype="Int64"),
+                              AESTDT=[pd.Timestamp("2025-01-01") + pd.Timedelta(days=d)
+                                      for d in days])
     listing = deaths_and_serious_events(adsl, adae)
     assert listing[["USUBJID", "ADY", "EVENT", "TERM"]].values.tolist() == [
         ["P1", 20, "Serious AE", "Sepsis"], ["P1", 120, "Death", "RELAPSE"],
@@ -202,6 +205,7 @@ def test_deaths_and_serious_events_by_patient_and_day():
         ["P5", 45, "Serious AE", "Sepsis"], ["P5", 59, "Death", "GVHD"]]
     assert listing["SAFFL"].tolist() == ["Y", "Y", "Y", "Y", "Y", "N", "N"]
     assert listing["GRADE"].tolist()[:3] == [4, pd.NA, 3]
+    assert listing["DATE"].iloc[1] == pd.Timestamp("2025-05-01")
     only_deaths = deaths_and_serious_events(adsl, None)
     assert only_deaths["EVENT"].tolist() == ["Death"] * 3
 

@@ -10,12 +10,20 @@ import pytest
 from haplo_report.analysis.endpoints import tte_results
 from haplo_report.formatting import fmt_count_percent, fmt_estimate_ci, fmt_p_value
 from haplo_report.analysis.results import ResultRow, read_results, write_results
-from haplo_report.analysis.summaries import (ae_by_soc_pt, ae_overview, aesi_summary,
-                                             baseline_summary, death_summary,
-                                             disposition_summary, gvhd_summary)
+from haplo_report.analysis.mrd import (mrd_by_landmark, mrd_headline, mrd_landmarks,
+                                       mrd_negative_1y, mrd_status_1y, rate_text)
+from haplo_report.analysis.results import results_frame
+from haplo_report.analysis.stats.binomial import clopper_pearson
+from haplo_report.analysis.summaries import (ae_by_max_grade, ae_by_soc_pt, ae_overview,
+                                             aesi_summary, baseline_summary, death_summary,
+                                             deaths_and_serious_events, disposition_summary,
+                                             gvhd_summary)
 from haplo_report.outputs.tables import (BUILDERS, Table, TableInputError, listing_16_2_6,
-                                         listing_markdown)
+                                         listing_16_2_7, listing_markdown)
 from haplo_report.outputs.tables.core import INDENT
+from test_mrd import make_admrd
+from test_mrd import make_adsl as make_mrd_adsl
+from test_mrd import patient as mrd_patient
 from test_summaries import make_adae, make_adsl
 
 CUT = "2026-03-31"
@@ -185,15 +193,48 @@ def test_deaths_footnote_explains_the_cause_abbreviations_shown():
 
 def test_safety_tables_keep_frequency_order_and_worst_grade_counts():
     adsl, adae = make_adsl(), make_adae()
-    rows = ae_by_soc_pt(adae, adsl) + aesi_summary(adae, adsl)
+    rows = ae_by_soc_pt(adae, adsl) + ae_by_max_grade(adae, adsl) + aesi_summary(adae, adsl)
     socpt = BUILDERS["14.3.7"](rows, CUT)
-    assert socpt.columns[1:] == ("Any grade (N=5)", "Grade \u22653 (N=5)")
+    assert socpt.columns == ("System organ class / preferred term", "Any grade (N=5)",
+                             "Grade \u22653 (N=5)", "Serious (N=5)",
+                             "Related to blinatumomab (N=5)", "Fatal, grade 5 (N=5)")
     assert [r[0] for r in socpt.rows][:4] == ["Any adverse event", "Infections and infestations",
                                               "Sepsis", "Cytomegalovirus infection reactivation"]
-    assert socpt.rows[2] == ("Sepsis", "2 (40.0)", "2 (40.0)") and socpt.indents[2] == 1
+    assert socpt.rows[0] == ("Any adverse event", "5 (100.0)", "3 (60.0)", "3 (60.0)",
+                             "2 (40.0)", "1 (20.0)")
+    assert socpt.rows[2] == ("Sepsis", "2 (40.0)", "2 (40.0)", "2 (40.0)", "0", "1 (20.0)")
+    assert socpt.indents[:3] == (0, 0, 1)
+    by_grade = BUILDERS["14.3.8"](rows, CUT)
+    assert by_grade.columns[1:] == tuple(f"Grade {g} (N=5)" for g in range(1, 6))
+    assert [r[0] for r in by_grade.rows] == [r[0] for r in socpt.rows]
+    assert by_grade.rows[2] == ("Sepsis", "0", "0", "0", "1 (20.0)", "1 (20.0)")
+    assert by_grade.indents == socpt.indents
     aesi = cells(BUILDERS["14.3.9"](rows, CUT))
-    assert aesi["CMV reactivation"] == ("1 (20.0)", "1 (20.0)")
-    assert aesi["Neurotoxicity (ICANS)"] == ("0", "0")
+    assert aesi["CMV reactivation"] == ("1 (20.0)", "1 (20.0)", "1 (20.0)", "0", "0")
+    assert aesi["Cytokine release syndrome"] == ("1 (20.0)", "0", "0", "1 (20.0)", "0")
+    assert aesi["Neurotoxicity (ICANS)"] == ("0",) * 5
+
+
+def test_deaths_and_serious_events_listing_by_study_day_or_date():
+    adsl = make_adsl().assign(HSCTDT=pd.Timestamp("2025-01-01"),
+                              DTHDT=pd.to_datetime(["2025-05-01", None, None, None, None, None]))
+    adae = make_adae().assign(ADY=pd.array([10, 20, 30, 40, 50, 60, 45, 80], dtype="Int64"),
+                              AESTDT=pd.Timestamp("2025-02-01"))
+    events = deaths_and_serious_events(adsl, adae)
+    listing = listing_16_2_7(events, CUT)
+    assert listing.caption.startswith("Listing 16.2.7. Deaths and serious adverse events by "
+                                      "patient (enrolled patients;")
+    assert listing.columns[:3] == ("Patient", "Study day", "Event")
+    assert listing.rows[:2] == (
+        ("P1", "20", "Serious AE", "Sepsis", "Infections and infestations", "4", "No", "Yes"),
+        ("P1", "120", "Death (relapse-related)", "Relapse", "", "", "", "Yes"))
+    assert listing.rows[-1][0] == "P5" and listing.rows[-1][-1] == "No"
+    assert not any("2025-" in cell for row in listing.rows for cell in row)
+    dated = listing_16_2_7(events, CUT, listing_dates=True)
+    assert dated.columns[1] == "Date"
+    assert [row[1] for row in dated.rows[:2]] == ["2025-02-01", "2025-05-01"]
+    with pytest.raises(TableInputError, match="lacks column\\(s\\) DATE"):
+        listing_16_2_7(events.drop(columns="DATE"), CUT)
 
 
 def test_ae_tables_footnote_enrolled_patients_outside_the_safety_set_with_events():
@@ -278,72 +319,118 @@ def test_gvhd_engraftment_and_relapse_tables_from_endpoint_rows():
     assert [row for row in by_subgroup.rows if row[0] == "CR1"] == [("CR1", "30", "", "", "")] * 2
 
 
-def test_mrd_tables():
-    rows = [ResultRow("MRD", "All", "proportion", 30, 0.5, 0.27, 0.73, 20, 10, "Exact"),
-            ResultRow("MRD", "All", "proportion", 365, 0.75, 0.43, 0.95, 12, 9, "Exact"),
-            ResultRow("MRD1Y", "OUTCOME=Not evaluable", "count", None, 3, n=29),
-            ResultRow("MRD1Y", "All", "proportion", 365, 12 / 29, 0.24, 0.61, 29, 12, "Exact")]
-    landmarks = BUILDERS["14.2.7"](rows, CUT)
-    assert landmarks.rows == (("Day 30", "20", "10 (50.0)", "50.0 (27.0, 73.0)"),
-                              ("1 year (day 365)", "12", "9 (75.0)", "75.0 (43.0, 95.0)"))
-    year = BUILDERS["14.2.8"](rows, CUT)
-    assert year.columns == ("", "FAS (N=29)")
-    assert year.rows == (("Not evaluable", "3 (10.3)"),
-                         ("MRD-negative, % (95% CI)", "41.4 (24.0, 61.0)"))
+def mrd_rows() -> list[ResultRow]:
+    """Hand-built patients through the real MRD analysis (cut on day 380 after HSCT)."""
+    adsl = make_mrd_adsl([mrd_patient("S1"), mrd_patient("S2"), mrd_patient("F", relapse=200),
+                          mrd_patient("POS"), mrd_patient("NE", contact=200),
+                          mrd_patient("P", hsct_offset=100)], cut=400)
+    admrd = make_admrd([("S1", 30, 0.0), ("S1", 360, 0.0), ("S2", 365, 0.0),
+                        ("POS", 31, 0.002), ("POS", 370, 0.003), ("F", 30, 0.0),
+                        ("NE", 30, 0.0)])
+    return (mrd_landmarks(admrd, adsl, threshold=1e-4, window_days=14, window_days_365=30)
+            + mrd_negative_1y(adsl, admrd, threshold=1e-4, window_days_365=30))
+
+
+def test_mrd_landmark_table_columns_per_landmark_with_population_rows():
+    table = BUILDERS["14.2.7"](mrd_rows(), CUT)
+    assert table.columns == ("", "Day 30 (N=6)", "Day 90 (N=6)", "Day 180 (N=6)",
+                             "Day 365 (N=5)")
+    got = cells(table)
+    assert got["Relapse or death by the landmark, n (%)"] == ("0", "0", "0", "1 (20.0)")
+    assert got["Alive and relapse-free, no assessment in the window, n (%)"] == (
+        "2 (33.3)", "6 (100.0)", "6 (100.0)", "1 (20.0)")
+    assert got["Evaluable: alive, relapse-free, assessed, n (%)"] == (
+        "4 (66.7)", "0", "0", "3 (60.0)")
+    assert got["MRD-negative, n/evaluable"] == ("3/4", "0/0", "0/0", "2/3")
+    lower, upper = clopper_pearson(2, 3)
+    assert got["MRD-negative, % (95% CI)"][3] == fmt_estimate_ci(2 / 3, lower, upper)
+    assert got["MRD-negative, % (95% CI)"][1] == "NE"
+
+
+def test_mrd_one_year_table_categories_then_rates_with_denominators():
+    rows = mrd_rows()
+    table = BUILDERS["14.2.8"](rows, CUT)
+    assert table.columns == ("", "FAS (N=6)")
+    primary = results_frame(rows).query("endpoint == 'MRD1Y' and subgroup == 'All'").iloc[0]
+    assert table.rows == (
+        ("Success: alive, relapse-free and MRD-negative at day 365", "2 (33.3)"),
+        ("Failure", "2 (33.3)"), ("Relapse or death by day 365", "1 (16.7)"),
+        ("MRD-positive at day 365", "1 (16.7)"), ("Not evaluable", "1 (16.7)"),
+        ("Pending", "1 (16.7)"),
+        ("Primary rate: success / (success + failure)", rate_text(primary)),
+        ("Sensitivity rate: success / (success + failure + not evaluable)",
+         "40.0% (2/5; 95% CI 5.3, 85.3)"))
+    assert rate_text(primary).startswith("50.0% (2/4; 95% CI ")
+    assert table.indents == (0, 0, 1, 1, 0, 0, 0, 0)
+    assert rate_text(primary) in mrd_headline(rows)
 
 
 # --- Listing 16.2.6 -------------------------------------------------------------------
 
-def mrd_status(n: int) -> pd.DataFrame:
-    """``mrd_status_1y``-shaped rows: success, MRD-positive, failure by event, cycling."""
-    statuses = ["success: alive, relapse-free and MRD-negative", "failure: MRD-positive",
-                "failure: relapse or death by day 365"]
-    return pd.DataFrame({
-        "USUBJID": [f"P{i:03d}" for i in range(n)],
-        "STATUS": pd.array([statuses[i % 3] for i in range(n)], dtype="string"),
-        "ADY": pd.array([370 if i % 3 == 0 else 360 if i % 3 == 1 else None
-                         for i in range(n)], dtype="Int64"),
-        "RESULT": [0.0 if i % 3 == 0 else 2.3e-3 if i % 3 == 1 else np.nan for i in range(n)],
-    })
+def mrd_listing(rows: int = 6, **options) -> Table:
+    adsl = make_mrd_adsl([mrd_patient(f"P{i:03d}") for i in range(rows - 3)]
+                         + [mrd_patient("R", relapse=80), mrd_patient("POS"),
+                            mrd_patient("LATE", hsct_offset=300)], cut=450)
+    admrd = make_admrd([("POS", 30, 0.0), ("POS", 30, 0.0023, "QPCR"), ("POS", 365, 0.01)]
+                       + [(f"P{i:03d}", 29, 0.0) for i in range(rows - 3)])
+    landmarks = mrd_by_landmark(adsl, admrd, threshold=1e-4, window_days=14,
+                                window_days_365=30)
+    status = mrd_status_1y(adsl, admrd, threshold=1e-4, window_days_365=30)
+    return listing_16_2_6(landmarks, status, "2026-07-31", threshold=1e-4, **options)
 
 
 def test_mrd_listing_shows_study_days_not_dates_by_default():
-    listing = listing_16_2_6(mrd_status(3), "2026-07-31", threshold=1e-4)
-    assert listing.caption.startswith("Listing 16.2.6. MRD status at 1 year by patient")
-    assert listing.columns == ("Patient", "Assessment, study day", "MRD result",
-                               "1-year status")
-    assert listing.rows == (
-        ("P000", "370", "Undetectable", "Success: alive, relapse-free and MRD-negative"),
-        ("P001", "360", "2.3\u00d710\u207b\u00b3 (positive)", "Failure: MRD-positive"),
-        ("P002", "", "", "Failure: relapse or death by day 365"),
-    )
+    listing = mrd_listing()
+    assert listing.caption.startswith("Listing 16.2.6. MRD status by patient")
+    assert listing.columns == ("Patient", "Day 30", "Day 90", "Day 180", "Day 365",
+                               "MRD-negative at 1 year")
+    got = {row[0]: row[1:] for row in listing.rows}
+    assert got["P000"] == ("Negative, undetectable (day 29)", "No assessment", "No assessment",
+                           "No assessment", "Not evaluable: no assessment in the window")
+    assert got["POS"] == ("Positive, 2.3\u00d710\u207b\u00b3 (day 30)", "No assessment",
+                          "No assessment", "Positive, 1.0\u00d710\u207b\u00b2 (day 365)",
+                          "Failure: MRD-positive at the landmark")
+    assert got["R"][:2] == ("No assessment", "Relapse or death by then")
+    assert got["R"][-1] == "Failure: relapse by day 365"
+    assert got["LATE"] == ("No assessment", "No assessment", "After the cut", "After the cut",
+                           "Pending: window still open at the cut")
     assert not any("2026-" in cell or "2025-" in cell for row in listing.rows for cell in row)
 
 
 def test_mrd_listing_shows_dates_when_asked():
-    hsct = pd.Series(pd.to_datetime(["2025-01-10", "2025-02-01", "2025-03-01"]),
-                     index=["P000", "P001", "P002"])
-    listing = listing_16_2_6(mrd_status(3), "2026-07-31", threshold=1e-4,
-                            transplant_dates=hsct, listing_dates=True)
-    assert listing.columns[1] == "Assessment date"
-    assert [row[1] for row in listing.rows] == ["2026-01-15", "2026-01-27", ""]
+    hsct = pd.Series(pd.Timestamp("2025-01-01"), index=["P000", "P001", "P002", "R", "POS",
+                                                         "LATE"])
+    listing = mrd_listing(transplant_dates=hsct, listing_dates=True)
+    got = {row[0]: row[1:] for row in listing.rows}
+    assert got["POS"][0] == "Positive, 2.3\u00d710\u207b\u00b3 (2025-01-31)"
     with pytest.raises(TableInputError, match="transplant dates"):
-        listing_16_2_6(mrd_status(3), "2026-07-31", threshold=1e-4, listing_dates=True)
+        mrd_listing(listing_dates=True)
 
 
 def test_mrd_listing_in_report_up_to_60_patients_then_csv_only(tmp_path):
-    small = listing_16_2_6(mrd_status(60), "2026-07-31", threshold=1e-4)
+    small = mrd_listing(60)
     text = listing_markdown(small, tmp_path / "small", "TEST")
-    assert "Table: Listing 16.2.6." in text and "| P059 |" in text
+    assert "Table: Listing 16.2.6." in text and "| P056 |" in text
     assert sorted(p.name for p in (tmp_path / "small").iterdir()) == [
         "16.2.6.csv", "16.2.6.docx", "16.2.6.rtf"]
-    large = listing_16_2_6(mrd_status(61), "2026-07-31", threshold=1e-4)
+    large = mrd_listing(61)
     text = listing_markdown(large, tmp_path / "large", "TEST")
     assert "|" not in text and "61 patients" in text and "tables/16.2.6.csv" in text
     assert [p.name for p in (tmp_path / "large").iterdir()] == ["16.2.6.csv"]
     assert len(pd.read_csv(tmp_path / "large" / "16.2.6.csv")) == 61
 
 
+def test_listing_limit_counts_patients_not_rows(tmp_path):
+    events = Table("16.2.7", "Events", "Enrolled", CUT, ("Patient", "Day"),
+                   tuple((f"P{i % 2}", str(i)) for i in range(70)), kind="Listing")
+    text = listing_markdown(events, tmp_path, "TEST")
+    assert "Table: Listing 16.2.7." in text and text.count("| P1 |") == 35
+
+
 def test_mrd_listing_names_missing_columns():
-    with pytest.raises(TableInputError, match="lacks column\\(s\\) RESULT"):
-        listing_16_2_6(mrd_status(2).drop(columns="RESULT"), "2026-07-31", threshold=1e-4)
+    adsl = make_mrd_adsl([mrd_patient("A")])
+    status = mrd_status_1y(adsl, make_admrd([]), threshold=1e-4, window_days_365=30)
+    landmarks = mrd_by_landmark(adsl, make_admrd([]), threshold=1e-4, window_days=14,
+                                window_days_365=30)
+    with pytest.raises(TableInputError, match="lacks column\\(s\\) REASON"):
+        listing_16_2_6(landmarks, status.drop(columns="REASON"), "2026-07-31", threshold=1e-4)

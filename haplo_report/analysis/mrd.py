@@ -61,7 +61,8 @@ REASON_POSITIVE = "MRD-positive at the landmark"
 REASON_NONE = "no assessment in the window"
 REASON_LOST = "last contact before the window"
 REASON_OPEN = "window still open at the cut"
-REASON_OPEN_POSITIVE = "MRD-positive, window still open at the cut"
+REASON_OPEN_POSITIVE = "MRD-positive so far, window still open at the cut"
+REASON_OPEN_NEGATIVE = "MRD-negative so far, window still open at the cut"
 PRIMARY = "All"  # success / (success + failure)
 SENSITIVITY = "RATE=sensitivity"  # success / (success + failure + not evaluable)
 
@@ -129,6 +130,17 @@ def landmark_status(adsl: pd.DataFrame, admrd: pd.DataFrame, *, threshold: float
     }).sort_values("USUBJID", kind="stable").reset_index(drop=True)
 
 
+def mrd_by_landmark(adsl: pd.DataFrame, admrd: pd.DataFrame, *, threshold: float,
+                    window_days: int, window_days_365: int,
+                    landmarks: Sequence[int] = LANDMARKS) -> pd.DataFrame:
+    """:func:`landmark_status` of every landmark, one row per FAS patient and landmark
+    (column ``LANDMARK`` added), sorted by landmark then patient."""
+    return pd.concat([
+        landmark_status(adsl, admrd, threshold=threshold, landmark=landmark,
+                        window=_window(landmark, window_days, window_days_365))
+        .assign(LANDMARK=landmark) for landmark in landmarks], ignore_index=True)
+
+
 def _proportion_row(endpoint: str, subgroup: str, time_days: int, k: int, n: int
                     ) -> ResultRow:
     if n == 0:
@@ -152,10 +164,10 @@ def mrd_landmarks(admrd: pd.DataFrame, adsl: pd.DataFrame, *, threshold: float,
     """
     rows = []
     total = int(_fas(adsl).shape[0])
+    status = mrd_by_landmark(adsl, admrd, threshold=threshold, window_days=window_days,
+                             window_days_365=window_days_365, landmarks=landmarks)
     for landmark in landmarks:
-        status = landmark_status(adsl, admrd, threshold=threshold, landmark=landmark,
-                                 window=_window(landmark, window_days, window_days_365))
-        n_of = status["STATUS"].value_counts()
+        n_of = status.loc[status["LANDMARK"] == landmark, "STATUS"].value_counts()
         count = {s: int(n_of.get(s, 0)) for s in (EVENT_BY_LANDMARK, NO_ASSESSMENT, NEGATIVE,
                                                    POSITIVE)}
         reached = sum(count.values())
@@ -177,14 +189,15 @@ def mrd_status_1y(adsl: pd.DataFrame, admrd: pd.DataFrame, *, threshold: float,
     missing when none). Rules in order (SAP v2):
 
     1. relapse or death on or before day 365: failure;
-    2. MRD-negative day-365 assessment: success;
-    3. the window is open at the cut (its last day, 365 + ``window_days_365``, after the cut)
-       and the patient is alive and relapse-free at the cut: pending, also with an MRD-positive
-       result (a closer assessment may come);
-    4. MRD-positive assessment: failure;
-    5. otherwise (window closed, or a relapse or death after day 365 ended the patient's
-       follow-up for MRD, and no assessment in it): not evaluable; the reason says when the
+    2. alive and relapse-free at the cut with the window still open (its last day,
+       365 + ``window_days_365``, after the cut): pending, whatever the assessments so far
+       (a closer one may come; this includes patients not yet at day 365);
+    3. the day-365 assessment decides: MRD-negative success, MRD-positive failure;
+    4. otherwise not evaluable (no assessment in the closed window); the reason says when the
        last contact was before the window.
+
+    A relapse or death after day 365 closes the patient's window: no later assessment can
+    decide the category.
     """
     _require(adsl, ["FUPDAYS"], "ADSL")
     fas = _fas(adsl)
@@ -198,15 +211,16 @@ def mrd_status_1y(adsl: pd.DataFrame, admrd: pd.DataFrame, *, threshold: float,
     lost = fas["FUPDAYS"].astype("float64") < ONE_YEAR - window_days_365
     relapse_first = relapse.notna() & ~(death < relapse).fillna(False)
     conditions = [(event <= ONE_YEAR) & relapse_first, event <= ONE_YEAR,
-                  result < threshold, open_window & result.notna(), open_window,
-                  result.notna(), lost]
-    outcomes = [(FAILURE, REASON_RELAPSE), (FAILURE, REASON_DEATH), (SUCCESS, REASON_NEGATIVE),
-                (PENDING, REASON_OPEN_POSITIVE), (PENDING, REASON_OPEN),
-                (FAILURE, REASON_POSITIVE), (NOT_EVALUABLE, REASON_LOST)]
+                  open_window & (result < threshold), open_window & result.notna(), open_window,
+                  result < threshold, result.notna(), lost]
+    outcomes = [(FAILURE, REASON_RELAPSE), (FAILURE, REASON_DEATH),
+                (PENDING, REASON_OPEN_NEGATIVE), (PENDING, REASON_OPEN_POSITIVE),
+                (PENDING, REASON_OPEN), (SUCCESS, REASON_NEGATIVE), (FAILURE, REASON_POSITIVE),
+                (NOT_EVALUABLE, REASON_LOST)]
     masks = [c.fillna(False).to_numpy(dtype=bool) for c in conditions]
     status = np.select(masks, [o[0] for o in outcomes], NOT_EVALUABLE)
     reason = np.select(masks, [o[1] for o in outcomes], REASON_NONE)
-    has_result = np.isin(reason, (REASON_NEGATIVE, REASON_POSITIVE, REASON_OPEN_POSITIVE))
+    has_result = result.notna().to_numpy() & ~np.isin(reason, (REASON_RELAPSE, REASON_DEATH))
     return pd.DataFrame({
         "USUBJID": fas.index.astype(str), "STATUS": pd.array(status, dtype="string"),
         "REASON": pd.array(reason, dtype="string"),

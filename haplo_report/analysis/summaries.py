@@ -38,7 +38,8 @@ AE_COLUMNS: tuple[str, ...] = ("", GRADE3, SERIOUS, RELATED, FATAL)
 AE_GRADES: tuple[int, ...] = (1, 2, 3, 4, 5)
 # Columns of deaths_and_serious_events (Listing 16.2.7) and their types.
 LISTING_TYPES: dict[str, str] = {
-    "USUBJID": "string", "SAFFL": "string", "ADY": "Int64", "EVENT": "string",
+    "USUBJID": "string", "SAFFL": "string", "ADY": "Int64", "DATE": "datetime64[ns]",
+    "EVENT": "string",
     "TERM": "string", "SOC": "string", "GRADE": "Int64", "RELATED": "string",
     "DTHCAT": "string"}
 
@@ -310,6 +311,7 @@ def aesi_summary(adae: pd.DataFrame, adsl: pd.DataFrame) -> list[ResultRow]:
 def deaths_and_serious_events(adsl: pd.DataFrame, adae: pd.DataFrame | None) -> pd.DataFrame:
     """Every death and serious adverse event up to the cut of enrolled patients, for Listing
     16.2.7: ``USUBJID, SAFFL, ADY`` (days from transplant; missing when never transplanted),
+    ``DATE``,
     ``EVENT`` ("Serious AE" or "Death"), ``TERM`` (preferred term, or the recorded cause of
     death), ``SOC``, ``GRADE``, ``RELATED`` (AEs) and ``DTHCAT`` (deaths); sorted by patient,
     day, then serious AEs before a death on the same day."""
@@ -319,19 +321,21 @@ def deaths_and_serious_events(adsl: pd.DataFrame, adae: pd.DataFrame | None) -> 
     dead = enrolled[enrolled["DTHDT"].notna()]
     deaths = pd.DataFrame({
         "USUBJID": dead["USUBJID"], "SAFFL": dead["SAFFL"],
-        "ADY": (dead["DTHDT"] - dead["HSCTDT"]).dt.days, "EVENT": "Death",
+        "ADY": (dead["DTHDT"] - dead["HSCTDT"]).dt.days, "DATE": dead["DTHDT"],
+        "EVENT": "Death",
         "TERM": dead["DTHCAUS"].astype("string").fillna("UNKNOWN"), "SOC": pd.NA,
         "GRADE": pd.NA, "RELATED": pd.NA, "DTHCAT": dead["DTHCAT"]})
     parts = [deaths]
     if adae is not None:
-        require_columns(adae, ["USUBJID", "ADY", "AEDECOD", "AEBODSYS", "AETOXGR", "AESER",
-                               "AEREL"], "ADAE")
+        require_columns(adae, ["USUBJID", "ADY", "AESTDT", "AEDECOD", "AEBODSYS", "AETOXGR",
+                               "AESER", "AEREL"], "ADAE")
         serious = adae[of_subjects(adae["USUBJID"], enrolled["USUBJID"])
                        & adae["AESER"].astype("string").eq("Y").fillna(False)]
         parts.append(pd.DataFrame({
             "USUBJID": serious["USUBJID"],
             "SAFFL": serious["USUBJID"].map(enrolled.set_index("USUBJID")["SAFFL"]),
-            "ADY": serious["ADY"], "EVENT": "Serious AE", "TERM": serious["AEDECOD"],
+            "ADY": serious["ADY"], "DATE": serious["AESTDT"], "EVENT": "Serious AE",
+            "TERM": serious["AEDECOD"],
             "SOC": serious["AEBODSYS"], "GRADE": serious["AETOXGR"],
             "RELATED": serious["AEREL"], "DTHCAT": pd.NA}))
     listing = pd.concat([p.astype(LISTING_TYPES) for p in parts], ignore_index=True)

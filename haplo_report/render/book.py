@@ -20,6 +20,7 @@ import haplo_report
 from haplo_report.formatting import (AT_LEAST, EN_DASH, PLUS_MINUS, escape_markdown,
                                      fmt_estimate_ci, fmt_median_range, fmt_number,
                                      fmt_scientific)
+from haplo_report.analysis.mrd import rate_text
 from haplo_report.outputs.tables.notes import method_label
 from haplo_report.analysis.results import NOT_ESTIMABLE
 
@@ -50,7 +51,8 @@ HEADLINES: tuple[Headline, ...] = (
     Headline("GVHD-free, relapse-free survival, 1 year", "GRFS", "survival", 365),
     Headline("Cumulative incidence of relapse, 1 year", "CIR", "cif", 365),
     Headline("Non-relapse mortality, 1 year", "NRM", "cif", 365),
-    Headline("MRD-negative at 1 year", "MRD1Y", "proportion", 365),
+    Headline("MRD-negative at 1 year, primary rate (success / (success + failure))", "MRD1Y",
+             "proportion", 365),
     Headline("Acute GVHD grade II-IV, day 100", "AGVHD24", "cif", 100),
     Headline("Acute GVHD grade III-IV, day 100", "AGVHD34", "cif", 100),
     Headline("Chronic GVHD, any, 1 year", "CGVHD", "cif", 365),
@@ -130,7 +132,9 @@ def synopsis_frame(results: pd.DataFrame) -> pd.DataFrame:
         if row is None:
             value, n, events, method = NOT_REPORTED, "", "", ""
         else:
-            if row["flag"] == NOT_ESTIMABLE or pd.isna(row["estimate"]):
+            if h.statistic == "proportion":  # quoted as in the text and tables, with n/N
+                value = rate_text(row)
+            elif row["flag"] == NOT_ESTIMABLE or pd.isna(row["estimate"]):
                 value = NOT_ESTIMABLE
             elif h.percent or not pd.isna(row["ci_lower"]):
                 value = fmt_estimate_ci(row["estimate"], row["ci_lower"], row["ci_upper"],
@@ -277,14 +281,38 @@ def methods_markdown(params: dict[str, Any]) -> str:
                  "\"not tested\""},
         {"Topic": "MRD",
          "Rule": f"Positive when result {AT_LEAST}"
-                 f"{fmt_scientific(params.get('mrd_threshold', 1e-4))}; landmarks day 30, 90, "
-                 f"180 (window {PLUS_MINUS}{params.get('mrd_window_days', 14)} days) and 365 "
-                 f"({PLUS_MINUS}{params.get('mrd_window_days_365', 30)} days), closest "
-                 "assessment counts; exact (Clopper-Pearson) 95% CI"},
+                 f"{fmt_scientific(params.get('mrd_threshold', 1e-4))}, the same threshold for "
+                 "flow cytometry and qPCR; landmarks day 30, 90, 180 (window "
+                 f"{PLUS_MINUS}{params.get('mrd_window_days', 14)} days) and 365 "
+                 f"({PLUS_MINUS}{params.get('mrd_window_days_365', 30)} days); the assessment "
+                 "closest to the landmark counts, at equal distance the later one; two results "
+                 "on that day: positive if either is; exact (Clopper-Pearson) 95% CI"},
+        {"Topic": "MRD landmark population",
+         "Rule": "Patients alive and relapse-free at the landmark with an assessment in its "
+                 "window; relapse or death on or before the landmark day, and no assessment, "
+                 "are counted on their own rows; a patient enters a landmark only when "
+                 "transplant + landmark days is on or before the data cut. Assessments in the "
+                 "window count whatever happened after the landmark"},
         {"Topic": "MRD-negative at 1 year",
-         "Rule": "Success: alive, relapse-free and MRD-negative at the day-365 landmark; relapse "
-                 "or death before it is failure; no assessment while alive and relapse-free is "
-                 "not evaluable (failure in a sensitivity row)"},
+         "Rule": "Each FAS patient in one category at the cut. Success: alive, relapse-free and "
+                 "MRD-negative at the day-365 landmark. Failure: relapse or death on or before "
+                 "day 365, or MRD-positive at the landmark. Not evaluable: no assessment in the "
+                 "day-365 window once it is closed (including last contact before the window). "
+                 "Pending: alive and relapse-free with the window still open at the cut, "
+                 "whatever the assessments so far, MRD-positive or negative (a closer "
+                 "assessment may come; success needs the window closed). A relapse or "
+                 "death after day 365 closes the patient's window (no later assessment can "
+                 "decide). Primary rate success / (success + failure); sensitivity rate "
+                 "success / (success + failure + not evaluable); pending patients in no "
+                 "denominator; text, synopsis and tables quote the primary rate with its "
+                 "denominator"},
+        {"Topic": "Adverse events",
+         "Rule": "Safety set; events up to the data cut. A subject counts once per row: any "
+                 f"grade and grade {AT_LEAST}3 at the worst CTCAE grade, serious, related to "
+                 "blinatumomab and fatal (grade 5) when any of the row's events is; a second "
+                 "table gives the subjects by their maximum grade (1-5). System organ classes "
+                 "and preferred terms by decreasing number of subjects, then name. Listing "
+                 "16.2.7 shows every death and serious adverse event of the enrolled patients"},
         {"Topic": "Median follow-up",
          "Rule": "Reverse Kaplan-Meier, with 95% CI; range among patients alive at last "
                  "contact"},

@@ -12,8 +12,13 @@ from collections.abc import Sequence
 import pandas as pd
 
 from haplo_report.analysis.endpoints import ENDPOINT_NAMES, KM_ENDPOINTS, SUBGROUPS
+from haplo_report.analysis.mrd import (EVENT_ROW, FAILURE, NO_ASSESSMENT_ROW, NOT_EVALUABLE,
+                                       ONE_YEAR, PENDING, PRIMARY, REACHED_ROW, REASON_EVENT,
+                                       REASON_POSITIVE, SENSITIVITY, SUCCESS, category_row,
+                                       rate_text)
 from haplo_report.formatting import (AT_LEAST, fmt_count_percent, fmt_days,
-                                     fmt_estimate_ci, fmt_p_value, fmt_quantile_ci)
+                                     fmt_estimate_ci, fmt_fraction, fmt_p_value,
+                                     fmt_quantile_ci)
 from haplo_report.outputs.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame, count,
                                       header_n, level_label, sentence_case, unique_methods,
                                       value)
@@ -251,61 +256,97 @@ def table_14_2_6(rows: Rows, data_cut: str) -> Table:
                           source="05_relapse_nrm", endpoints=("CIR", "NRM"))
 
 
-def _proportion_cells(row: pd.Series) -> tuple[str, str, str]:
-    """Evaluable n, responders n (%), % (95% CI) of a ``proportion`` row."""
-    n = count(row, "n")
-    k = count(row, "events")
-    return (str(n), fmt_count_percent(k, n),
-            fmt_estimate_ci(value(row, "estimate"), value(row, "ci_lower"),
-                            value(row, "ci_upper")))
-
-
-MRD_NEGATIVE = ("MRD-negative: result below the MRD threshold; the assessment closest to the "
-                "landmark within its window counts.")
+MRD_METHOD_NOTE = ("MRD-negative: result below the MRD threshold, one threshold for flow "
+                   "cytometry and qPCR (see Statistical methods). The assessment closest to "
+                   "the landmark within its window counts; at equal distance the later one; two "
+                   "results on that day: MRD-positive if either is.")
 
 
 def table_14_2_7(rows: Rows, data_cut: str) -> Table:
-    """MRD by landmark (FAS): per landmark evaluable n, MRD-negative n (%), % (95% CI).
+    """MRD by landmark (FAS), one column per landmark with N = FAS patients whose landmark day
+    is on or before the cut: relapse or death by the landmark, no assessment in the window,
+    the landmark population (evaluable) and its MRD-negative proportion.
 
-    Reads endpoint ``MRD`` rows with statistic ``proportion`` (``n`` evaluable, ``events``
-    MRD-negative, ``estimate`` the proportion), subgroup ``All``.
+    Reads endpoint ``MRD`` rows of :func:`haplo_report.analysis.mrd.mrd_landmarks`.
     """
     lookup = RowLookup(as_frame(rows), "14.2.7")
     found = lookup.select("MRD", "proportion")
     found = found[found["subgroup"] == "All"].sort_values("time_days", kind="stable")
     if found.empty:
         raise TableInputError("Table 14.2.7: no MRD proportion rows")
-    body = tuple((landmark_label(r["time_days"]), *_proportion_cells(r))
-                 for _, r in found.iterrows())
-    columns = ("Landmark", "Evaluable, n", "MRD-negative, n (%)", "MRD-negative, % (95% CI)")
+    times = found["time_days"].tolist()
+    reached = [count(lookup.get("MRD", REACHED_ROW, "count", t)) for t in times]
+    props = [lookup.get("MRD", "All", "proportion", t) for t in times]
+    events = [count(lookup.get("MRD", EVENT_ROW, "count", t)) for t in times]
+    missing = [count(lookup.get("MRD", NO_ASSESSMENT_ROW, "count", t)) for t in times]
+    evaluable = [count(p, "n") for p in props]
+    body = (
+        ("Relapse or death by the landmark, n (%)",
+         *(fmt_count_percent(k, n) for k, n in zip(events, reached))),
+        ("Alive and relapse-free, no assessment in the window, n (%)",
+         *(fmt_count_percent(k, n) for k, n in zip(missing, reached))),
+        ("Evaluable: alive, relapse-free, assessed, n (%)",
+         *(fmt_count_percent(k, n) for k, n in zip(evaluable, reached))),
+        ("MRD-negative, n/evaluable",
+         *(fmt_fraction(count(p, "events"), count(p, "n")) for p in props)),
+        ("MRD-negative, % (95% CI)",
+         *(fmt_estimate_ci(value(p, "estimate"), value(p, "ci_lower"), value(p, "ci_upper"))
+           for p in props)),
+    )
+    columns = ("", *(header_n(f"Day {fmt_days(t)}", n) for t, n in zip(times, reached)))
+    notes = ("N: patients of the full analysis set whose landmark day (transplant + landmark "
+             "days) is on or before the data cut. Relapse or death by the landmark: on or "
+             "before the landmark day.",
+             "Evaluable (the landmark population): alive and relapse-free at the landmark with "
+             "an MRD assessment in its window; the MRD-negative percentage is of the evaluable "
+             "patients (NE when there is none). " + MRD_METHOD_NOTE,
+             "The day-365 column describes patients in remission at 1 year; Table 14.2.8 gives "
+             "the registration's endpoint, MRD-negative at 1 year, on the full analysis set.")
     return Table("14.2.7", "MRD by landmark", "FAS", data_cut, columns, body,
-                 footnotes=(MRD_NEGATIVE,), source="06_mrd",
-                 methods=tuple(unique_methods(found)))
+                 footnotes=notes, source="06_mrd",
+                 methods=tuple(unique_methods(lookup.select("MRD"))))
+
+
+MRD1Y_ROWS: tuple[tuple[str, str, int], ...] = (  # (subgroup, label, indent)
+    (category_row(SUCCESS), "Success: alive, relapse-free and MRD-negative at day 365", 0),
+    (category_row(FAILURE), "Failure", 0),
+    (category_row(FAILURE, REASON_EVENT), "Relapse or death by day 365", 1),
+    (category_row(FAILURE, REASON_POSITIVE), "MRD-positive at day 365", 1),
+    (category_row(NOT_EVALUABLE), "Not evaluable", 0),
+    (category_row(PENDING), "Pending", 0),
+)
 
 
 def table_14_2_8(rows: Rows, data_cut: str) -> Table:
-    """MRD-negative at 1 year (FAS): every ``MRD1Y`` row in order, a count as n (%) and a
-    proportion as % (95% CI), labelled by its subgroup's level."""
+    """MRD-negative at 1 year (FAS): the four categories as n (% of FAS), then the primary and
+    sensitivity rates, each with its denominator written out (the text and synopsis quote the
+    primary rate the same way, :func:`haplo_report.analysis.mrd.rate_text`)."""
     lookup = RowLookup(as_frame(rows), "14.2.8")
-    found = lookup.select("MRD1Y")
-    if found.empty:
-        raise TableInputError("Table 14.2.8: no MRD1Y rows")
-    n = count(found.iloc[0], "n")
-    body = []
-    for _, row in found.iterrows():
-        label = sentence_case(row["subgroup"].split("=", 1)[-1])
-        if row["statistic"] == "count":
-            body.append((label, fmt_count_percent(count(row), count(row, "n"))))
-        else:
-            label = "MRD-negative" if label == "All" else label
-            body.append((f"{label}, % (95% CI)", fmt_estimate_ci(
-                value(row, "estimate"), value(row, "ci_lower"), value(row, "ci_upper"))))
-    notes = ("Success: alive, relapse-free and MRD-negative at the day-365 landmark; relapse "
-             "or death before it is failure; no assessment in the window while alive and "
-             "relapse-free is not evaluable (failure in the sensitivity analysis).",)
+    found = [(lookup.get("MRD1Y", subgroup, "count", ONE_YEAR), label, indent)
+             for subgroup, label, indent in MRD1Y_ROWS]
+    n = count(found[0][0], "n")
+    body = [(label, fmt_count_percent(count(row), n)) for row, label, _ in found]
+    indents = [indent for _, _, indent in found]
+    body += [("Primary rate: success / (success + failure)",
+              rate_text(lookup.get("MRD1Y", PRIMARY, "proportion", ONE_YEAR))),
+             ("Sensitivity rate: success / (success + failure + not evaluable)",
+              rate_text(lookup.get("MRD1Y", SENSITIVITY, "proportion", ONE_YEAR)))]
+    indents += [0, 0]
+    notes = ("Each patient of the full analysis set is in exactly one category at the data "
+             "cut. Success: alive, relapse-free and MRD-negative at the day-365 landmark. "
+             "Failure: relapse or death on or before day 365, or MRD-positive at the landmark. "
+             "Not evaluable: alive and relapse-free, the day-365 window closed on or before the "
+             "cut (or a relapse or death after day 365 ended it) with no assessment in it, "
+             "including patients whose last contact was before the window. Pending: alive and "
+             "relapse-free, the window still open at the cut, no failure yet, whatever the "
+             "assessments so far (a closer assessment may come; an MRD-positive result in an "
+             "open window is pending).",
+             MRD_METHOD_NOTE,
+             "Rates: percentage (successes/denominator; 95% CI); pending patients are in no "
+             "denominator.")
     return Table("14.2.8", "MRD-negative at 1 year", "FAS", data_cut,
-                 ("", header_n("FAS", n)), tuple(body), footnotes=notes, source="06_mrd",
-                 methods=tuple(unique_methods(found)))
+                 ("", header_n("FAS", n)), tuple(body), tuple(indents), notes, "06_mrd",
+                 methods=tuple(unique_methods(lookup.select("MRD1Y"))))
 
 
 def table_14_2_9(rows: Rows, data_cut: str) -> Table:

@@ -3,17 +3,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 
 from haplo_report.formatting import AT_LEAST, fmt_count_percent, fmt_median_range
-from haplo_report.analysis.summaries import GRADE3
+from haplo_report.analysis.summaries import AE_GRADES, FATAL, GRADE3, RELATED, SERIOUS
 from haplo_report.outputs.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame,
                                               code_label, count, header_n, unique_methods, value)
 from haplo_report.outputs.tables.efficacy import stacked_tte_table, subgroup_table
 
 AE_OVERVIEW: tuple[tuple[str, str], ...] = (
-    ("AE=Any", "Any AE"), (GRADE3, f"AE of CTCAE grade {AT_LEAST}3"), ("AESER=Y", "Serious AE"),
-    ("AEREL=Y", "AE related to blinatumomab"), ("AETOXGR=5", "Fatal AE (grade 5)"),
+    ("AE=Any", "Any AE"), (GRADE3, f"AE of CTCAE grade {AT_LEAST}3"), (SERIOUS, "Serious AE"),
+    (RELATED, "AE related to blinatumomab"), (FATAL, "Fatal AE (grade 5)"),
 )
 AESI_LABELS: dict[str, str] = {
     "AESI=CRS": "Cytokine release syndrome", "AESI=ICANS": "Neurotoxicity (ICANS)",
@@ -125,14 +127,6 @@ def outside_safety_note(lookup: RowLookup) -> tuple[str, ...]:
             "outside the safety set (no blinatumomab) had adverse events.",)
 
 
-def _two_columns(lookup: RowLookup, endpoint: str) -> tuple[str, str]:
-    counts = lookup.select(endpoint, "count")
-    if counts.empty:
-        raise TableInputError(f"Table {lookup.number}: no {endpoint} count rows")
-    n = count(counts.iloc[0], "n")
-    return header_n("Any grade", n), header_n(f"Grade {AT_LEAST}3", n)
-
-
 def table_14_3_6(rows: Rows, data_cut: str) -> Table:
     """Adverse events overview (safety set), from ``AE`` count rows."""
     lookup = RowLookup(as_frame(rows), "14.3.6")
@@ -146,58 +140,99 @@ def table_14_3_6(rows: Rows, data_cut: str) -> Table:
                  methods=tuple(dict.fromkeys(row["method"] for _, row in found)))
 
 
-def _any_and_severe_rows(lookup: RowLookup, endpoint: str) -> list[tuple[str, pd.Series,
-                                                                         pd.Series]]:
-    """(subgroup, any-grade row, grade-3-or-worse row) pairs in the rows' order."""
+AE_COLUMN_LABELS: tuple[tuple[str, str], ...] = (  # (subgroup suffix, header) per column
+    ("", "Any grade"), (GRADE3, f"Grade {AT_LEAST}3"), (SERIOUS, "Serious"),
+    (RELATED, "Related to blinatumomab"), (FATAL, "Fatal, grade 5"),
+)
+AE_COUNTING_NOTE = ("Serious, related and fatal: a patient counts when any of their events in "
+                    "the row is. Adverse events up to the data cut, safety set only.")
+SOC_PT_NOTE = ("System organ classes, and preferred terms within them, by decreasing number of "
+               "subjects, then alphabetically. MedDRA coding as supplied.")
+
+
+def _categories(lookup: RowLookup, endpoint: str, suffixes: tuple[str, ...]
+                ) -> list[str]:
+    """The category subgroups of ``endpoint``'s count rows in their order: rows that are not
+    one of a category's columns (ending in one of ``suffixes``), a ``;MAXGRADE=g`` suffix
+    (Table 14.3.8) taken off."""
     counts = lookup.select(endpoint, "count")
-    pairs = []
-    for _, row in counts.iterrows():
-        subgroup = row["subgroup"]
-        if subgroup.endswith(f";{GRADE3}") or subgroup == GRADE3:
-            continue
-        severe = GRADE3 if subgroup == "AE=Any" else f"{subgroup};{GRADE3}"
-        pairs.append((subgroup, row, lookup.get(endpoint, severe, "count")))
-    return pairs
+    if counts.empty:
+        raise TableInputError(f"Table {lookup.number}: no {endpoint} count rows")
+    names = counts["subgroup"].str.replace(r";MAXGRADE=\d+$", "", regex=True)
+    return [name for name in dict.fromkeys(names)
+            if not any(name.endswith(f";{suffix}") for suffix in suffixes)]
+
+
+def _soc_pt_label(subgroup: str) -> tuple[str, int]:
+    if subgroup == "AE=Any":
+        return "Any adverse event", 0
+    if ";PT=" in subgroup:
+        return subgroup.split(";PT=", 1)[1], 1
+    return subgroup.split("=", 1)[1], 0
+
+
+def _aesi_label(subgroup: str) -> tuple[str, int]:
+    if ";PT=" in subgroup:
+        return subgroup.split(";PT=", 1)[1], 1
+    return AESI_LABELS.get(subgroup, subgroup), 0
+
+
+def _column_table(rows: Rows, data_cut: str, *, number: str, title: str, endpoint: str,
+                  columns: tuple[tuple[str, str], ...], label: Callable[[str], tuple[str, int]],
+                  first_header: str, notes: tuple[str, ...]) -> Table:
+    """A safety-set table with one row per category of ``endpoint`` and one column per
+    (subgroup suffix, header) of ``columns``, each cell n (% of the safety set)."""
+    lookup = RowLookup(as_frame(rows), number)
+    suffixes = tuple(suffix for suffix, _ in columns if suffix)
+    body, indents = [], []
+    n = None
+    for category in _categories(lookup, endpoint, suffixes):
+        found = [lookup.get(endpoint, category if not suffix else f"{category};{suffix}",
+                            "count") for suffix, _ in columns]
+        n = count(found[0], "n")
+        text, level = label(category)
+        body.append((text, *(_cell(row) for row in found)))
+        indents.append(level)
+    headers = (first_header, *(header_n(header, n or 0) for _, header in columns))
+    return Table(number, title, "Safety", data_cut, headers, tuple(body), tuple(indents),
+                 (*notes, *outside_safety_note(lookup)), "11_safety",
+                 methods=tuple(unique_methods(lookup.select(endpoint))))
 
 
 def table_14_3_7(rows: Rows, data_cut: str) -> Table:
     """Adverse events by system organ class and preferred term (safety set), from
-    ``AESOCPT`` rows (SOC and PT order as in the rows: by frequency, then name)."""
-    lookup = RowLookup(as_frame(rows), "14.3.7")
-    body, indents = [], []
-    for subgroup, any_row, severe in _any_and_severe_rows(lookup, "AESOCPT"):
-        if subgroup == "AE=Any":
-            label, level = "Any adverse event", 0
-        elif ";PT=" in subgroup:
-            label, level = subgroup.split(";PT=", 1)[1], 1
-        else:
-            label, level = subgroup.split("=", 1)[1], 0
-        body.append((label, _cell(any_row), _cell(severe)))
-        indents.append(level)
-    notes = ("A patient counts once in each system organ class and preferred term. System organ "
-             "classes, and preferred terms within them, by decreasing frequency, then "
-             "alphabetically; MedDRA coding as supplied.", *outside_safety_note(lookup))
-    return Table("14.3.7", "Adverse events by system organ class and preferred term",
-                 "Safety", data_cut,
-                 ("System organ class / preferred term", *_two_columns(lookup, "AESOCPT")),
-                 tuple(body), tuple(indents), notes, "11_safety",
-                 methods=tuple(unique_methods(lookup.select("AESOCPT", "count"))))
+    ``AESOCPT`` rows: any grade, grade >= 3, serious, related to blinatumomab, fatal."""
+    return _column_table(rows, data_cut, number="14.3.7",
+                         title="Adverse events by system organ class and preferred term",
+                         endpoint="AESOCPT", columns=AE_COLUMN_LABELS, label=_soc_pt_label,
+                         first_header="System organ class / preferred term",
+                         notes=(AE_COUNTING_NOTE, SOC_PT_NOTE))
+
+
+def table_14_3_8(rows: Rows, data_cut: str) -> Table:
+    """Adverse events by system organ class, preferred term and maximum CTCAE grade (safety
+    set), from ``AESOCPTGR`` rows: subjects by their worst grade (1-5) in each row."""
+    grades = tuple((f"MAXGRADE={g}", f"Grade {g}") for g in AE_GRADES)
+    return _column_table(
+        rows, data_cut, number="14.3.8",
+        title="Adverse events by system organ class, preferred term and maximum grade",
+        endpoint="AESOCPTGR", columns=grades, label=_soc_pt_label,
+        first_header="System organ class / preferred term",
+        notes=("A patient counts once per row, in the column of their worst CTCAE grade among "
+               "their events in that row (the grades of a row add up to its any-grade count in "
+               "Table 14.3.7). Adverse events up to the data cut, safety set only.",
+               SOC_PT_NOTE))
 
 
 def table_14_3_9(rows: Rows, data_cut: str) -> Table:
-    """Adverse events of special interest (safety set), from ``AESI`` rows."""
-    lookup = RowLookup(as_frame(rows), "14.3.9")
-    body, indents = [], []
-    for subgroup, any_row, severe in _any_and_severe_rows(lookup, "AESI"):
-        nested = ";PT=" in subgroup
-        label = subgroup.split(";PT=", 1)[1] if nested else AESI_LABELS.get(subgroup, subgroup)
-        body.append((label, _cell(any_row), _cell(severe)))
-        indents.append(1 if nested else 0)
-    notes = ("AESI as flagged by the investigator; CMV and EBV reactivation: infections whose "
-             "preferred term names the virus.", *outside_safety_note(lookup))
-    return Table("14.3.9", "Adverse events of special interest", "Safety", data_cut,
-                 ("", *_two_columns(lookup, "AESI")), tuple(body), tuple(indents), notes,
-                 "11_safety", methods=tuple(unique_methods(lookup.select("AESI", "count"))))
+    """Adverse events of special interest (safety set), from ``AESI`` rows, with the columns
+    of Table 14.3.7."""
+    return _column_table(rows, data_cut, number="14.3.9",
+                         title="Adverse events of special interest", endpoint="AESI",
+                         columns=AE_COLUMN_LABELS, label=_aesi_label, first_header="",
+                         notes=(AE_COUNTING_NOTE,
+                                "AESI as flagged by the investigator; CMV and EBV reactivation: "
+                                "infections whose preferred term names the virus."))
 
 
 def table_14_3_10(rows: Rows, data_cut: str) -> Table:
