@@ -56,7 +56,8 @@ def test_project_quarto_yml_is_one_document_not_a_book():
     notebooks = [c for c in chapters if c.name[:2].isdigit()]
     assert [c.name for c in notebooks] == [spec.name for spec in NOTEBOOKS]
     assert [c.part.split()[0] for c in notebooks] == [spec.section for spec in NOTEBOOKS]
-    assert [c.name for c in chapters if c.appendix] == ["validation", "provenance"]
+    assert [c.name for c in chapters if c.appendix] == ["validation", "independent-check",
+                                                        "provenance"]
     assert config["execute"] == {"enabled": False, "echo": False, "warning": False}
 
 

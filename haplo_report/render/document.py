@@ -34,6 +34,8 @@ from haplo_report.paths import QUARTO_YML
 from haplo_report.render.book import (BookError, index_markdown, methods_markdown,
                                       provenance_markdown, run_identity, validation_markdown)
 from haplo_report.render.changes import changes_markdown
+from haplo_report.render.independent_check import CHAPTER as INDEPENDENT_CHECK
+from haplo_report.render.independent_check import independent_check_markdown
 from haplo_report.render.markdown import (CAPTION, TITLE_CLASS, notebook_markdown, parse,
                                           prepare_chapter, raw, short_title, stringify, tlf_id,
                                           walk, write_markdown)
@@ -77,7 +79,8 @@ ABBREVIATIONS: dict[str, str] = {
 class Chapter:
     """One chapter of the report: a generated one or a notebook, with its part."""
 
-    name: str  # "synopsis", "methods", "validation", "provenance" or a notebook name
+    name: str  # "synopsis", "methods", "validation", "independent-check", "provenance" or a
+    # notebook name
     part: str | None = None  # e.g. "14.2 Efficacy"
     appendix: bool = False
 
@@ -107,7 +110,7 @@ class ReportDocument:
         return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp())
 
 
-GENERATED = ("synopsis", "changes", "methods", "validation", "provenance")
+GENERATED = ("synopsis", "changes", "methods", "validation", INDEPENDENT_CHECK, "provenance")
 
 
 def report_chapters(config: dict[str, Any]) -> list[Chapter]:
@@ -312,6 +315,9 @@ def assemble_document(run_dir: Path, folder: Path | None = None) -> ReportDocume
         "validation": validation_markdown(validation),
         "provenance": provenance_markdown(manifest, identity),
     }
+    independent_check = independent_check_markdown(run_dir)
+    if independent_check is not None:  # a run folder without qc.csv: the appendix is left out
+        generated[INDEPENDENT_CHECK] = independent_check
     notebooks = {p.stem: p for p in sorted((run_dir / "notebooks").glob("*.ipynb"))}
     chapters = report_chapters(project)
     missing = [c.name for c in chapters if c.name not in generated and c.name not in notebooks]

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+import importlib
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -39,6 +41,10 @@ from haplo_report.run.kernels import release_memory
 from haplo_report.run.manifest import (MANIFEST, build_manifest, git_state, input_records,
                                        read_manifest, without_timing, write_manifest)
 from haplo_report.run.progress import Progress
+
+# The independent check (lifelines): imported only by a run that gets this far, so that
+# validate, simulate and an up-to-date run do not pay for its import.
+QC_MODULE = "haplo_report.analysis.qc"
 
 
 @dataclass(frozen=True)
@@ -199,6 +205,9 @@ def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folde
             entries[job.name] = {"status": "cached", "start": None, "duration_s": 0.0,
                                  "cache_key": job.key, "outputs": outputs}
             progress.finish(job.name, "cached")
+    if todo:  # lifelines (and scipy.stats) take ~1.2 s to import: done while the kernels work
+        # (not a daemon: a run that stops early waits for the import to finish before exiting)
+        threading.Thread(target=importlib.import_module, args=(QC_MODULE,)).start()
     executed, failures = execute_all(todo, build, jobs, progress, run_metadata,
                                      stall_timeout)
     timings["notebooks"] = time.monotonic() - began
@@ -244,6 +253,14 @@ def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folde
         progress.say(f"up to date: nothing changed since the last run; {folders.final} "
                      "left as it is")
         return RunResult(folders.final, (), cached_names, previous.get("renderer"), True)
+    began = time.monotonic()
+    qc = importlib.import_module(QC_MODULE)  # waits for the warm-up import if it is running
+    try:
+        qc.check_run(build)
+    except qc.QCFailed as exc:
+        write_manifest(manifest(""), build / MANIFEST)
+        raise fail_keeping_build(folders, str(exc)) from None
+    timings["independent_check"] = time.monotonic() - began
     if renderer is not None:
         write_manifest(without_timing(manifest(report_key)), build / MANIFEST)
         progress.say(f"rendering the report ({', '.join(formats)}) with {renderer}")
