@@ -4,26 +4,18 @@
 from __future__ import annotations
 
 import json
-import string
 from pathlib import Path
 
 import pandas as pd
 
 from haplo_report.analysis.comparison import COMPARISON_DIR
-from haplo_report.formatting import fmt_number
+from haplo_report.formatting import escape_markdown, fmt_number
 from haplo_report.limits import MAX_PATIENTS_SHOWN
 from haplo_report.render.book import pipe_table
 
-_PUNCTUATION = str.maketrans({c: "\\" + c for c in string.punctuation})
 STATISTIC_WORDS = {"survival": "survival probability (%)", "cif": "cumulative incidence (%)",
                    "median": "median (days)", "median_followup": "median follow-up (days)",
                    "proportion": "proportion (%)"}
-
-
-def literal(text: object) -> str:
-    """``text`` as literal Markdown: every ASCII punctuation character backslash-escaped, so
-    a value from the data (an adverse-event term, a key) can never become markup."""
-    return str(text).translate(_PUNCTUATION)
 
 
 def _estimate(value: object, statistic: str) -> str:
@@ -54,8 +46,7 @@ def _headlines(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _listing(frame: pd.DataFrame, caption: str, what: str) -> list[str]:
     """A table of at most :data:`MAX_PATIENTS_SHOWN` rows, saying where the rest are."""
-    shown = frame.head(MAX_PATIENTS_SHOWN).map(literal)
-    parts = [pipe_table(shown, caption)]
+    parts = [pipe_table(frame.head(MAX_PATIENTS_SHOWN), caption)]  # cells escaped there
     if len(frame) > MAX_PATIENTS_SHOWN:
         parts.append(f"The first {MAX_PATIENTS_SHOWN} of {len(frame)} {what} are shown; all are "
                      f"in `{COMPARISON_DIR}/` of the run folder.\n")
@@ -71,7 +62,7 @@ def changes_markdown(run_dir: Path) -> str:
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     if "note" in summary:
         note = summary["note"]
-        return f"# Changes since the previous data cut\n\n{literal(note[:1].upper() + note[1:])}.\n"
+        return f"# Changes since the previous data cut\n\n{escape_markdown(note[:1].upper() + note[1:])}.\n"
     previous = summary["previous_cut"]
     patients = pd.read_csv(folder / "patients.csv", dtype=str, keep_default_na=False)
     events = pd.read_csv(folder / "new_events.csv", dtype=str, keep_default_na=False)
