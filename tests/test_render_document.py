@@ -265,3 +265,13 @@ def test_reference_docx_carries_page_size_header_footer_and_styles(tmp_path):
     for name in ("Table Caption", "Image Caption"):
         style = reference.styles[name]
         assert style.font.bold and not style.font.italic and style.paragraph_format.keep_with_next
+
+
+def test_prose_columns_get_more_width_than_number_columns():
+    from haplo_report.render.markdown import _column_kind
+
+    body = [["Data cut", "Only information dated on or before the cut is used"],
+            ["Landmarks", "Days 100, 365, 730; beyond the last observed time NE"]]
+    assert _column_kind(body, 1) == "text"
+    numbers = [["Age", "37 (32, 44.8)"], ["Range", "16–56"], ["Median", "Not reached"]]
+    assert _column_kind(numbers, 1) == "number"

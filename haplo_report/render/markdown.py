@@ -35,7 +35,10 @@ UNBREAKABLE_LINES = 32
 # Pandoc's Markdown reader gives a pipe table relative column widths (from its dashes) when a
 # row is wider than this; then the widths written must be the fitted ones (see _fit_widths).
 READER_COLUMNS = 72
-_WIDTH_CAPS = (40, 24)  # characters a column may claim: first (labels), others (numbers)
+# Characters a column may claim: the first (labels), text columns (prose such as the methods
+# chapter's rules or the synopsis' methods), and number columns.
+_WIDTH_CAPS = {"label": 40, "text": 80, "number": 24}
+_NUMBER_START = re.compile(r"^[\d(<>≥≤−\-+.]")
 # Tables written as pipe tables only: every cell of the report is one line of text, and a
 # grid table's column widths would follow its longest cell instead of the fitted widths.
 PIPE_MARKDOWN = "markdown-simple_tables-multiline_tables-grid_tables-smart"
@@ -308,6 +311,13 @@ def _lines(group: list[Any]) -> int:
     return 2 + len(_rows(table)) + note_lines
 
 
+def _column_kind(body: list[list[str]], i: int) -> str:
+    """"number" when most filled cells of column ``i`` start like a number, else "text"."""
+    cells = [row[i].strip() for row in body if i < len(row) and row[i].strip()]
+    numeric = sum(1 for cell in cells if _NUMBER_START.match(cell))
+    return "number" if numeric * 2 >= len(cells) else "text"
+
+
 def _fit_widths(table: dict[str, Any]) -> None:
     """Column widths fitted to the content, in place.
 
@@ -327,7 +337,7 @@ def _fit_widths(table: dict[str, Any]) -> None:
     need = []
     for i in range(columns):
         words = max((len(w) for w in header[i].split()), default=0) if i < len(header) else 0
-        cap = _WIDTH_CAPS[0] if i == 0 else _WIDTH_CAPS[1]
+        cap = _WIDTH_CAPS["label" if i == 0 else _column_kind(rows[1:], i)]
         need.append(max(words, min(longest[i], cap), 4) + 3)  # + cell padding
     total = sum(need)
     for spec, width in zip(table["c"][2], need):
