@@ -15,16 +15,16 @@ import datetime as dt
 import re
 import shutil
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import nbformat
 import pypandoc
 
 from haplo_report.run.cache import NotebookJob
 from haplo_report.run.errors import NotebookFailed
-from haplo_report.run.kernels import KernelPool
+from haplo_report.run.kernels import Kernel, KernelPool
 from haplo_report.run.progress import Progress
 
 
@@ -118,10 +118,37 @@ def _first_line(text: str, limit: int = 200) -> str:
     return line if len(line) <= limit else line[:limit] + "..."
 
 
-def execute_one(job: NotebookJob, build: Path, kernels: KernelPool,
+def _engine() -> str:
+    """papermill's nbclient engine executing on a kernel's existing client (registered once).
+
+    papermill's own engine starts a new client per notebook, and nbclient readies it with
+    jupyter_client's ``wait_for_ready``, which waits until IOPub has been quiet for 0.2 s; a
+    client given to nbclient is used as it is (nbclient reads only replies to its requests).
+    """
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class ExistingClientEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, *, kernel: Kernel,
+                                     execution_timeout: float, **kwargs: Any) -> Any:
+            client = PapermillNotebookClient(nb_man, km=kernel.manager, kernel_name=kernel_name,
+                                             timeout=execution_timeout, log_output=False)
+            client.kc = kernel.client
+            return client.execute()
+
+    papermill_engines.register(_ENGINE, ExistingClientEngine)
+    return _ENGINE
+
+
+_ENGINE = "haplo-report-kernel"
+
+
+def execute_one(kernels: Callable[[], Kernel], job: NotebookJob, build: Path,
                 run_metadata: dict[str, Any], stall_timeout: float = STALL_TIMEOUT_S
                 ) -> dict[str, Any]:
-    """Execute one notebook into ``build/notebooks``; its outputs go to ``.staging/<name>``.
+    """Execute one notebook on the kernel ``kernels()`` gives (:meth:`KernelPool.submit`) into
+    ``build/notebooks``; its outputs go to ``.staging/<name>``.
 
     ``run_metadata`` (run id, suite version, git commit, input hash) goes into the executed
     notebook's metadata with the notebook's parameters and the hashes of the data it reads.
@@ -143,10 +170,13 @@ def execute_one(job: NotebookJob, build: Path, kernels: KernelPool,
     entry: dict[str, Any] = {"start": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                              "cache_key": job.key, "status": "executed"}
     began = time.monotonic()
+    kernel: Kernel | None = None
     try:
+        kernel = kernels()
+        kernel.reset(staging)
         papermill.execute_notebook(
             str(job.source), str(output), parameters=injected, kernel_name="python3",
-            progress_bar=False, log_output=False, km=kernels.kernel(staging),
+            engine_name=_engine(), progress_bar=False, log_output=False, kernel=kernel,
             execution_timeout=stall_timeout)
     except PapermillExecutionError as exc:
         entry["error"] = (f"notebook {job.name} failed in cell In [{exc.exec_count}]: "
@@ -165,7 +195,8 @@ def execute_one(job: NotebookJob, build: Path, kernels: KernelPool,
     entry["duration_s"] = round(time.monotonic() - began, 3)
     if "error" in entry:
         entry["status"] = "failed"
-        kernels.discard()
+        if kernel is not None:  # its state is unknown: the worker starts a new one if needed
+            kernel.shutdown()
     if output.is_file():
         _make_reproducible(output, job.name, {
             **run_metadata, "parameters": injected, "data_sha256": job.data,
@@ -206,16 +237,15 @@ def execute_all(todo: list[NotebookJob], build: Path, jobs: int, progress: Progr
     entries: dict[str, dict[str, Any]] = {}
     failures: list[str] = []
     waiting = list(todo)
-    kernels = KernelPool(build / ".work" / "logs")
+    kernels = KernelPool(build / ".work" / "logs", min(jobs, len(todo)), build)
     running: dict[Future, NotebookJob] = {}
-    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="notebook")
     try:
         while waiting or running:
             while waiting and not failures and len(running) < jobs:
                 job = waiting.pop(0)
                 progress.start(job.name)
-                running[pool.submit(execute_one, job, build, kernels, run_metadata,
-                                     stall_timeout)] = job
+                running[kernels.submit(execute_one, job, build, run_metadata,
+                                       stall_timeout)] = job
             if not running:
                 break
             done, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
@@ -235,6 +265,5 @@ def execute_all(todo: list[NotebookJob], build: Path, jobs: int, progress: Progr
                 entries[job.name] = {**entry, "outputs": sorted(outputs)}
                 progress.finish(job.name, entry["status"])
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
         kernels.close()
     return entries, failures
