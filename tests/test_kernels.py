@@ -42,12 +42,12 @@ def test_every_line_printed_arrives_while_the_machine_is_busy(tmp_path):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
         try:
-            pool = KernelPool(build / ".work" / "logs", 1, tmp_path, warm_up="")
+            pool = KernelPool(1, warm_up="")
             jobs = [_notebook(tmp_path / "src", "busy", f"for i in range({LINES}):\n"
                               "    print(f'line {i}')"),
                     _notebook(tmp_path / "src", "again", "print('second notebook, same kernel')")]
             entries = [pool.submit(execute_one, job, build, {}, 600.0).result() for job in jobs]
-            pool.close()
+            pool.close(keep_logs=build / ".work" / "logs")
         finally:
             for burner in burners:
                 burner.kill()
@@ -65,14 +65,14 @@ def test_every_line_printed_arrives_while_the_machine_is_busy(tmp_path):
 def test_a_failed_notebook_gets_a_new_kernel_and_none_is_left_running(tmp_path):
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     build = tmp_path / "build"
-    pool = KernelPool(build / ".work" / "logs", 1, tmp_path, warm_up="")
+    pool = KernelPool(1, warm_up="")
     try:
         fail = _notebook(tmp_path / "src", "fail", "x = 1", "raise ValueError('no')")
         after = _notebook(tmp_path / "src", "after", "print('x' in dir())")
         failed = pool.submit(execute_one, fail, build, {}, 600.0).result()
         fine = pool.submit(execute_one, after, build, {}, 600.0).result()
     finally:
-        pool.close()
+        pool.close(keep_logs=build / ".work" / "logs")
     assert failed["status"] == "failed" and "ValueError: no" in failed["error"]
     assert fine["status"] == "executed"
     assert _stream_text(build / "notebooks" / "after.ipynb") == "False\n"

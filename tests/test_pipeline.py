@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pandas as pd
+import psutil
 import pytest
 
 from haplo_report import run as pipeline
@@ -176,12 +177,15 @@ def test_invalid_cut_lists_violations_and_writes_nothing(tmp_path):
     shutil.copytree(VALID_CUT, cut)
     text = (cut / "subjects.csv").read_text().replace(",M,", ",X,", 1)
     (cut / "subjects.csv").write_text(text)
+    children = {p.pid for p in psutil.Process().children(recursive=True)}
     with pytest.raises(pipeline.RunFailed) as caught:
         run_fake(make_params(tmp_path / "output", data_dir=cut), (BETA,))
     message = str(caught.value)
     assert "subjects.csv" in message and "SEX" in message and "'X'" in message
     assert "1 violation(s)" in message
     assert not (tmp_path / "output").exists()
+    # the kernel started before validation was shut down with the failed run
+    assert {p.pid for p in psutil.Process().children(recursive=True)} - children == set()
 
 
 class _Terminal(io.StringIO):

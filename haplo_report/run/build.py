@@ -34,10 +34,10 @@ from haplo_report.run import cache
 from haplo_report.run.cache import NotebookJob
 from haplo_report.run.collect import collect_results, validation_record, write_data
 from haplo_report.run.errors import NotebookFailed, RunFailed
-from haplo_report.run.execute import STALL_TIMEOUT_S, execute_all
+from haplo_report.run.execute import STALL_TIMEOUT_S, HtmlCopies, execute_all
 from haplo_report.run.folder import (cut_lock, fail_keeping_build, fast_path_lock, os_error_message,
                                      recover, remove_tree, swap_into_place)
-from haplo_report.run.kernels import release_memory
+from haplo_report.run.kernels import KernelPool, release_memory
 from haplo_report.run.manifest import (MANIFEST, build_manifest, git_state, input_records,
                                        read_manifest, without_timing, write_manifest)
 from haplo_report.run.progress import Progress
@@ -96,6 +96,26 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
                 raise RunFailed(os_error_message(exc, folders)) from None
         if result is not None:
             return result
+    # Kernels start now and import the suite while this process validates and derives: all
+    # of them for a cold run, one when earlier outputs may be taken over (more are started
+    # once the notebooks to execute are known).
+    cold = force or not (folders.final / MANIFEST).is_file()
+    kernels = KernelPool(min(jobs, len(notebooks)) if cold else min(1, len(notebooks)))
+    try:
+        return _validate_and_build(params, folders, compare_with, kernels, key, jobs=jobs,
+                                   force=force, formats=tuple(formats), notebooks=notebooks,
+                                   notebooks_dir=Path(notebooks_dir), renderer=renderer,
+                                   progress=progress, stream=stream, stall_timeout=stall_timeout)
+    finally:
+        kernels.close()  # at once on any failure; after the notebooks, already closed
+
+
+def _validate_and_build(params: Params, folders: RunFolders, compare_with: Path | None,
+                        kernels: KernelPool, key: str | None, *, jobs: int, force: bool,
+                        formats: tuple[str, ...], notebooks: tuple[NotebookSpec, ...],
+                        notebooks_dir: Path, renderer: str | None, progress: Progress,
+                        stream: TextIO | None, stall_timeout: float) -> RunResult:
+    """Validate, derive, write the derived data and build (:func:`run` after its fast path)."""
     timings: dict[str, float] = {}
     # the run's date, printed on the report's title page and footer (only the report shows it)
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
@@ -137,8 +157,8 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
             del derived
             release_memory()
             timings["derived_data_and_keys"] = time.monotonic() - began
-            return _build(params, planned, inputs, folders, compare_with, jobs=jobs, force=force,
-                          formats=tuple(formats), renderer=renderer, progress=progress,
+            return _build(params, planned, inputs, folders, compare_with, kernels, jobs=jobs,
+                          force=force, formats=formats, renderer=renderer, progress=progress,
                           timings=timings, run_key=key or "", rows=rows,
                           stall_timeout=stall_timeout, started=started)
         except KeyboardInterrupt:
@@ -178,7 +198,7 @@ def check_run_options(jobs: int, formats: tuple[str, ...], stall_timeout: float)
 
 
 def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folders: RunFolders,
-           compare_with: Path | None,
+           compare_with: Path | None, kernels: KernelPool,
            *, jobs: int, force: bool, formats: tuple[str, ...], renderer: str | None,
            progress: Progress, timings: dict[str, float], run_key: str,
            rows: list[ResultRow], stall_timeout: float, started: str = "") -> RunResult:
@@ -209,8 +229,30 @@ def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folde
         # (not a daemon: a run that stops early waits for the import to finish before exiting)
         threading.Thread(target=importlib.import_module, args=(QC_MODULE,)).start()
     executed, failures = execute_all(todo, build, jobs, progress, run_metadata,
-                                     stall_timeout)
+                                     stall_timeout, kernels)
     timings["notebooks"] = time.monotonic() - began
+    # written while the run collects and renders; waited for before the final manifest
+    copies = HtmlCopies([build / "notebooks" / f"{name}.ipynb" for name, entry in executed.items()
+                         if f"notebooks/{name}.ipynb" in entry["outputs"]])
+    try:
+        return _finish(params, planned, inputs, folders, compare_with, entries, executed,
+                       failures, copies, todo=todo, previous=previous, git=git, records=records,
+                       run_id=run_id, formats=formats, renderer=renderer, progress=progress,
+                       timings=timings, run_key=run_key, rows=rows)
+    finally:
+        copies.join()  # an interrupted or failed run removes or keeps the build: not while written
+
+
+def _finish(params: Params, planned: list[NotebookJob], inputs: list[Path], folders: RunFolders,
+            compare_with: Path | None, entries: dict[str, dict[str, Any]],
+            executed: dict[str, dict[str, Any]], failures: list[str], copies: HtmlCopies,
+            *, todo: list[NotebookJob], previous: dict[str, Any] | None, git: dict[str, Any],
+            records: Any, run_id: str, formats: tuple[str, ...], renderer: str | None,
+            progress: Progress, timings: dict[str, float], run_key: str,
+            rows: list[ResultRow]) -> RunResult:
+    """Collect, render and swap the build into place once its notebooks have run
+    (``copies``: the HTML copies being written, in the build before any manifest lists it)."""
+    build = folders.build
     entries.update(executed)
     entries = {job.name: entries[job.name] for job in planned if job.name in entries}
 
@@ -235,6 +277,7 @@ def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folde
         progress.say(summary["note"] if "note" in summary
                      else "\n".join(summary_lines(summary)))
     if failures:
+        copies.wait()
         write_manifest(manifest(""), build / MANIFEST)
         raise fail_keeping_build(folders, "\n".join(failures))
     remove_tree(build / ".staging")
@@ -258,9 +301,11 @@ def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folde
     try:
         qc.check_run(build)
     except qc.QCFailed as exc:
+        copies.wait()
         write_manifest(manifest(""), build / MANIFEST)
         raise fail_keeping_build(folders, str(exc)) from None
     timings["independent_check"] = time.monotonic() - began
+    copies.wait()
     if renderer is not None:
         write_manifest(without_timing(manifest(report_key)), build / MANIFEST)
         progress.say(f"rendering the report ({', '.join(formats)}) with {renderer}")

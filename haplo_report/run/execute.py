@@ -1,5 +1,5 @@
 """Executing notebooks with papermill on the kernel pool, in parallel, each into its own
-staging folder; an offline HTML copy of each executed notebook.
+staging folder; offline HTML copies of the executed notebooks.
 
 Notebooks are executed as they will be re-executed in the delivered run folder: with
 ``data_dir = "data"`` and ``out_dir = "."``, in a kernel whose working folder is the notebook's
@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
@@ -97,12 +98,11 @@ def _markdown_as_html(notebook: nbformat.NotebookNode) -> None:
         output.data["text/html"] = part
 
 
-def write_html(notebook_path: Path) -> Path:
+def write_html(notebook_path: Path, exporter: Any = None) -> Path:
     """An offline HTML copy of an executed notebook (images embedded, no other hosts; tables
-    and notes rendered by pandoc as in the report)."""
-    from nbconvert import HTMLExporter  # imported here: a run with nothing to do starts faster
-
-    exporter = HTMLExporter(template_name="lab", embed_images=True)
+    and notes rendered by pandoc as in the report); ``exporter``: one from :func:`html_exporter`
+    to reuse (making one costs about as much as exporting a notebook)."""
+    exporter = exporter or html_exporter()
     notebook = nbformat.read(notebook_path, as_version=4)
     _markdown_as_html(notebook)
     body, _ = exporter.from_notebook_node(notebook)
@@ -111,6 +111,43 @@ def write_html(notebook_path: Path) -> Path:
     html = notebook_path.with_suffix(".html")
     html.write_text(body, encoding="utf-8")
     return html
+
+
+def html_exporter() -> Any:
+    """nbconvert's HTML exporter for the copies (lab template, images embedded)."""
+    from nbconvert import HTMLExporter  # imported here: a run with nothing to do starts faster
+
+    return HTMLExporter(template_name="lab", embed_images=True)
+
+
+class HtmlCopies:
+    """The HTML copies of executed notebooks, written by one reused exporter in a thread while
+    the run collects results and renders (pandoc and Typst run in other processes), instead of
+    in the notebook workers on the way to the report."""
+
+    def __init__(self, notebooks: list[Path]) -> None:
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._write, args=(notebooks,),
+                                        name="html-copies", daemon=True)
+        self._thread.start()
+
+    def _write(self, notebooks: list[Path]) -> None:
+        try:
+            exporter = html_exporter() if notebooks else None
+            for path in notebooks:
+                write_html(path, exporter)
+        except BaseException as exc:  # noqa: BLE001 - raised by wait() in the run's thread
+            self._error = exc
+
+    def wait(self) -> None:
+        """Until every copy is written; the first error of writing them, raised again."""
+        self.join()
+        if self._error is not None:
+            raise self._error
+
+    def join(self) -> None:
+        """Until the thread has ended (written every copy or stopped at an error)."""
+        self._thread.join()
 
 
 def _first_line(text: str, limit: int = 200) -> str:
@@ -201,7 +238,6 @@ def execute_one(kernels: Callable[[], Kernel], job: NotebookJob, build: Path,
         _make_reproducible(output, job.name, {
             **run_metadata, "parameters": injected, "data_sha256": job.data,
             "cache_key": job.key})
-        write_html(output)
     return entry
 
 
@@ -224,10 +260,14 @@ def merge_staging(name: str, build: Path) -> list[str]:
 
 
 def execute_all(todo: list[NotebookJob], build: Path, jobs: int, progress: Progress,
-                run_metadata: dict[str, Any], stall_timeout: float = STALL_TIMEOUT_S
+                run_metadata: dict[str, Any], stall_timeout: float = STALL_TIMEOUT_S,
+                kernels: KernelPool | None = None
                 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """Execute ``todo``, at most ``jobs`` at once (``run_metadata``: as for
-    :func:`execute_one`); per-notebook entries and failure messages.
+    :func:`execute_one`); per-notebook entries and failure messages. Each executed notebook's
+    outputs name its HTML copy, written afterwards by :class:`HtmlCopies`. ``kernels``: a pool
+    already started (grown to ``jobs`` workers as needed), else one is made; either way it is
+    closed at the end, its kernels' logs kept in ``build/.work/logs``.
 
     A notebook is handed to a worker only when one is free, so nothing waits in a queue: after
     a failure no further notebook starts, the running ones finish (a cell running longer than
@@ -237,7 +277,8 @@ def execute_all(todo: list[NotebookJob], build: Path, jobs: int, progress: Progr
     entries: dict[str, dict[str, Any]] = {}
     failures: list[str] = []
     waiting = list(todo)
-    kernels = KernelPool(build / ".work" / "logs", min(jobs, len(todo)), build)
+    kernels = kernels or KernelPool(0)
+    kernels.grow(min(jobs, len(todo)))
     running: dict[Future, NotebookJob] = {}
     try:
         while waiting or running:
@@ -253,8 +294,8 @@ def execute_all(todo: list[NotebookJob], build: Path, jobs: int, progress: Progr
             for future in done:
                 job = running.pop(future)
                 entry = future.result()
-                outputs = [f"notebooks/{job.name}.{suffix}" for suffix in ("ipynb", "html")
-                           if (build / "notebooks" / f"{job.name}.{suffix}").is_file()]
+                outputs = ([f"notebooks/{job.name}.{suffix}" for suffix in ("ipynb", "html")]
+                           if (build / "notebooks" / f"{job.name}.ipynb").is_file() else [])
                 if entry["status"] == "executed":
                     try:
                         outputs += merge_staging(job.name, build)
@@ -265,5 +306,5 @@ def execute_all(todo: list[NotebookJob], build: Path, jobs: int, progress: Progr
                 entries[job.name] = {**entry, "outputs": sorted(outputs)}
                 progress.finish(job.name, entry["status"])
     finally:
-        kernels.close()
+        kernels.close(keep_logs=build / ".work" / "logs")
     return entries, failures

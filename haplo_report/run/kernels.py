@@ -4,7 +4,9 @@ notebooks, reset between notebooks; the memory release shared by the run and its
 from __future__ import annotations
 
 import queue
+import shutil
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import Future
@@ -204,15 +206,17 @@ class KernelPool:
     Starting a kernel and importing pandas, scipy, matplotlib and the suite takes 2-3 s of CPU,
     more than most notebooks' own work; reusing the kernel (reset by :data:`_FRESH_START`) pays
     it once per worker instead of once per notebook, and one client per kernel pays the
-    connection handshake once too. Kernels start when the pool is made (``warm_up`` run in
-    each), so they import while the run does other work. A kernel whose notebook failed is
-    shut down (:meth:`Kernel.shutdown`) and a new one started for the worker's next notebook.
-    Kernel output goes to ``logs/kernel-<n>.log``; :meth:`close` shuts everything down.
+    connection handshake once too. Kernels start when the pool is made or grown (``warm_up``
+    run in each), so they import while the run validates and derives. A kernel whose notebook
+    failed is shut down (:meth:`Kernel.shutdown`) and a new one started for the worker's next
+    notebook. Kernel output goes to ``kernel-<n>.log`` in a temporary folder, copied out by
+    :meth:`close`, which shuts everything down.
     """
 
-    def __init__(self, logs: Path, workers: int, cwd: Path, warm_up: str = WARM_UP) -> None:
-        self._logs = logs
-        self._cwd = cwd
+    def __init__(self, workers: int, warm_up: str = WARM_UP) -> None:
+        # the kernels' first working folder and their logs, until :meth:`close` (the build
+        # folder does not exist yet when they start)
+        self._home = Path(tempfile.mkdtemp(prefix="haplo-report-kernels-"))
         self._warm_up = warm_up
         self._queue: queue.SimpleQueue[tuple[Future, Callable[..., Any], tuple] | None] = (
             queue.SimpleQueue())
@@ -240,21 +244,28 @@ class KernelPool:
         self._queue.put((future, fn, args))
         return future
 
-    def close(self) -> None:
-        """Shut down every kernel (each in its own thread) and end the workers."""
+    def close(self, keep_logs: Path | None = None) -> None:
+        """Shut down every kernel (each in its own thread), end the workers and copy the
+        kernels' logs into ``keep_logs`` (``kernel-<n>.log``) if given. Closing again does
+        nothing."""
         for _ in self._threads:
             self._queue.put(None)
         for thread in self._threads:
             thread.join()
         self._threads = []
+        if self._home.is_dir():
+            if keep_logs is not None:
+                keep_logs.mkdir(parents=True, exist_ok=True)
+                for log in sorted(self._home.glob("kernel-*.log")):
+                    shutil.copyfile(log, keep_logs / log.name)
+            shutil.rmtree(self._home, ignore_errors=True)
 
     def _start(self) -> Kernel:
         with self._lock:
-            self._logs.mkdir(parents=True, exist_ok=True)
             self._kernels_started += 1
-            log = (self._logs / f"kernel-{self._kernels_started}.log").open("w", encoding="utf-8")
+            log = (self._home / f"kernel-{self._kernels_started}.log").open("w", encoding="utf-8")
         try:
-            return Kernel(log, self._cwd, self._warm_up)
+            return Kernel(log, self._home, self._warm_up)
         except BaseException:
             log.close()
             raise
