@@ -330,5 +330,5 @@ def test_library_versions_are_in_the_keys(previous, validations, monkeypatch):
     monkeypatch.setattr(cache, "toolchain_versions", lambda renderer: {**tools, "lifelines": "0.0"})
     assert run_fake(make_params(previous)).executed == ("01_alpha", "02_beta")
     assert set(manifest.COMPUTING) >= {"pandas", "numpy", "scipy", "lifelines", "matplotlib",
-                                       "seaborn", "pandera"}
+                                       "pandera"}
     assert set(tools) >= {"python", "pandas", "lifelines", "pandoc", "typst"}

@@ -19,7 +19,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+from cycler import cycler  # noqa: E402
+from matplotlib.colors import to_rgb  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.legend_handler import HandlerTuple  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
@@ -52,14 +53,42 @@ TIMELINE_EVENTS: dict[str, tuple[str, str]] = {  # event -> (marker, colour)
 }
 
 
+# seaborn's "colorblind" palette and what its set_theme(style="ticks", context="paper",
+# palette="colorblind") changes in matplotlib's settings, written out: importing seaborn
+# imports scipy.stats (0.7 s per kernel) for a style, a palette and despine.
+COLORBLIND = tuple(to_rgb(c) for c in ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc",
+                                       "#ca9161", "#fbafe4", "#949494", "#ece133", "#56b4e9"))
+_PAPER = 0.8  # seaborn's "paper" context: its "notebook" sizes times 0.8
+_PAPER_TICKS = {
+    "axes.axisbelow": True, "axes.edgecolor": ".15", "axes.labelcolor": ".15",
+    "axes.linewidth": 1.25 * _PAPER, "axes.prop_cycle": cycler(color=COLORBLIND),
+    "axes.labelsize": 12 * _PAPER, "axes.titlesize": 12 * _PAPER, "font.size": 12 * _PAPER,
+    "legend.fontsize": 11 * _PAPER, "legend.title_fontsize": 12 * _PAPER, "grid.color": ".8",
+    "lines.linewidth": 1.5 * _PAPER, "lines.markersize": 6 * _PAPER,
+    "lines.solid_capstyle": "round", "patch.edgecolor": "w", "patch.force_edgecolor": True,
+    "patch.linewidth": 1 * _PAPER, "text.color": ".15",
+    **{f"{axis}.{key}": value for axis in ("xtick", "ytick") for key, value in (
+        ("color", ".15"), ("labelsize", 11 * _PAPER), ("major.size", 6 * _PAPER),
+        ("major.width", 1.25 * _PAPER), ("minor.size", 4 * _PAPER),
+        ("minor.width", 1 * _PAPER))},
+}
+
+
 def set_style() -> None:
-    """The one style of every figure: seaborn ticks, paper context, colour-blind palette, the
-    report's typeface (:data:`haplo_report.typeface.FAMILY`)."""
-    sns.set_theme(style="ticks", context="paper", palette="colorblind")
+    """The one style of every figure: seaborn's ticks style, paper context and colour-blind
+    palette (:data:`_PAPER_TICKS`), the report's typeface
+    (:data:`haplo_report.typeface.FAMILY`)."""
+    plt.rcParams.update(_PAPER_TICKS)
     plt.rcParams.update({"svg.hashsalt": SVG_SALT, "figure.dpi": 100,
                          "font.family": "sans-serif", "font.sans-serif": [FAMILY],
                          "axes.titleweight": "bold", "legend.frameon": False,
                          "hatch.linewidth": 0.6})
+
+
+def _despine(axis: plt.Axes, *, left: bool = False, bottom: bool = False) -> None:
+    """No top or right spine (nor left/bottom when asked), as seaborn's despine draws it."""
+    for side, hidden in (("top", True), ("right", True), ("left", left), ("bottom", bottom)):
+        axis.spines[side].set_visible(not hidden)
 
 
 def _check_table(name: str, table: pd.DataFrame) -> pd.DataFrame:
@@ -178,7 +207,7 @@ def _curve_figure(fits: Mapping[str, pd.DataFrame], *, start: float, title: str,
     figure = plt.figure(figsize=(6.5, 3.9 + 0.22 * len(rows)), layout="constrained")
     grid = figure.add_gridspec(2, 1, height_ratios=[5, 0.7 + 0.3 * len(rows)])
     axis, risk = figure.add_subplot(grid[0]), figure.add_subplot(grid[1])
-    colours = sns.color_palette("colorblind", len(tables))
+    colours = [COLORBLIND[i % len(COLORBLIND)] for i in range(len(tables))]
     handles: list[object] = []
     highest, censor_drawn = 0.0, False
     for i, (name, table) in enumerate(tables.items()):
@@ -222,8 +251,8 @@ def _curve_figure(fits: Mapping[str, pd.DataFrame], *, start: float, title: str,
              yticks=range(len(rows)), yticklabels=list(reversed(list(rows))))
     risk.tick_params(axis="y", length=0, labelsize=size, pad=12)  # clear of the first number
     risk.set_title("Number at risk", fontsize=size, loc="left", fontweight="bold")
-    sns.despine(ax=risk, left=True, bottom=True)
-    sns.despine(ax=axis)
+    _despine(risk, left=True, bottom=True)
+    _despine(axis)
     return figure
 
 
@@ -309,7 +338,7 @@ def swimmer_figure(timeline: pd.DataFrame, *, title: str = "",
         axis.set_title(title)
     axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7, title="Event",
                 title_fontsize=7)
-    sns.despine(ax=axis)
+    _despine(axis)
     figure.tight_layout()
     return figure
 
@@ -358,7 +387,7 @@ def mrd_status_bars(timeline: pd.DataFrame, *, title: str,
         bottom += counts[status].to_numpy()
     axis.set(ylabel="Patients", title=title)
     axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7)
-    sns.despine(ax=axis)
+    _despine(axis)
     figure.tight_layout()
     return figure
 

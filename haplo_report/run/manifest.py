@@ -28,8 +28,8 @@ TIMING_KEYS: tuple[str, ...] = ("start", "duration_s")  # per notebook, wall-clo
 
 # Installed distributions whose version can change a number, a table, a figure or a notebook's
 # HTML copy (nbconvert, and pandoc through pypandoc-binary), and those that render the report.
-COMPUTING: tuple[str, ...] = ("pandas", "numpy", "scipy", "lifelines", "matplotlib", "seaborn",
-                              "pandera", "pyarrow", "nbconvert", "pypandoc-binary")
+COMPUTING: tuple[str, ...] = ("pandas", "numpy", "scipy", "lifelines", "matplotlib", "pandera",
+                              "pyarrow", "nbconvert", "pypandoc-binary")
 RENDERING: tuple[str, ...] = ("pypandoc-binary", "typst", "python-docx")
 
 
