@@ -13,7 +13,7 @@ import papermill
 
 from haplo_report import plan
 from haplo_report.analysis.derive import derive_cut
-from haplo_report.run.manifest import build_manifest, write_manifest
+from haplo_report.run.manifest import build_manifest, git_state, write_manifest
 from haplo_report.params import load_params
 from haplo_report.paths import NOTEBOOKS_DIR
 from haplo_report.run.cache import suite_fingerprint
@@ -42,8 +42,9 @@ def main(params_path: Path, out: Path) -> None:
     renderer = choose_renderer()
     notebooks = {spec.name: {"status": "executed"} for spec in plan.NOTEBOOKS}
     write_manifest(build_manifest(params, inputs=list(cut.files.values()), run_dir=out,
-                                  notebooks=notebooks, renderer=renderer, report_key="",
-                                  suite=suite_fingerprint()), out / "manifest.json")
+                                  final=out, notebooks=notebooks, renderer=renderer,
+                                  report_key="", suite=suite_fingerprint(), run_id="baseline",
+                                  git=git_state()), out / "manifest.json")
     render_report(out, renderer=renderer)
 
 

@@ -238,7 +238,7 @@ def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folde
         return _finish(params, planned, inputs, folders, compare_with, entries, executed,
                        failures, copies, todo=todo, previous=previous, git=git, records=records,
                        run_id=run_id, formats=formats, renderer=renderer, progress=progress,
-                       timings=timings, run_key=run_key, rows=rows)
+                       timings=timings, run_key=run_key, rows=rows, started=started)
     finally:
         copies.join()  # an interrupted or failed run removes or keeps the build: not while written
 
@@ -249,7 +249,7 @@ def _finish(params: Params, planned: list[NotebookJob], inputs: list[Path], fold
             *, todo: list[NotebookJob], previous: dict[str, Any] | None, git: dict[str, Any],
             records: Any, run_id: str, formats: tuple[str, ...], renderer: str | None,
             progress: Progress, timings: dict[str, float], run_key: str,
-            rows: list[ResultRow]) -> RunResult:
+            rows: list[ResultRow], started: str) -> RunResult:
     """Collect, render and swap the build into place once its notebooks have run
     (``copies``: the HTML copies being written, in the build before any manifest lists it)."""
     build = folders.build
