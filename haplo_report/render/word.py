@@ -24,6 +24,7 @@ from docx.shared import Cm, Pt, RGBColor
 from docx.table import Table
 
 from haplo_report.outputs.tables.core import save_docx
+from haplo_report.outputs.tables.word import page_field
 from haplo_report.render.markdown import NOTES_DOCX_STYLE, TITLE_DOCX_STYLES
 
 FONT = "Arial"  # the per-table Word files' font (outputs.tables.core), so both look alike
@@ -57,19 +58,6 @@ class Furniture:
     @property
     def footer(self) -> str:
         return f"Report version {self.version}, run {self.run_date}   Confidential"
-
-
-def _field(paragraph, instruction: str) -> None:
-    """A simple field (PAGE, NUMPAGES) at the end of a paragraph: Word and LibreOffice
-    compute it while laying out the page, without asking to update anything."""
-    field = OxmlElement("w:fldSimple")
-    field.set(qn("w:instr"), instruction)
-    run = OxmlElement("w:r")
-    text = OxmlElement("w:t")
-    text.text = "1"
-    run.append(text)
-    field.append(run)
-    paragraph._p.append(field)
 
 
 def _tab_stops(paragraph, width) -> None:
@@ -134,9 +122,9 @@ def write_reference_docx(path: Path, furniture: Furniture) -> Path:
     footer = section.footer.paragraphs[0]
     footer.text = f"{furniture.footer}\tPage "
     _tab_stops(footer, text_width)
-    _field(footer, "PAGE")
+    page_field(footer, "PAGE")
     footer.add_run(" of ")
-    _field(footer, "NUMPAGES")
+    page_field(footer, "NUMPAGES")
     for paragraph in (header, footer):
         for run in paragraph.runs:
             run.font.size = Pt(8)

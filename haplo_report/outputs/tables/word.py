@@ -91,12 +91,12 @@ def set_page(document: DocxDocument, page: Page) -> None:
     footer = section.footer.paragraphs[0]
     footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
     footer.add_run(PAGE_OF[0])
-    _field(footer, "PAGE")
+    page_field(footer, "PAGE")
     footer.add_run(PAGE_OF[1])
-    _field(footer, "NUMPAGES")
+    page_field(footer, "NUMPAGES")
 
 
-def _field(paragraph: Paragraph, code: str) -> None:
+def page_field(paragraph: Paragraph, code: str) -> None:
     """A Word field (PAGE, NUMPAGES) whose value Word and LibreOffice fill in."""
     field = OxmlElement("w:fldSimple")
     field.set(qn("w:instr"), code)
