@@ -58,3 +58,15 @@ def test_group_without_expected_events_is_dropped_as_in_survdiff() -> None:
     got = logrank_test([1, 2, 3, 4, 5, 6, 0.5, 0.7], [1, 0, 1, 1, 0, 1, 0, 0], list("AABBAACC"))
     assert got.df == 1
     assert_close([got.statistic, got.p_value], [1.0, 0.31731050786291404], "log-rank")
+
+
+def test_gray_test_is_not_computable_when_its_variance_is_not_finite():
+    """Found by the row-order property test: group 0's incidence reaches 1 at day 0, the
+    variance is 0/0; the statistic is NaN (not an SVD error), whatever the row order."""
+    time, kind = np.array([0.0, 0.0, 1.0, 3.0]), np.array([1, 1, 1, 1])
+    first = gray_test(time, kind, time % 2)
+    order = [2, 0, 3, 1]
+    second = gray_test(time[order], kind[order], (time % 2)[order])
+    assert np.isnan(first.statistic) and np.isnan(first.p_value)
+    np.testing.assert_array_equal([first.statistic, first.p_value],
+                                  [second.statistic, second.p_value])

@@ -42,7 +42,10 @@ def _at_risk(total: np.ndarray) -> np.ndarray:
 
 
 def _quadratic_form(score: np.ndarray, variance: np.ndarray) -> float:
-    """score' inv(variance) score; NaN when the variance matrix is singular."""
+    """score' inv(variance) score; NaN when the variance matrix is singular or not finite
+    (every patient's outcome known at a time where a group's incidence reaches 1: 0/0)."""
+    if not (np.all(np.isfinite(variance)) and np.all(np.isfinite(score))):
+        return float("nan")
     if np.linalg.matrix_rank(variance) < variance.shape[0]:
         return float("nan")
     return float(score @ np.linalg.solve(variance, score))
@@ -110,7 +113,8 @@ def gray_test(time: npt.ArrayLike, event_type: npt.ArrayLike, group: npt.ArrayLi
     score = np.where(at_risk, d1 - nd1[:, None] * t1 * (1 - f1m) / tq[:, None], 0.0)
     score = score.sum(axis=0)[: ng - 1]
     a = (t1[:, :, None] * np.eye(ng)) - t1[:, :, None] * t1[:, None, :] / tr[:, None, None]
-    c = np.cumsum(a * (nd1 / (tr * (1 - fm)))[:, None, None], axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 once the pooled CIF is 1
+        c = np.cumsum(a * (nd1 / (tr * (1 - fm)))[:, None, None], axis=0)
 
     # terms of events of the cause (times with nd1 > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
