@@ -30,7 +30,7 @@ import pandas as pd
 from haplo_report.analysis.derive import derive_cut
 from haplo_report.analysis.endpoints import (CIF_ENDPOINTS, KM_ENDPOINTS, endpoint_landmarks,
                                              main_landmark, tte_results)
-from haplo_report.analysis.results import read_results
+from haplo_report.analysis.results import FLOAT_FORMAT, read_results
 from haplo_report.data.cut import REQUIRED_TABLES, TABLES, Cut
 from haplo_report.params import Params, ParamsError
 
@@ -142,7 +142,7 @@ class Comparison:
         for name in ("patients", "new_events", "retrospective", "headlines"):
             path = folder / f"{name}.csv"
             getattr(self, name).to_csv(path, index=False, lineterminator="\n",
-                                       float_format="%.10g")
+                                       float_format=FLOAT_FORMAT)
             written.append(path)
         path = folder / "summary.json"
         path.write_text(json.dumps(self.summary(), indent=2) + "\n", encoding="utf-8")

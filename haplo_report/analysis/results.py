@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 NOT_ESTIMABLE = "NE"
+FLOAT_FORMAT = "%.10g"  # how every result number is written as text (CSV, ARS raw values)
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def write_results(rows: list[ResultRow] | pd.DataFrame, path: Path) -> pd.DataFr
     """Write rows as CSV with fixed float formatting, so equal inputs give equal bytes."""
     frame = rows if isinstance(rows, pd.DataFrame) else results_frame(rows)
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
+    frame.to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
     return frame
 
 

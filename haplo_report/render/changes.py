@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from haplo_report.analysis.comparison import COMPARISON_DIR
-from haplo_report.formatting import escape_markdown, fmt_number
+from haplo_report.formatting import escape_markdown, fmt_days, fmt_percent
 from haplo_report.limits import MAX_PATIENTS_SHOWN
 from haplo_report.render.book import pipe_table
 
@@ -19,12 +19,9 @@ STATISTIC_WORDS = {"survival": "survival probability (%)", "cif": "cumulative in
 
 
 def _estimate(value: object, statistic: str) -> str:
-    if value is None or pd.isna(value):
-        return "NE"
-    number = float(value)
-    if statistic in ("survival", "cif", "proportion"):
-        return fmt_number(100 * number, 1)
-    return fmt_number(number, 0)
+    number = None if value is None or pd.isna(value) else float(value)
+    return (fmt_percent(number) if statistic in ("survival", "cif", "proportion")
+            else fmt_days(number))
 
 
 def _headlines(frame: pd.DataFrame) -> pd.DataFrame:

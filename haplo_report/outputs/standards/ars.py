@@ -26,8 +26,8 @@ import nbformat
 import pandas as pd
 
 from haplo_report.analysis.derive import PARAMS, SUBGROUP_COLUMNS
-from haplo_report.analysis.results import RESULT_COLUMNS, read_results
-from haplo_report.formatting import fmt_number
+from haplo_report.analysis.results import FLOAT_FORMAT, RESULT_COLUMNS, read_results
+from haplo_report.formatting import fmt_number, fmt_p_value, fmt_percent
 from haplo_report.plan import NOTEBOOKS
 
 VALUE_FIELDS: tuple[str, ...] = ("estimate", "ci_lower", "ci_upper", "n", "events", "flag")
@@ -80,7 +80,7 @@ def raw_value(value: Any) -> str | None:
         return value or None
     if float(value).is_integer() and abs(float(value)) < 1e15:
         return str(int(value))
-    return "%.10g" % float(value)
+    return FLOAT_FORMAT % float(value)
 
 
 def _formatted(field: str, statistic: str, value: Any) -> str | None:
@@ -90,10 +90,10 @@ def _formatted(field: str, statistic: str, value: Any) -> str | None:
     if field in ("n", "events"):
         return raw
     number = float(raw)
-    if statistic in ("survival", "cif", "proportion") and field != "n":
-        return fmt_number(100 * number, 1)
+    if statistic in ("survival", "cif", "proportion"):
+        return fmt_percent(number)
     if statistic.endswith("_p"):
-        return "<0.001" if number < 0.001 else fmt_number(number, 3)
+        return fmt_p_value(number)
     return fmt_number(number, 1)
 
 
