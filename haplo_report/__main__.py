@@ -1,3 +1,3 @@
-from haplo_report.cli import main
+from haplo_report.cli import entry
 
-raise SystemExit(main())
+entry()

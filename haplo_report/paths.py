@@ -15,6 +15,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[1]  # holds notebooks/ and _quarto.yml
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 QUARTO_YML = PROJECT_ROOT / "_quarto.yml"
+MANIFEST = "manifest.json"  # a run folder's record for auditors (haplo_report.run.manifest)
 QC_CSV = "qc.csv"  # a run folder's independent check (haplo_report.analysis.qc)
 
 

@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from haplo_report.params import ParamsError
+
+# The report's formats, and how long one notebook cell may run before the run fails it as
+# stalled (``--stall-timeout``).
+REPORT_FORMATS: tuple[str, ...] = ("html", "docx", "pdf")
+STALL_TIMEOUT_S = 1800.0
+
 
 @dataclass(frozen=True)
 class NotebookSpec:
@@ -51,3 +58,19 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
     NotebookSpec("11_safety", "Adverse events and deaths", "14.3", params=("listing_dates",),
                  datasets=("adae", "supplied")),
 )
+
+
+def check_run_options(jobs: int, formats: tuple[str, ...], stall_timeout: float) -> None:
+    """Refuse bad run options before any work (:class:`ParamsError`, exit 2)."""
+    if jobs < 1:
+        raise ParamsError(f"--jobs: must be at least 1, got {jobs}")
+    if not formats or "" in formats:
+        raise ParamsError(f"--formats: an empty format name; name one or more of "
+                          f"{', '.join(REPORT_FORMATS)}, separated by commas")
+    unknown = [f for f in formats if f not in REPORT_FORMATS]
+    if unknown:
+        raise ParamsError(f"--formats: unknown report format {unknown[0][:40]!r} "
+                          f"(known: {', '.join(REPORT_FORMATS)})")
+    if not stall_timeout > 0:
+        raise ParamsError(f"--stall-timeout: must be a positive number of seconds, "
+                          f"got {stall_timeout}")

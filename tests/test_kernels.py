@@ -11,10 +11,11 @@ from pathlib import Path
 import nbformat
 import psutil
 
+from haplo_report.paths import MANIFEST, RunFolders
 from haplo_report.plan import NotebookSpec
 from haplo_report.run.cache import NotebookJob
 from haplo_report.run.execute import execute_one
-from haplo_report.run.kernels import KernelPool
+from haplo_report.run.kernels import KernelPool, cold_run_kernels
 
 LINES = 20_000
 
@@ -78,3 +79,28 @@ def test_a_failed_notebook_gets_a_new_kernel_and_none_is_left_running(tmp_path):
     assert _stream_text(build / "notebooks" / "after.ipynb") == "False\n"
     assert len(list((build / ".work" / "logs").glob("kernel-*.log"))) == 2
     assert {p.pid for p in psutil.Process().children(recursive=True)} - before == set()
+
+
+def test_a_cold_run_starts_its_kernels_before_importing_the_suite_and_an_up_to_date_one_none(
+        tmp_path):
+    folders = RunFolders.of(tmp_path, "TEST", "2026-06-30")
+    pool = cold_run_kernels(folders, force=False, workers=2)  # no report yet: cold
+    try:
+        assert pool is not None and pool.workers == 2
+    finally:
+        pool.close()
+    folders.final.mkdir(parents=True)
+    (folders.final / MANIFEST).write_text("{}")
+    assert cold_run_kernels(folders, force=False, workers=2) is None  # may be up to date
+    forced = cold_run_kernels(folders, force=True, workers=1)
+    try:
+        assert forced is not None and forced.workers == 1
+    finally:
+        forced.close()
+    assert cold_run_kernels(folders, force=True, workers=0) is None  # nothing to execute
+    # what `haplo-report run` imports before starting them: not pandas, pandera or the suite
+    code = ("import sys, haplo_report.cli, haplo_report.run.kernels, haplo_report.plan;"
+            "print(sorted(m for m in ('pandas', 'pandera', 'matplotlib', 'haplo_report.run.build')"
+            " if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "[]"

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from haplo_report.plan import REPORT_FORMATS
 from haplo_report.render.book import BookError
 from haplo_report.render.document import ReportDocument, assemble_document
 from haplo_report.render.pandoc import PandocRenderError, render_pandoc
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 Renderer = Callable[[ReportDocument, tuple[str, ...], Path], dict[str, Path]]
 
 RENDERERS: dict[str, Renderer] = {"quarto": render_quarto, "pandoc": render_pandoc}
-FORMATS: tuple[str, ...] = ("html", "docx", "pdf")
+FORMATS = REPORT_FORMATS
 
 
 class RenderError(RuntimeError):

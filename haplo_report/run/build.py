@@ -34,10 +34,10 @@ from haplo_report.run import cache
 from haplo_report.run.cache import NotebookJob
 from haplo_report.run.collect import collect_results, validation_record, write_data
 from haplo_report.run.errors import NotebookFailed, RunFailed
-from haplo_report.run.execute import STALL_TIMEOUT_S, HtmlCopies, execute_all
+from haplo_report.run.execute import HtmlCopies, execute_all
 from haplo_report.run.folder import (cut_lock, fail_keeping_build, fast_path_lock, os_error_message,
                                      recover, remove_tree, swap_into_place)
-from haplo_report.run.kernels import KernelPool, release_memory
+from haplo_report.run.kernels import KernelPool, cold_run_kernels, release_memory
 from haplo_report.run.manifest import (MANIFEST, build_manifest, git_state, input_records,
                                        read_manifest, without_timing, write_manifest)
 from haplo_report.run.progress import Progress
@@ -61,18 +61,33 @@ class RunResult:
 def run(params: Params, *, jobs: int | None = None, force: bool = False,
         formats: tuple[str, ...] = FORMATS, notebooks: tuple[NotebookSpec, ...] = plan.NOTEBOOKS,
         notebooks_dir: Path = NOTEBOOKS_DIR, render: bool = True,
-        stream: TextIO | None = None, stall_timeout: float = STALL_TIMEOUT_S,
-        compare_to: str | None = None) -> RunResult:
+        stream: TextIO | None = None, stall_timeout: float = plan.STALL_TIMEOUT_S,
+        compare_to: str | None = None, kernels: KernelPool | None = None) -> RunResult:
     """Build the report of ``params``' cut into ``OUTPUT/<study_id>/<data_cut_date>/``.
 
     Raises :class:`ParamsError` for bad ``jobs``, ``formats`` or ``stall_timeout`` before any
     work; :class:`RunFailed` (invalid data, a failed or stalled notebook, disk full, locked,
     not writable); on ``KeyboardInterrupt`` the build is removed and the interrupt re-raised.
     A cut whose full analysis set is empty (nobody transplanted by the cut, or no subjects)
-    executes no notebook: its report shows the analysis sets and says so.
+    executes no notebook: its report shows the analysis sets and says so. ``kernels``: a pool
+    started by the caller (:func:`kernels.cold_run_kernels`), used and closed by this run.
     """
+    try:
+        return _run(params, jobs=jobs, force=force, formats=formats, notebooks=notebooks,
+                    notebooks_dir=notebooks_dir, render=render, stream=stream,
+                    stall_timeout=stall_timeout, compare_to=compare_to, kernels=kernels)
+    finally:
+        if kernels is not None:
+            kernels.close()  # at once on any failure; after the notebooks, already closed
+
+
+def _run(params: Params, *, jobs: int | None, force: bool, formats: tuple[str, ...],
+         notebooks: tuple[NotebookSpec, ...], notebooks_dir: Path, render: bool,
+         stream: TextIO | None, stall_timeout: float, compare_to: str | None,
+         kernels: KernelPool | None) -> RunResult:
+    """:func:`run` with its kernels closed by the caller."""
     jobs = (os.cpu_count() or 1) if jobs is None else jobs
-    check_run_options(jobs, tuple(formats), stall_timeout)
+    plan.check_run_options(jobs, tuple(formats), stall_timeout)
     missing = [spec.name for spec in notebooks
                if not (Path(notebooks_dir) / f"{spec.name}.ipynb").is_file()]
     if missing:
@@ -99,8 +114,9 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
     # Kernels start now and import the suite while this process validates and derives: all
     # of them for a cold run, one when earlier outputs may be taken over (more are started
     # once the notebooks to execute are known).
-    cold = force or not (folders.final / MANIFEST).is_file()
-    kernels = KernelPool(min(jobs, len(notebooks)) if cold else min(1, len(notebooks)))
+    if kernels is None:
+        kernels = (cold_run_kernels(folders, force, min(jobs, len(notebooks)))
+                   or KernelPool(min(1, len(notebooks))))
     try:
         return _validate_and_build(params, folders, compare_with, kernels, key, jobs=jobs,
                                    force=force, formats=tuple(formats), notebooks=notebooks,
@@ -179,22 +195,6 @@ def _if_up_to_date(folders: RunFolders, key: str, progress: Progress) -> RunResu
     progress.say(f"up to date: nothing changed since the last run; {folders.final} left as it is")
     cached = tuple(name for name in previous["notebooks"])
     return RunResult(folders.final, (), cached, previous.get("renderer"), True)
-
-
-def check_run_options(jobs: int, formats: tuple[str, ...], stall_timeout: float) -> None:
-    """Refuse bad run options before any work (:class:`ParamsError`, exit 2)."""
-    if jobs < 1:
-        raise ParamsError(f"--jobs: must be at least 1, got {jobs}")
-    if not formats or "" in formats:
-        raise ParamsError(f"--formats: an empty format name; name one or more of "
-                          f"{', '.join(FORMATS)}, separated by commas")
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown:
-        raise ParamsError(f"--formats: unknown report format {unknown[0][:40]!r} "
-                          f"(known: {', '.join(FORMATS)})")
-    if not stall_timeout > 0:
-        raise ParamsError(f"--stall-timeout: must be a positive number of seconds, "
-                          f"got {stall_timeout}")
 
 
 def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folders: RunFolders,
@@ -305,16 +305,20 @@ def _finish(params: Params, planned: list[NotebookJob], inputs: list[Path], fold
         write_manifest(manifest(""), build / MANIFEST)
         raise fail_keeping_build(folders, str(exc)) from None
     timings["independent_check"] = time.monotonic() - began
-    copies.wait()
     if renderer is not None:
-        write_manifest(without_timing(manifest(report_key)), build / MANIFEST)
+        # What the report shows of the manifest; the outputs (hashes of every file, the HTML
+        # copies still being written among them) are recorded once the report is rendered.
+        write_manifest({**without_timing(manifest(report_key)), "outputs": {}},
+                       build / MANIFEST)
         progress.say(f"rendering the report ({', '.join(formats)}) with {renderer}")
         began = time.monotonic()
         try:
             render_report(build, formats, renderer=renderer)
         except RenderError as exc:
+            copies.join()  # the kept build holds whatever copies were written
             raise fail_keeping_build(folders, f"rendering the report failed: {exc}") from None
         timings["rendering"] = time.monotonic() - began
+    copies.wait()
     write_manifest(manifest(report_key), build / MANIFEST)
     swap_into_place(folders)
     return RunResult(folders.final, executed_names, cached_names, renderer, False)

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 import nbformat
-import pypandoc
 
+from haplo_report.plan import STALL_TIMEOUT_S
+from haplo_report.render.markdown import run_pandoc
 from haplo_report.run.cache import NotebookJob
 from haplo_report.run.errors import NotebookFailed
 from haplo_report.run.kernels import Kernel, KernelPool
@@ -50,7 +51,6 @@ METADATA_KEY = "haplo_report"  # the notebook metadata naming the run
 
 # A cell running longer than this is a stalled notebook (at 100,000 patients the slowest
 # notebook takes ~10 s in all): the run stops it and fails instead of waiting for ever.
-STALL_TIMEOUT_S = 1800.0
 
 
 def _make_reproducible(path: Path, name: str, run_metadata: dict[str, Any]) -> None:
@@ -77,40 +77,45 @@ def _make_reproducible(path: Path, name: str, run_metadata: dict[str, Any]) -> N
 _SPLIT = "HAPLOREPORTOUTPUTSPLIT"
 
 
-def _markdown_as_html(notebook: nbformat.NotebookNode) -> None:
-    """Give every Markdown output an HTML rendering made by pandoc, in place.
+def _markdown_as_html(notebooks: list[nbformat.NotebookNode], cwd: Path) -> None:
+    """Give every Markdown output of ``notebooks`` an HTML rendering made by pandoc, in place.
 
     The outputs use Pandoc Markdown (pipe tables with captions, ``::: table-notes`` divs) that
     nbconvert's own Markdown renderer shows raw; nbconvert prefers ``text/html`` when a
-    display bundle has it. One pandoc call per notebook: the outputs are joined with
-    separator paragraphs and split again.
+    display bundle has it. One pandoc process for all (its start-up costs more than most
+    conversions; pypandoc would start two more to check the formats): the outputs are joined
+    with separator paragraphs and split again.
     """
-    outputs = [output for cell in notebook.cells if cell.cell_type == "code"
-               for output in cell.get("outputs", [])
+    outputs = [output for notebook in notebooks for cell in notebook.cells
+               if cell.cell_type == "code" for output in cell.get("outputs", [])
                if "text/markdown" in output.get("data", {}) and "text/html" not in output["data"]]
     if not outputs:
         return
     source = "\n\n".join(f"{output.data['text/markdown']}\n\n{_SPLIT}{index}"
                           for index, output in enumerate(outputs))
-    html = pypandoc.convert_text(source, "html", format="markdown", extra_args=["--wrap=none"])
+    html = run_pandoc(["--from=markdown", "--to=html", "--wrap=none"], cwd, stdin=source)
     parts = re.split(rf"<p>{_SPLIT}\d+</p>\n?", html)
     for output, part in zip(outputs, parts):
         output.data["text/html"] = part
 
 
-def write_html(notebook_path: Path, exporter: Any = None) -> Path:
-    """An offline HTML copy of an executed notebook (images embedded, no other hosts; tables
-    and notes rendered by pandoc as in the report); ``exporter``: one from :func:`html_exporter`
-    to reuse (making one costs about as much as exporting a notebook)."""
-    exporter = exporter or html_exporter()
-    notebook = nbformat.read(notebook_path, as_version=4)
-    _markdown_as_html(notebook)
-    body, _ = exporter.from_notebook_node(notebook)
-    for pattern in (_REMOTE_SCRIPT, _REMOTE_LINK, _REMOTE_IMPORT):
-        body = pattern.sub("", body)
-    html = notebook_path.with_suffix(".html")
-    html.write_text(body, encoding="utf-8")
-    return html
+def write_html(notebook_paths: list[Path]) -> list[Path]:
+    """Offline HTML copies of executed notebooks, each beside its notebook (images embedded,
+    no other hosts; tables and notes rendered by pandoc as in the report), by one exporter
+    (making one costs about as much as exporting a notebook)."""
+    if not notebook_paths:
+        return []
+    notebooks = [nbformat.read(path, as_version=4) for path in notebook_paths]
+    _markdown_as_html(notebooks, notebook_paths[0].parent)
+    exporter = html_exporter()
+    copies = []
+    for path, notebook in zip(notebook_paths, notebooks):
+        body, _ = exporter.from_notebook_node(notebook)
+        for pattern in (_REMOTE_SCRIPT, _REMOTE_LINK, _REMOTE_IMPORT):
+            body = pattern.sub("", body)
+        copies.append(path.with_suffix(".html"))
+        copies[-1].write_text(body, encoding="utf-8")
+    return copies
 
 
 def html_exporter() -> Any:
@@ -133,9 +138,7 @@ class HtmlCopies:
 
     def _write(self, notebooks: list[Path]) -> None:
         try:
-            exporter = html_exporter() if notebooks else None
-            for path in notebooks:
-                write_html(path, exporter)
+            write_html(notebooks)
         except BaseException as exc:  # noqa: BLE001 - raised by wait() in the run's thread
             self._error = exc
 

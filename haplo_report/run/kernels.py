@@ -17,6 +17,8 @@ from jupyter_client import AsyncKernelManager
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_core.utils import ensure_event_loop, run_sync
 
+from haplo_report.paths import MANIFEST, RunFolders
+
 T = TypeVar("T")
 
 
@@ -303,3 +305,12 @@ class KernelPool:
             if kernel is not None:
                 kernel.shutdown()
             ensure_event_loop().close()
+
+
+def cold_run_kernels(folders: RunFolders, force: bool, workers: int) -> KernelPool | None:
+    """A pool of ``workers`` kernels for a cold run (``force``, or no report yet), started at
+    once so that they import while the run imports the suite, validates and derives; None
+    when the report may be up to date (a run with nothing to do starts no kernel)."""
+    if workers < 1 or not (force or not (folders.final / MANIFEST).is_file()):
+        return None
+    return KernelPool(workers)
