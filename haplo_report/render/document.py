@@ -36,9 +36,10 @@ from haplo_report.render.book import (BookError, index_markdown, methods_markdow
 from haplo_report.render.changes import changes_markdown
 from haplo_report.render.independent_check import CHAPTER as INDEPENDENT_CHECK
 from haplo_report.render.independent_check import independent_check_markdown
-from haplo_report.render.markdown import (CAPTION, TITLE_CLASS, notebook_markdown, parse,
-                                          prepare_chapter, raw, short_title, stringify, tlf_id,
-                                          walk, write_markdown)
+from haplo_report.render.markdown import (CAPTION, TITLE_CLASS, MarkdownText,
+                                          notebook_markdown, parse, parse_many, prepare_chapter,
+                                          raw, short_title, stringify, tlf_id, walk,
+                                          write_markdown)
 from haplo_report.render.word import Furniture, write_reference_docx
 
 log = logging.getLogger(__name__)
@@ -325,8 +326,8 @@ def assemble_document(run_dir: Path, folder: Path | None = None) -> ReportDocume
         log.warning("report chapters without a notebook in the run, left out: %s",
                     ", ".join(missing))
 
-    blocks: list[Any] = []
-    api_version = None
+    texts: list[MarkdownText] = []  # part headings and chapters, in order
+    is_chapter: list[bool] = []
     current_part: str | None = None
     in_appendices = False
     for chapter in chapters:
@@ -338,16 +339,26 @@ def assemble_document(run_dir: Path, folder: Path | None = None) -> ReportDocume
             continue
         if chapter.appendix and not in_appendices:
             in_appendices, current_part = True, None
-            blocks += parse("# Appendices {#appendices .part}", folder)["blocks"]
+            texts.append(MarkdownText("appendices", "# Appendices {#appendices .part}"))
+            is_chapter.append(False)
         if chapter.part and chapter.part != current_part:
             current_part = chapter.part
             identifier = "part-" + chapter.part.split()[0].replace(".", "-")
-            blocks += parse(f"# {chapter.part} {{#{identifier} .part}}", folder)["blocks"]
+            texts.append(MarkdownText(identifier, f"# {chapter.part} {{#{identifier} .part}}"))
+            is_chapter.append(False)
         shift = 1 if (chapter.part or chapter.appendix) else 0
-        parsed = parse(source, folder, shift)
-        api_version = parsed["pandoc-api-version"]
-        _rebase_images(parsed["blocks"], run_dir, folder)
-        blocks += prepare_chapter(parsed["blocks"], chapter.name)
+        texts.append(MarkdownText(chapter.name, source, shift))
+        is_chapter.append(True)
+
+    blocks: list[Any] = []
+    api_version = None
+    for text, chapter_text, parsed in zip(texts, is_chapter, parse_many(texts, folder)):
+        if chapter_text:
+            api_version = parsed["pandoc-api-version"]
+            _rebase_images(parsed["blocks"], run_dir, folder)
+            blocks += prepare_chapter(parsed["blocks"], text.name)
+        else:
+            blocks += parsed["blocks"]
 
     titles = _titles(blocks)
     front = parse("\n".join([

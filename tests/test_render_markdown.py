@@ -1,0 +1,85 @@
+"""parse_many: many Markdown texts read by one Pandoc process, each exactly as ``parse`` (one
+``pandoc -f markdown`` process per text, the reference) reads it on its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from haplo_report.render import markdown
+from haplo_report.render.markdown import MarkdownText, PandocError, parse, parse_many, walk
+
+# Inputs where a reader called from Lua and Pandoc's command line could differ: tabs (the
+# command line expands them), carriage returns, abbreviations (the command line's data file
+# has "fig." and "No.", a Lua reader's default list has not), a pipe table wider than the
+# command line's 72 columns, a metadata block, no final newline.
+TRICKY = [
+    "Code:\n\n\tindented\twith\ttabs\n\n| a\t| b |\n|---|---|\n| 1\t| 2 |\n",
+    "line one\r\nline two\r\n\r\n# Head\r\n",
+    "See fig. 2 and No. 5, e.g. this.\n",
+    "| " + " | ".join(f"column number {i}" for i in range(8)) + " |\n|" + "---|" * 8 + "\n| "
+    + " | ".join("x" * 10 for _ in range(8)) + " |\n",
+    "---\ntitle: A chapter\n---\n\n# After the metadata\n\nText\n",
+    "# No final newline {#part .part}",
+]
+
+
+def _headers(blocks: list) -> list[tuple[int, str]]:
+    return [(node["c"][0], node["c"][1][0]) for node in walk(blocks) if node.get("t") == "Header"]
+
+
+def test_each_text_as_parse_reads_it_alone(tmp_path: Path):
+    texts = [MarkdownText(f"t{i}", text, i % 2) for i, text in enumerate(TRICKY)]
+    assert parse_many(texts, tmp_path) == [parse(t.markdown, tmp_path, t.shift) for t in texts]
+    # the inputs do differ where the reader options would: the abbreviation's space is kept
+    para = parse_many([MarkdownText("a", TRICKY[2])], tmp_path)[0]["blocks"][0]["c"]
+    assert {"t": "Str", "c": "No.\u00a05,"} in para
+
+
+def test_same_heading_in_two_texts_keeps_the_same_identifier(tmp_path: Path):
+    text = "# Notes\n\nA\n\n## Method\n"
+    first, second = parse_many([MarkdownText("a", text), MarkdownText("b", text)], tmp_path)
+    assert _headers(first["blocks"]) == _headers(second["blocks"]) == [(1, "notes"),
+                                                                       (2, "method")]
+
+
+def test_shift_one_adds_a_level_to_every_heading_wherever_it_is(tmp_path: Path):
+    text = ("# Top\n\n## Sub\n\n> # Quoted\n\n::: box\n# In a div\n:::\n\nText[^1]\n\n"
+            "[^1]: A note.\n\n    # In the note\n")
+    shifted, plain = parse_many([MarkdownText("a", text, 1), MarkdownText("b", text, 0)],
+                                tmp_path)
+    assert [level for level, _ in _headers(shifted["blocks"])] == [2, 3, 2, 2, 2]
+    assert [level for level, _ in _headers(plain["blocks"])] == [1, 2, 1, 1, 1]
+    assert shifted == parse(text, tmp_path, 1)  # as --shift-heading-level-by=1 does
+
+
+def test_footnotes_and_reference_links_resolve_only_within_their_text(tmp_path: Path):
+    defines = "Said[^1] with [a link][ref].\n\n[^1]: The note.\n\n[ref]: https://example.org\n"
+    uses = "Again[^1] and [a link][ref].\n"
+    first, second = parse_many([MarkdownText("a", defines), MarkdownText("b", uses)], tmp_path)
+    kinds = {node.get("t") for node in walk(first["blocks"])}
+    assert {"Note", "Link"} <= kinds
+    kinds = {node.get("t") for node in walk(second["blocks"])}
+    assert "Note" not in kinds and "Link" not in kinds
+    assert second == parse(uses, tmp_path)
+
+
+def test_pandoc_error_names_the_text_and_carries_pandocs_message(tmp_path: Path):
+    texts = [MarkdownText("synopsis", "Fine.\n"),
+             MarkdownText("03_pfs", "---\ntitle: [unclosed\nx: y\n---\n\nText\n")]
+    with pytest.raises(PandocError, match=r"(?s)03_pfs: Error parsing YAML metadata.*"
+                                          r"did not find expected"):
+        parse_many(texts, tmp_path)
+
+
+def test_missing_reader_script_is_pandocs_error(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(markdown, "CHAPTER_READER", tmp_path / "absent.lua")
+    with pytest.raises(PandocError, match="absent.lua"):
+        parse_many([MarkdownText("a", "Text\n")], tmp_path)
+
+
+def test_no_texts_no_process_and_no_negative_shift(tmp_path: Path):
+    assert parse_many([], tmp_path) == []
+    with pytest.raises(ValueError, match="shift >= 0"):
+        parse_many([MarkdownText("a", "# A\n", -1)], tmp_path)
