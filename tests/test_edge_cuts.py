@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,3 +212,5 @@ def test_cut_with_an_empty_full_analysis_set_gives_a_report_saying_so(
     enrolled = 0 if cut_kind == "no subjects" else N
     assert (counts["ENRLFL=Y"], counts["FASFL=Y"]) == (enrolled, 0)
     assert not (run_dir / "notebooks").exists()
+    # its disposition rows come from the derived data: the next run validates and derives again
+    assert json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))["derivation"] == {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import gc
 import io
 import os
@@ -264,22 +266,22 @@ def test_any_input_byte_parameter_or_suite_change_takes_the_full_path(previous, 
     cut = tmp_path / "cut"
     shutil.copytree(VALID_CUT, cut)
     params = make_params(previous, data_dir=cut)
-    run_fake(params)  # the cut's own folder: full path, notebooks taken over
-    assert len(validations) == 1
-    assert run_fake(params).up_to_date and len(validations) == 1  # fast path
+    run_fake(params)  # another folder, same files: full path, validation and derivation taken over
+    assert validations == []
+    assert run_fake(params).up_to_date and validations == []  # fast path
     (cut / "notes.txt").write_text("a file the readers ignore\n")
-    result = run_fake(params)  # full path; the report stands and the manifest gets the key
-    assert result.up_to_date and len(validations) == 2
-    assert run_fake(params).up_to_date and len(validations) == 2
+    result = run_fake(params)  # full path; the report stands and the manifest gets the keys
+    assert result.up_to_date and len(validations) == 1
+    assert run_fake(params).up_to_date and len(validations) == 1
     subjects = cut / "subjects.csv"
     subjects.write_bytes(subjects.read_bytes() + b"\n")  # one byte more, same table
-    assert run_fake(params).executed == () and len(validations) == 3
+    assert run_fake(params).executed == () and len(validations) == 2
     result = run_fake(make_params(previous, data_dir=cut, mrd_threshold=0.5))
-    assert result.executed == ("02_beta",) and len(validations) == 4
+    assert result.executed == ("02_beta",) and len(validations) == 2  # derivation taken over
     monkeypatch.setattr(cache, "suite_fingerprint",
                         lambda: {"version": "0", "code_sha256": "changed"})
     result = run_fake(make_params(previous, data_dir=cut, mrd_threshold=0.5))
-    assert result.executed == ("01_alpha", "02_beta") and len(validations) == 5
+    assert result.executed == ("01_alpha", "02_beta") and len(validations) == 3
 
 
 def test_changed_or_missing_output_takes_the_full_path(previous, validations):
@@ -287,11 +289,121 @@ def test_changed_or_missing_output_takes_the_full_path(previous, validations):
     text = table.read_text()
     table.write_text(text[:-2] + ("0" if text[-2] != "0" else "1") + text[-1])  # same size
     result = run_fake(make_params(previous))
-    assert result.executed == ("01_alpha",) and len(validations) == 1
+    assert result.executed == ("01_alpha",) and validations == []  # derivation taken over
     assert table.read_text() == text
     (previous / RUN / "notebooks" / "02_beta.html").unlink()
     assert run_fake(make_params(previous)).executed == ("02_beta",)
-    assert len(validations) == 2
+    assert validations == []
+
+
+def _refuse(*args: object) -> None:
+    raise AssertionError("validated or derived although taken over")
+
+
+def test_notebook_parameter_change_takes_validation_and_derivation_over(previous, tmp_path,
+                                                                        monkeypatch):
+    changed = make_params(previous, mrd_threshold=0.5)
+    full = run_fake(dataclasses.replace(changed, output_dir=tmp_path / "full"))
+    monkeypatch.setattr(build, "validate_cut", _refuse)
+    monkeypatch.setattr(build, "derive_cut", _refuse)
+    stream = io.StringIO()
+    result = run_fake(changed, stream=stream)
+    assert result.executed == ("02_beta",) and result.cached == ("01_alpha",)
+    assert full.executed == ("01_alpha", "02_beta")
+    assert ("validation and derivation unchanged since the last run: taken over"
+            in stream.getvalue().splitlines())
+    taken, ran = (json.loads((folder / "manifest.json").read_text())
+                  for folder in (previous / RUN, tmp_path / "full" / RUN))
+    # the same cache keys, inputs and derivation record as a full run
+    assert ({n: e["cache_key"] for n, e in taken["notebooks"].items()}
+            == {n: e["cache_key"] for n, e in ran["notebooks"].items()})
+    assert taken["inputs"] == ran["inputs"] and taken["derivation"] == ran["derivation"]
+    assert taken["run_key"] == ran["run_key"] and taken["report_key"] == ran["report_key"]
+    assert set(taken["derivation"]["files"]) == {
+        "validation.json", "validation.csv", "data/supplied.json",
+        *(f"data/{name}.{ext}" for name in ("adsl", "adtte", "admrd", "adgvhd", "adae")
+          for ext in ("parquet", "csv")),
+        *(f"data/input/{name}.parquet" for name in ("subjects", "relapses", "deaths", "mrd",
+                                                     "gvhd", "engraftment", "adverse_events")
+          if (VALID_CUT / f"{name}.csv").is_file())}
+    assert "derivation_taken_over" in taken["timings"] and "validation" not in taken["timings"]
+    assert {"validation", "derivation"} <= set(ran["timings"])
+    # every file but the executed notebooks (their output paths) and the manifest: identical
+    same, other = tree_hashes(previous / RUN), tree_hashes(tmp_path / "full" / RUN)
+    assert same.keys() == other.keys()
+    assert ({k: v for k, v in same.items() if not k.startswith("notebooks/")
+             and k != "manifest.json"}
+            == {k: v for k, v in other.items() if not k.startswith("notebooks/")
+                and k != "manifest.json"})
+
+
+@pytest.mark.parametrize("change", ["data file", "derivation parameter", "derived file",
+                                    "missing file", "force", "no derivation record"])
+def test_validation_and_derivation_not_taken_over(previous, tmp_path, validations, change):
+    params = make_params(previous, mrd_threshold=0.5)
+    run_dir = previous / RUN
+    force = change == "force"
+    if change == "data file":
+        cut = tmp_path / "cut"
+        shutil.copytree(VALID_CUT, cut)
+        mrd = (cut / "mrd.csv").read_text().splitlines()
+        mrd[1] = mrd[1].rsplit(",", 1)[0] + ",0.01"
+        (cut / "mrd.csv").write_text("\n".join(mrd) + "\n")
+        params = make_params(previous, data_dir=cut, mrd_threshold=0.5)
+    elif change == "derivation parameter":
+        params = make_params(previous, mrd_threshold=0.5, gvhd_relapse_competes=True)
+    elif change == "derived file":  # same size, one character changed
+        adsl = run_dir / "data" / "adsl.csv"
+        text = adsl.read_text()
+        adsl.write_text(text[:-2] + ("0" if text[-2] != "0" else "1") + text[-1])
+    elif change == "missing file":
+        (run_dir / "data" / "input" / "mrd.parquet").unlink()
+    elif change == "no derivation record":  # a run of an earlier version
+        recorded = json.loads((run_dir / "manifest.json").read_text())
+        del recorded["derivation"]
+        (run_dir / "manifest.json").write_text(json.dumps(recorded))
+    stream = io.StringIO()
+    result = run_fake(params, force=force, stream=stream)
+    assert len(validations) == 1 and "taken over" not in stream.getvalue()
+    assert result.executed == (("01_alpha", "02_beta") if force else ("02_beta",))
+    manifest_now = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest_now["derivation"]["key"] == cache.derivation_key(
+        params, cache.data_files(params.data_dir))
+    assert {"validation", "derivation"} <= set(manifest_now["timings"])
+    for relative in manifest_now["derivation"]["files"]:  # written again, as recorded
+        assert manifest.sha256_file(run_dir / relative) == (
+            manifest_now["outputs"][relative]["sha256"])
+
+
+def test_derivation_key_covers_data_and_derivation_parameters_only(tmp_path):
+    params = make_params(tmp_path)
+    data = cache.data_files(VALID_CUT)
+    key = cache.derivation_key(params, data)
+    for changes in ({"mrd_threshold": 0.5}, {"ltfu_days": 30}, {"study_title": "Other"},
+                    {"output_dir": tmp_path / "elsewhere"}, {"data_dir": tmp_path / "copy"}):
+        assert cache.derivation_key(dataclasses.replace(params, **changes), data) == key
+    for changes in ({"data_cut_date": dt.date(2026, 5, 31)}, {"mrdpre_cutoff": 0.01},
+                    {"gvhd_relapse_competes": True}):
+        assert cache.derivation_key(dataclasses.replace(params, **changes), data) != key
+    assert cache.derivation_key(params, {**data, "notes.txt": "0" * 64}) != key
+    assert cache.derivation_key(params, None) is None
+
+
+def test_derivation_params_are_the_fields_derive_reads(tmp_path):
+    """DERIVATION_PARAMS must list every Params field derive_cut reads (the derivation key)."""
+    from haplo_report.analysis.derive import derive_cut
+    from haplo_report.data.validation import validate_cut
+
+    params = make_params(tmp_path)
+    read: set[str] = set()
+
+    class Recording:
+        def __getattr__(self, name: str) -> object:
+            read.add(name)
+            return getattr(params, name)
+
+    derive_cut(validate_cut(VALID_CUT, params.data_cut_date), Recording())
+    assert read == set(cache.DERIVATION_PARAMS)
 
 
 def test_cache_key_digests_are_shared_between_notebooks_and_unchanged(tmp_path):
@@ -323,12 +435,13 @@ def test_release_memory_runs_in_the_run_and_leaves_no_names():
 def test_library_versions_are_in_the_keys(previous, validations, monkeypatch):
     tools = manifest.toolchain_versions(None)
     monkeypatch.setattr(cache, "toolchain_versions", lambda renderer: {**tools, "typst": "0.0"})
-    result = run_fake(make_params(previous))  # a renderer's version: full path, notebooks kept
-    assert result.executed == () and len(validations) == 1
+    result = run_fake(make_params(previous))  # a renderer's version: full path, notebooks and
+    assert result.executed == () and validations == []  # derivation taken over
     computing = manifest.computing_versions()
     monkeypatch.setattr(cache, "computing_versions", lambda: {**computing, "lifelines": "0.0"})
     monkeypatch.setattr(cache, "toolchain_versions", lambda renderer: {**tools, "lifelines": "0.0"})
     assert run_fake(make_params(previous)).executed == ("01_alpha", "02_beta")
+    assert len(validations) == 1
     assert set(manifest.COMPUTING) >= {"pandas", "numpy", "scipy", "lifelines", "matplotlib",
                                        "pandera"}
     assert set(tools) >= {"python", "pandas", "lifelines", "pandoc", "typst"}

@@ -20,10 +20,11 @@ from filelock import Timeout
 import haplo_report
 from haplo_report import plan
 from haplo_report.analysis.comparison import resolve_previous, summary_lines, write_comparison
-from haplo_report.analysis.derive import derive_cut
-from haplo_report.data.cut import write_tables
+from haplo_report.analysis.derive import Derived, derive_cut
 from haplo_report.analysis.results import ResultRow
 from haplo_report.analysis.summaries import disposition_summary
+from haplo_report.data.cut import Cut, write_tables
+from haplo_report.data.readers import find_tables
 from haplo_report.data.validation import InvalidCutError, validate_cut
 from haplo_report.outputs.standards import StandardOutputError, write_standard_outputs
 from haplo_report.params import Params, ParamsError
@@ -96,8 +97,9 @@ def _run(params: Params, *, jobs: int | None, force: bool, formats: tuple[str, .
     compare_with = resolve_previous(compare_to, folders.study_dir, params.data_cut_date)
     progress = Progress(len(notebooks), stream)
     renderer = choose_renderer() if render else None
-    key = cache.run_key(params, formats=tuple(formats), notebooks=tuple(notebooks),
-                  notebooks_dir=Path(notebooks_dir), renderer=renderer)
+    data = cache.data_files(params.data_dir)
+    key = cache.run_key(params, data, formats=tuple(formats), notebooks=tuple(notebooks),
+                        notebooks_dir=Path(notebooks_dir), renderer=renderer)
     if not force and key is not None and (folders.final / MANIFEST).is_file():
         try:  # the lock without writing its holder: an up-to-date run changes no file
             with fast_path_lock(folders):
@@ -118,7 +120,8 @@ def _run(params: Params, *, jobs: int | None, force: bool, formats: tuple[str, .
         kernels = (cold_run_kernels(folders, force, min(jobs, len(notebooks)))
                    or KernelPool(min(1, len(notebooks))))
     try:
-        return _validate_and_build(params, folders, compare_with, kernels, key, jobs=jobs,
+        return _validate_and_build(params, folders, compare_with, kernels, key,
+                                   cache.derivation_key(params, data), jobs=jobs,
                                    force=force, formats=tuple(formats), notebooks=notebooks,
                                    notebooks_dir=Path(notebooks_dir), renderer=renderer,
                                    progress=progress, stream=stream, stall_timeout=stall_timeout)
@@ -127,14 +130,98 @@ def _run(params: Params, *, jobs: int | None, force: bool, formats: tuple[str, .
 
 
 def _validate_and_build(params: Params, folders: RunFolders, compare_with: Path | None,
-                        kernels: KernelPool, key: str | None, *, jobs: int, force: bool,
-                        formats: tuple[str, ...], notebooks: tuple[NotebookSpec, ...],
-                        notebooks_dir: Path, renderer: str | None, progress: Progress,
-                        stream: TextIO | None, stall_timeout: float) -> RunResult:
-    """Validate, derive, write the derived data and build (:func:`run` after its fast path)."""
+                        kernels: KernelPool, key: str | None, derivation_key: str | None, *,
+                        jobs: int, force: bool, formats: tuple[str, ...],
+                        notebooks: tuple[NotebookSpec, ...], notebooks_dir: Path,
+                        renderer: str | None, progress: Progress, stream: TextIO | None,
+                        stall_timeout: float) -> RunResult:
+    """Validate, derive, write the derived data and build (:func:`run` after its fast path);
+    when the previous good run had the same ``derivation_key`` (:func:`cache.derivation_key`)
+    its validation record, input tables and derived data are taken over instead."""
     timings: dict[str, float] = {}
     # the run's date, printed on the report's title page and footer (only the report shows it)
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    previous = None if force else read_manifest(folders.final / MANIFEST)
+    ready = None
+    if cache.derivation_record(previous, derivation_key, notebooks) is None:
+        ready = _validate_and_derive(params, timings)
+    with cut_lock(folders):
+        recover(folders)
+        try:
+            folders.build.mkdir(parents=True)
+            began = time.monotonic()
+            if ready is None:  # checked again under the lock, with the files' hashes
+                record = cache.take_over_derivation(read_manifest(folders.final / MANIFEST),
+                                                    derivation_key, notebooks, folders.final,
+                                                    folders.build)
+                if record is not None:
+                    progress.say("validation and derivation unchanged since the last run: "
+                                 "taken over")
+                    timings["derivation_taken_over"] = time.monotonic() - began
+                    planned = [cache.notebook_job(spec, params,
+                                                  cache.recorded_data(spec, record["digests"]),
+                                                  notebooks_dir) for spec in notebooks]
+                    inputs = [*find_tables(params.data_dir)[0].values(),
+                              *([params.source] if params.source else [])]
+                    derivation = {"key": derivation_key, "digests": record["digests"],
+                                  "files": record["files"]}
+                    return _build(params, planned, inputs, folders, compare_with, kernels,
+                                  jobs=jobs, force=force, formats=formats, renderer=renderer,
+                                  progress=progress, timings=timings, run_key=key or "",
+                                  derivation=derivation, rows=[],
+                                  stall_timeout=stall_timeout, started=started)
+                # the previous run's files changed since they were looked at: the full path
+                ready = _validate_and_derive(params, timings)
+            cut, derived = ready
+            rows: list[ResultRow] = []
+            empty = not derived.adsl["FASFL"].eq("Y").any()
+            if empty:  # nothing to analyse: no notebook runs
+                notebooks, rows = (), disposition_summary(derived.adsl, params.ltfu_days)
+                progress = Progress(0, stream)
+                progress.say("no patient in the full analysis set (nobody transplanted on or "
+                             "before the data cut): the report shows the analysis sets only")
+            validation = validation_record(cut)
+            inputs = [*cut.files.values(), *([params.source] if params.source else [])]
+            began = time.monotonic()
+            write_tables(cut, folders.build / "data" / "input")
+            # At 100,000 patients dropping the input tables frees ~300 MB before the derived
+            # data are written (by this process and a fork of it).
+            del cut, ready
+            release_memory()
+            known: dict[str, str] = {}
+            planned = write_data(params, validation, derived, folders.build,
+                                 tuple(notebooks), Path(notebooks_dir), known)
+            # The kernels read the written data: at 100,000 patients this frees ~700 MB
+            # before they start.
+            del derived
+            release_memory()
+            # what the next run may take over (not a cut with nobody to analyse: its
+            # disposition rows are made from the derived data)
+            derivation = {} if empty or derivation_key is None else {
+                "key": derivation_key, "digests": known,
+                "files": [path.relative_to(folders.build).as_posix()
+                          for path in sorted(folders.build.rglob("*")) if path.is_file()]}
+            timings["derived_data_and_keys"] = time.monotonic() - began
+            return _build(params, planned, inputs, folders, compare_with, kernels, jobs=jobs,
+                          force=force, formats=formats, renderer=renderer, progress=progress,
+                          timings=timings, run_key=key or "", derivation=derivation,
+                          rows=rows, stall_timeout=stall_timeout, started=started)
+        except KeyboardInterrupt:
+            progress.close()
+            remove_tree(folders.build)
+            raise
+        except OSError as exc:
+            progress.close()
+            remove_tree(folders.build)
+            raise RunFailed(os_error_message(exc, folders)) from None
+        except (RunFailed, ParamsError):  # a failed build was moved aside already
+            progress.close()
+            remove_tree(folders.build)
+            raise
+
+
+def _validate_and_derive(params: Params, timings: dict[str, float]) -> tuple[Cut, Derived]:
+    """The validated cut and its derived data; ``timings`` gets the two stages."""
     began = time.monotonic()
     try:
         cut = validate_cut(params.data_dir, params.data_cut_date)
@@ -146,45 +233,8 @@ def _validate_and_build(params: Params, folders: RunFolders, compare_with: Path 
         derived = derive_cut(cut, params)
     except ValueError as exc:
         raise RunFailed(str(exc)) from None
-    rows: list[ResultRow] = []
-    if not derived.adsl["FASFL"].eq("Y").any():  # nothing to analyse: no notebook runs
-        notebooks, rows = (), disposition_summary(derived.adsl, params.ltfu_days)
-        progress = Progress(0, stream)
-        progress.say("no patient in the full analysis set (nobody transplanted on or before "
-                     "the data cut): the report shows the analysis sets only")
-    validation = validation_record(cut)
-    inputs = [*cut.files.values(), *([params.source] if params.source else [])]
     timings["derivation"] = time.monotonic() - began
-
-    with cut_lock(folders):
-        recover(folders)
-        try:
-            folders.build.mkdir(parents=True)
-            began = time.monotonic()
-            write_tables(cut, folders.build / "data" / "input")
-            # At 100,000 patients dropping the input tables frees ~300 MB before the derived
-            # data are written (by this process and a fork of it).
-            del cut
-            release_memory()
-            planned = write_data(params, validation, derived, folders.build,
-                                  tuple(notebooks), Path(notebooks_dir))
-            # The kernels read the written data: at 100,000 patients this frees ~700 MB
-            # before they start.
-            del derived
-            release_memory()
-            timings["derived_data_and_keys"] = time.monotonic() - began
-            return _build(params, planned, inputs, folders, compare_with, kernels, jobs=jobs,
-                          force=force, formats=formats, renderer=renderer, progress=progress,
-                          timings=timings, run_key=key or "", rows=rows,
-                          stall_timeout=stall_timeout, started=started)
-        except KeyboardInterrupt:
-            progress.close()
-            remove_tree(folders.build)
-            raise
-        except OSError as exc:
-            progress.close()
-            remove_tree(folders.build)
-            raise RunFailed(os_error_message(exc, folders)) from None
+    return cut, derived
 
 
 def _if_up_to_date(folders: RunFolders, key: str, progress: Progress) -> RunResult | None:
@@ -201,11 +251,14 @@ def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folde
            compare_with: Path | None, kernels: KernelPool,
            *, jobs: int, force: bool, formats: tuple[str, ...], renderer: str | None,
            progress: Progress, timings: dict[str, float], run_key: str,
-           rows: list[ResultRow], stall_timeout: float, started: str = "") -> RunResult:
+           derivation: dict[str, Any], rows: list[ResultRow], stall_timeout: float,
+           started: str = "") -> RunResult:
     """Execute or take over ``planned``, collect, render and swap the build (holding data
     written by :func:`write_data`) into place; ``timings`` (seconds by stage) gets the
     stages of this step; ``run_key`` (:func:`cache.run_key`) goes into the manifest for the next
-    run's fast path; ``rows`` are result rows made by the run itself (empty analysis set)."""
+    run's fast path, ``derivation`` (key, digests, files; empty: not to be taken over) for the
+    next run's take-over of validation and derivation; ``rows`` are result rows made by the
+    run itself (empty analysis set)."""
     build = folders.build
     previous = None if force else read_manifest(folders.final / MANIFEST)
     began = time.monotonic()
@@ -238,7 +291,8 @@ def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folde
         return _finish(params, planned, inputs, folders, compare_with, entries, executed,
                        failures, copies, todo=todo, previous=previous, git=git, records=records,
                        run_id=run_id, formats=formats, renderer=renderer, progress=progress,
-                       timings=timings, run_key=run_key, rows=rows, started=started)
+                       timings=timings, run_key=run_key, derivation=derivation, rows=rows,
+                       started=started)
     finally:
         copies.join()  # an interrupted or failed run removes or keeps the build: not while written
 
@@ -249,7 +303,7 @@ def _finish(params: Params, planned: list[NotebookJob], inputs: list[Path], fold
             *, todo: list[NotebookJob], previous: dict[str, Any] | None, git: dict[str, Any],
             records: Any, run_id: str, formats: tuple[str, ...], renderer: str | None,
             progress: Progress, timings: dict[str, float], run_key: str,
-            rows: list[ResultRow], started: str) -> RunResult:
+            derivation: dict[str, Any], rows: list[ResultRow], started: str) -> RunResult:
     """Collect, render and swap the build into place once its notebooks have run
     (``copies``: the HTML copies being written, in the build before any manifest lists it)."""
     build = folders.build
@@ -259,7 +313,8 @@ def _finish(params: Params, planned: list[NotebookJob], inputs: list[Path], fold
     def manifest(report_key: str) -> dict[str, Any]:
         return build_manifest(params, inputs=inputs, run_dir=build, final=folders.final,
                               notebooks=entries, renderer=renderer, report_key=report_key,
-                              run_key=run_key, suite=cache.suite_fingerprint(), run_id=run_id,
+                              run_key=run_key, derivation=derivation,
+                              suite=cache.suite_fingerprint(), run_id=run_id,
                               git=git, run_started=started,
                               timings={k: round(v, 3) for k, v in timings.items()})
 
@@ -288,11 +343,11 @@ def _finish(params: Params, planned: list[NotebookJob], inputs: list[Path], fold
     cached_names = tuple(name for name, e in entries.items() if e["status"] == "cached")
     if previous and not todo and previous.get("report_key") == report_key:
         remove_tree(build)
-        if previous.get("run_key") != run_key or previous.get("inputs") != records:
-            # the report stands; the manifest gets this run's key and inputs so that the
+        update = {"run_key": run_key, "inputs": records, "derivation": derivation}
+        if any(previous.get(name) != value for name, value in update.items()):
+            # the report stands; the manifest gets this run's keys and inputs so that the
             # next run with nothing changed stops before validating
-            write_manifest({**previous, "run_key": run_key, "inputs": records},
-                           folders.final / MANIFEST)
+            write_manifest({**previous, **update}, folders.final / MANIFEST)
         progress.say(f"up to date: nothing changed since the last run; {folders.final} "
                      "left as it is")
         return RunResult(folders.final, (), cached_names, previous.get("renderer"), True)

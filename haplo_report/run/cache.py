@@ -7,7 +7,10 @@ of Python and the libraries that compute or write its outputs
 whose key matches the previous good run of the same cut is not executed; its executed copy and
 outputs are taken over (checked against the previous manifest's hashes). The run key covers
 everything a whole run depends on (with the renderers' versions too), so a run with nothing
-changed stops before validating.
+changed stops before validating. The derivation key covers what validation and derivation
+read (the data folder, :data:`DERIVATION_PARAMS`, the suite, the computing versions): a run
+whose derivation key matches the previous good run's takes its input tables, derived data and
+validation record over, so a parameter read by one notebook costs about that notebook.
 """
 
 from __future__ import annotations
@@ -31,6 +34,11 @@ from haplo_report.run.manifest import computing_versions, sha256_file, toolchain
 
 
 OK_STATUSES: tuple[str, ...] = ("executed", "cached")
+
+# The Params fields that validation and derivation read: validate_cut is given data_cut_date;
+# derive_cut reads data_cut_date, mrdpre_cutoff (ADSL's MRDGRP) and gvhd_relapse_competes
+# (ADTTE's GVHD endpoints). tests/test_pipeline.py fails when derive_cut reads another field.
+DERIVATION_PARAMS: tuple[str, ...] = ("data_cut_date", "mrdpre_cutoff", "gvhd_relapse_competes")
 
 
 @dataclass(frozen=True)
@@ -64,16 +72,28 @@ def sha256_json(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def run_key(params: Params, *, formats: tuple[str, ...], notebooks: tuple[NotebookSpec, ...],
-            notebooks_dir: Path, renderer: str | None) -> str | None:
-    """SHA-256 of everything a run's outputs depend on, computed before validating: every file
-    in the data folder (the readers pick some of them; any byte of any file counts), the
-    parameters file and values, the notebooks (plan entries and sources), the formats, the
-    renderer, the suite and the toolchain's versions. None when the data folder or a file cannot be read (the full
-    path then reports the problem)."""
+def data_files(data_dir: Path) -> dict[str, str] | None:
+    """SHA-256 of every file in the data folder by name (the readers pick some of them; any
+    byte of any file counts); None when the folder or a file cannot be read (the full path
+    then reports the problem)."""
     try:
-        data = {path.name: sha256_file(path)
-                for path in sorted(Path(params.data_dir).iterdir()) if path.is_file()}
+        return {path.name: sha256_file(path)
+                for path in sorted(Path(data_dir).iterdir()) if path.is_file()}
+    except OSError:
+        return None
+
+
+def run_key(params: Params, data: dict[str, str] | None, *, formats: tuple[str, ...],
+            notebooks: tuple[NotebookSpec, ...], notebooks_dir: Path,
+            renderer: str | None) -> str | None:
+    """SHA-256 of everything a run's outputs depend on, computed before validating: the data
+    folder's files (``data``: :func:`data_files`), the parameters file and values, the
+    notebooks (plan entries and sources), the formats, the renderer, the suite and the
+    toolchain's versions. None when a file cannot be read (the full path then reports the
+    problem)."""
+    if data is None:
+        return None
+    try:
         source = sha256_file(params.source) if params.source else None
         sources = {spec.name: sha256_file(notebooks_dir / f"{spec.name}.ipynb")
                    for spec in notebooks}
@@ -86,6 +106,17 @@ def run_key(params: Params, *, formats: tuple[str, ...], notebooks: tuple[Notebo
         "formats": list(formats), "renderer": renderer, "suite": suite_fingerprint(),
         "toolchain": toolchain_versions(renderer),
     })
+
+
+def derivation_key(params: Params, data: dict[str, str] | None) -> str | None:
+    """SHA-256 of what validation and derivation depend on: the data folder's files (``data``:
+    :func:`data_files`), :data:`DERIVATION_PARAMS`, the suite and the computing versions;
+    None when ``data`` is None."""
+    if data is None:
+        return None
+    values = params.to_dict()
+    return sha256_json({"data": data, "params": {name: values[name] for name in DERIVATION_PARAMS},
+                        "suite": suite_fingerprint(), "versions": computing_versions()})
 
 
 def up_to_date(previous: dict[str, Any] | None, key: str, final: Path) -> bool:
@@ -129,28 +160,40 @@ def data_read_by(spec: NotebookSpec, derived: Derived,
     (every notebook reads ADSL: at 100,000 patients hashing it eleven times took 1 s).
     """
     known = {} if known is None else known
-    adtte = "adtte" if "*" in spec.endpoints else "adtte:" + ",".join(sorted(spec.endpoints))
-    if adtte not in known:
+    names = _data_names(spec)
+    if names["adtte"] not in known:
         frame = derived.adtte
         if "*" not in spec.endpoints:
             frame = frame[frame["PARAMCD"].isin(spec.endpoints)]
-        known[adtte] = digest(frame)
-    digests = {"adtte": known[adtte]}
+        known[names["adtte"]] = digest(frame)
     for name in ("adsl", *spec.datasets):
         if name not in known:
             known[name] = digest(getattr(derived, name))
-        digests[name] = known[name]
-    return {name: digests[name] for name in ("adsl", "adtte", *spec.datasets)}
+    return {name: known[names[name]] for name in names}
 
 
-def notebook_job(spec: NotebookSpec, params: Params, derived: Derived, notebooks_dir: Path,
-                 known: dict[str, str] | None = None) -> NotebookJob:
-    """The job of one notebook: its injected parameters and its cache key (``known``: as for
-    :func:`data_read_by`)."""
+def _data_names(spec: NotebookSpec) -> dict[str, str]:
+    """The names under which :func:`data_read_by` keeps the digests of what ``spec`` reads."""
+    adtte = "adtte" if "*" in spec.endpoints else "adtte:" + ",".join(sorted(spec.endpoints))
+    return {"adsl": "adsl", "adtte": adtte, **{name: name for name in spec.datasets}}
+
+
+def recorded_data(spec: NotebookSpec, known: dict[str, str]) -> dict[str, str] | None:
+    """:func:`data_read_by` from digests recorded by an earlier run (``known``), without the
+    data; None when one of them was not recorded."""
+    names = _data_names(spec)
+    if any(name not in known for name in names.values()):
+        return None
+    return {name: known[names[name]] for name in names}
+
+
+def notebook_job(spec: NotebookSpec, params: Params, data: dict[str, str],
+                 notebooks_dir: Path) -> NotebookJob:
+    """The job of one notebook: its injected parameters and its cache key (``data``: the
+    digests of the derived data it reads, :func:`data_read_by`)."""
     values = params.to_dict()
     parameters = {name: values[name] for name in (*plan.COMMON_PARAMS, *spec.params)}
     source = notebooks_dir / f"{spec.name}.ipynb"
-    data = data_read_by(spec, derived, known)
     key = sha256_json({"notebook": sha256_file(source), "parameters": parameters, "data": data,
                         "suite": suite_fingerprint(), "versions": computing_versions()})
     return NotebookJob(spec, source, parameters, key, data)
@@ -162,17 +205,49 @@ def take_over(job: NotebookJob, previous: dict[str, Any] | None, final: Path,
     entry = (previous or {}).get("notebooks", {}).get(job.name)
     if not entry or entry.get("status") not in OK_STATUSES or entry.get("cache_key") != job.key:
         return None
-    recorded = previous.get("outputs", {})
     outputs = list(entry.get("outputs") or [])
-    for relative in outputs:
+    return outputs if _copy_intact(outputs, previous, final, build) else None
+
+
+def derivation_record(previous: dict[str, Any] | None, key: str | None,
+                      notebooks: tuple[NotebookSpec, ...]) -> dict[str, Any] | None:
+    """The previous good run's ``derivation`` record (key, digests of the derived data, files
+    written) when its key is ``key`` and its digests cover the data of every notebook."""
+    record = (previous or {}).get("derivation") or {}
+    if (key is None or record.get("key") != key or not previous.get("report_key")
+            or not record.get("files")):
+        return None
+    digests = record.get("digests") or {}
+    if any(recorded_data(spec, digests) is None for spec in notebooks):
+        return None
+    return record
+
+
+def take_over_derivation(previous: dict[str, Any] | None, key: str | None,
+                         notebooks: tuple[NotebookSpec, ...], final: Path,
+                         build: Path) -> dict[str, Any] | None:
+    """Copy the previous run's validation record, input tables and derived data into the
+    build when :func:`derivation_record` matches and the files are as recorded; the record."""
+    record = derivation_record(previous, key, notebooks)
+    if record is None or not _copy_intact(list(record["files"]), previous, final, build):
+        return None
+    return record
+
+
+def _copy_intact(relatives: list[str], previous: dict[str, Any], final: Path,
+                 build: Path) -> bool:
+    """Copy ``relatives`` from ``final`` into ``build`` when each has the SHA-256 the previous
+    manifest's outputs record; False (nothing copied) when one is missing or changed."""
+    recorded = previous.get("outputs", {})
+    for relative in relatives:
         path = final / relative
         if (relative not in recorded or not path.is_file()
                 or sha256_file(path) != recorded[relative]["sha256"]):
-            return None
-    for relative in outputs:
+            return False
+    for relative in relatives:
         (build / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(final / relative, build / relative)
-    return outputs
+    return True
 
 
 def report_key(entries: dict[str, dict[str, Any]], params: Params, formats: tuple[str, ...],

@@ -15,7 +15,7 @@ from haplo_report.data.cut import Cut
 from haplo_report.data.validation import write_violations
 from haplo_report.params import Params
 from haplo_report.plan import NotebookSpec
-from haplo_report.run.cache import NotebookJob, notebook_job
+from haplo_report.run.cache import NotebookJob, data_read_by, notebook_job
 from haplo_report.run.errors import NotebookFailed
 
 
@@ -47,10 +47,12 @@ def collect_results(names: list[str], build: Path, rows: list[ResultRow] = ()) -
 
 
 def write_data(params: Params, validation: dict[str, Any], derived: Derived, build: Path,
-                notebooks: tuple[NotebookSpec, ...], notebooks_dir: Path) -> list[NotebookJob]:
+               notebooks: tuple[NotebookSpec, ...], notebooks_dir: Path,
+               known: dict[str, str]) -> list[NotebookJob]:
     """Write the derived data and the validation record (:func:`validation_record`) into
-    ``build``; the notebook jobs with their cache keys."""
+    ``build``; the notebook jobs with their cache keys (``known`` gets the digests of the
+    derived data they read, :func:`cache.data_read_by`)."""
     derived.write(build / "data")
     write_validation(validation, build)
-    known: dict[str, str] = {}
-    return [notebook_job(spec, params, derived, notebooks_dir, known) for spec in notebooks]
+    return [notebook_job(spec, params, data_read_by(spec, derived, known), notebooks_dir)
+            for spec in notebooks]

@@ -147,13 +147,17 @@ def git_state(root: Path = PROJECT_ROOT) -> dict[str, Any]:
 def build_manifest(params: Params, *, inputs: list[Path], run_dir: Path, final: Path,
                    notebooks: dict[str, dict[str, Any]], renderer: str | None,
                    report_key: str, suite: dict[str, str], run_id: str, git: dict[str, Any],
-                   run_key: str = "", timings: dict[str, float] | None = None,
+                   run_key: str = "", derivation: dict[str, Any] | None = None,
+                   timings: dict[str, float] | None = None,
                    run_started: str = "") -> dict[str, Any]:
     """The manifest of the run folder ``run_dir`` as it is now (hashes every file in it);
     ``final``: where the folder is delivered (recorded under ``location``).
 
     ``run_key``: hash of the run's inputs, parameters, notebooks, formats, suite and
     toolchain (a re-run with the same key and intact outputs stops before validating);
+    ``derivation``: the derivation key, the digests of the derived data the notebooks read and
+    the files validation and derivation wrote (a re-run with the same derivation key takes
+    those files over instead of validating and deriving);
     ``timings``: wall-clock seconds per stage (validation, derivation, ..., rendering);
     ``run_started``: when the run began (UTC, ISO 8601), the run date the report prints.
     """
@@ -174,6 +178,7 @@ def build_manifest(params: Params, *, inputs: list[Path], run_dir: Path, final: 
         "renderer": renderer,
         "report_key": report_key,
         "run_key": run_key,
+        "derivation": derivation or {},
         "run_started": run_started,
         "notebooks": notebooks,
         "timings": timings or {},
