@@ -146,7 +146,32 @@ def bench_size(size: int, work: Path, base: dict, jobs: int | None, pairs: int =
     changed, _ = measure(run)
     rows.append({"patients": size, "case": "one parameter changed", **vars(changed),
                  "notebooks_executed": executed_count(manifest_of(out_dir))})
-    return rows, stage_rows(size, cold_manifest)
+    return rows + bench_comparison(size, folder, base, run[3:]), stage_rows(size, cold_manifest)
+
+
+def bench_comparison(size: int, folder: Path, base: dict, options: list[str]) -> list[dict]:
+    """A later export of the same study (same seed, later export date, corrections of records
+    before the first cut) cut at LATER_CUT: its cold run, which compares itself with the first
+    cut under the same output folder, and ``haplo-report compare`` of the two run folders."""
+    data_dir = folder / "cut-later"
+    measure([str(BIN / "haplo-report"), "simulate", "--n", str(size), "--seed", "11",
+             "--export-date", LATER_EXPORT, "--corrections-before", base["data_cut_date"],
+             "--out", str(data_dir)])
+    later = folder / "later"
+    later.mkdir()
+    params = write_params(base, later, data_dir, data_cut_date=LATER_CUT)
+    run, _ = measure([str(BIN / "haplo-report"), "run", str(params), *options, "--force"])
+    study = folder / "out" / base["study_id"]
+    compare, _ = measure([str(BIN / "haplo-report"), "compare",
+                          str(study / base["data_cut_date"]), str(study / LATER_CUT)])
+    return [{"patients": size, "case": f"later cut {LATER_CUT}, cold, with its comparison",
+             **vars(run), "notebooks_executed": ""},
+            {"patients": size, "case": COMPARE, **vars(compare),
+             "notebooks_executed": ""}]
+
+
+LATER_EXPORT, LATER_CUT = "2026-11-20", "2026-10-31"
+COMPARE = "haplo-report compare (the two cuts)"
 
 
 BASELINE = "plain baseline (sequential papermill + render)"
@@ -210,6 +235,11 @@ def main() -> int:
             print(f"{size}: nothing changed {100 * by[(size, 'warm (no change)')] / by[(size, 'cold')]:.1f}% "
                   f"of cold, one parameter changed "
                   f"{100 * by[(size, 'one parameter changed')] / by[(size, 'cold')]:.1f}% of cold")
+    for size in sizes:
+        compare = by.get((size, COMPARE))
+        if compare is not None:
+            print(f"{size}: comparing two cuts {compare:.1f} s, "
+                  f"{100 * compare / by[(size, 'cold')]:.0f}% of the cold run")
     if (31, "cold") in by and (max(sizes), "cold") in by and max(sizes) != 31:
         print(f"cold {max(sizes)} / cold 31: {by[(max(sizes), 'cold')] / by[(31, 'cold')]:.2f}x")
     print("stages of each cold run:")

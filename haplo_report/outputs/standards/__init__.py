@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from haplo_report.analysis.derive import read_dataset
 from haplo_report.outputs.standards.ars import ArsError, write_ars
-from haplo_report.outputs.standards.define import write_define
-from haplo_report.outputs.standards.metadata import MetadataError
-from haplo_report.outputs.standards.xpt import write_adam
+from haplo_report.outputs.standards.define import DefineBuilder
+from haplo_report.outputs.standards.metadata import DATASET_LABELS, MetadataError
+from haplo_report.outputs.standards.xpt import transport_frame, write_xpt
 
 ADAM_DIR = Path("data") / "adam"
 ARS_FILE = Path("results") / "ars.json"
@@ -24,10 +25,19 @@ def write_standard_outputs(run_dir: Path, *, study_id: str, study_title: str,
     """``data/adam/`` (XPT per dataset and define.xml) and ``results/ars.json`` in ``run_dir``
     (which holds the derived data in ``data/`` and the collected result rows)."""
     cut = dt.date.fromisoformat(data_cut_date)
+    adam = run_dir / ADAM_DIR
+    adam.mkdir(parents=True, exist_ok=True)
+    written = []
     try:
-        written = write_adam(run_dir / "data", run_dir / ADAM_DIR, study_id=study_id, cut=cut)
-        written.append(write_define(run_dir / "data", run_dir / ADAM_DIR / "define.xml",
-                                    study_id=study_id, study_title=study_title, cut=cut))
+        define = DefineBuilder(study_id=study_id, study_title=study_title, cut=cut)
+        for dataset in DATASET_LABELS:  # one dataset and its transport frame in memory at once
+            frame = read_dataset(run_dir / "data" / f"{dataset.lower()}.parquet")
+            out = transport_frame(frame, study_id)
+            written.append(write_xpt(dataset, frame, adam / f"{dataset.lower()}.xpt",
+                                     study_id=study_id, cut=cut, out=out))
+            define.add(dataset, frame, out)
+            del frame, out
+        written.append(define.write(adam / "define.xml"))
         written.append(write_ars(run_dir, run_dir / ARS_FILE, study_id=study_id,
                                  study_title=study_title, data_cut_date=data_cut_date))
     except (MetadataError, ArsError) as exc:

@@ -19,7 +19,7 @@ from haplo_report.outputs.standards.metadata import (
     MetadataError,
     variable,
 )
-from haplo_report.outputs.standards.xpt import transport_frame
+from haplo_report.outputs.standards.xpt import longest_utf8
 
 DEFINE_VERSION = "2.1.7"
 ADAMIG = "ST.ADAMIG"
@@ -53,20 +53,25 @@ def _codelist(oid: str, name: str, values: list[str], decodes: dict[str, str] | 
     return codelist
 
 
-def define_document(frames: dict[str, pd.DataFrame], *, study_id: str, study_title: str,
-                    cut: dt.date) -> DEFINE.ODM:
-    """The Define-XML document of ``frames`` (dataset name -> derived frame)."""
-    version = DEFINE.MetaDataVersion(
-        OID=f"MDV.{study_id}.ADAM", Name=f"{study_id} ADaM datasets, data cut {cut}",
-        Description=f"Analysis datasets of {study_id} for the data cut of {cut}",
-        DefineVersion=DEFINE_VERSION)
-    version.Standards = DEFINE.Standards(Standard=[DEFINE.Standard(
-        OID=ADAMIG, Name="ADaMIG", Type="IG", Version="1.3", Status="Final")])
-    codelist_values: dict[str, set[str]] = {}
-    codelist_types: dict[str, str] = {}
-    methods: list[DEFINE.MethodDef] = []
-    for dataset, frame in frames.items():
-        out = transport_frame(frame, study_id)
+class DefineBuilder:
+    """The Define-XML document, built one dataset at a time (:meth:`add`), so that a run holds
+    one dataset and its transport frame at once (at 100,000 patients ADTTE's is ~1 GB)."""
+
+    def __init__(self, *, study_id: str, study_title: str, cut: dt.date) -> None:
+        self.study_id, self.study_title, self.cut = study_id, study_title, cut
+        self.version = DEFINE.MetaDataVersion(
+            OID=f"MDV.{study_id}.ADAM", Name=f"{study_id} ADaM datasets, data cut {cut}",
+            Description=f"Analysis datasets of {study_id} for the data cut of {cut}",
+            DefineVersion=DEFINE_VERSION)
+        self.version.Standards = DEFINE.Standards(Standard=[DEFINE.Standard(
+            OID=ADAMIG, Name="ADaMIG", Type="IG", Version="1.3", Status="Final")])
+        self.codelist_values: dict[str, set[str]] = {}
+        self.codelist_types: dict[str, str] = {}
+        self.methods: list[DEFINE.MethodDef] = []
+
+    def add(self, dataset: str, frame: pd.DataFrame, out: pd.DataFrame) -> None:
+        """Describe ``dataset``: its derived ``frame`` and transport frame ``out``
+        (:func:`transport_frame`)."""
         group = DEFINE.ItemGroupDef(
             OID=f"IG.{dataset}", Name=dataset, SASDatasetName=dataset, Repeating=
             "No" if dataset == "ADSL" else "Yes", IsReferenceData="No", Purpose="Analysis",
@@ -86,9 +91,9 @@ def define_document(frames: dict[str, pd.DataFrame], *, study_id: str, study_tit
             if meta.derivation:
                 method_oid = f"MT.{dataset}.{name}"
                 ref.MethodOID = method_oid
-                methods.append(DEFINE.MethodDef(OID=method_oid, Name=f"Derivation of {name}",
-                                                Type="Computation",
-                                                Description=_text(meta.derivation)))
+                self.methods.append(DEFINE.MethodDef(
+                    OID=method_oid, Name=f"Derivation of {name}", Type="Computation",
+                    Description=_text(meta.derivation)))
             else:
                 origin.Description = _text(f"{name} of the data cut's tables")
             group.ItemRef.append(ref)
@@ -96,8 +101,7 @@ def define_document(frames: dict[str, pd.DataFrame], *, study_id: str, study_tit
             item = DEFINE.ItemDef(OID=item_oid, Name=name, SASFieldName=name,
                                   DataType=data_type, Description=_text(meta.label))
             if data_type == "text":
-                lengths = out[name].dropna().map(lambda v: len(str(v).encode("utf-8")))
-                item.Length = int(lengths.max()) if len(lengths) else 1
+                item.Length = longest_utf8(out[name]) or 1
             elif data_type == "integer":
                 digits = out[name].dropna().abs().astype(int).astype(str).str.len()
                 item.Length = int(digits.max()) if len(digits) else 1
@@ -112,43 +116,46 @@ def define_document(frames: dict[str, pd.DataFrame], *, study_id: str, study_tit
                 present = out[name].dropna()
                 if data_type == "integer":
                     present = present.astype(int)
-                codelist_values.setdefault(meta.codelist, set()).update(map(str, present))
-                codelist_types[meta.codelist] = "integer" if data_type == "integer" else "text"
-            version.ItemDef.append(item)
+                self.codelist_values.setdefault(meta.codelist, set()).update(
+                    map(str, present.unique()))
+                self.codelist_types[meta.codelist] = ("integer" if data_type == "integer"
+                                                      else "text")
+            self.version.ItemDef.append(item)
         group.leaf = DEFINE.leaf(ID=f"LF.{dataset}", href=f"{dataset.lower()}.xpt",
                                  title=DEFINE.title(_content=f"{dataset.lower()}.xpt"))
-        version.ItemGroupDef.append(group)
-    for name in sorted(codelist_values):
-        decodes = CODELISTS.get(name)
-        values = list(decodes) if decodes else sorted(codelist_values[name])
-        unknown = sorted(codelist_values[name] - set(values))
-        if unknown:
-            raise MetadataError(f"codelist {name}: value(s) {', '.join(unknown)} not in the "
-                                "codelist")
-        version.CodeList.append(_codelist(f"CL.{name}", name, values, decodes,
-                                          codelist_types[name]))
-    version.MethodDef.extend(methods)
-    stamp = f"{cut.isoformat()}T00:00:00"
-    study = DEFINE.Study(OID=f"ST.{study_id}", GlobalVariables=DEFINE.GlobalVariables(
-        StudyName=DEFINE.StudyName(_content=study_id),
-        StudyDescription=DEFINE.StudyDescription(_content=study_title),
-        ProtocolName=DEFINE.ProtocolName(_content=study_id)), MetaDataVersion=version)
-    return DEFINE.ODM(FileOID=f"DEF.{study_id}.{cut.isoformat()}", FileType="Snapshot",
-                      CreationDateTime=stamp, ODMVersion="1.3.2", Originator="haplo-report",
-                      SourceSystem="haplo-report", Context="Submission", Study=study)
+        self.version.ItemGroupDef.append(group)
+
+    def document(self) -> DEFINE.ODM:
+        """The document of the datasets added; :class:`MetadataError` for a value outside
+        its codelist."""
+        version, study_id, cut = self.version, self.study_id, self.cut
+        for name in sorted(self.codelist_values):
+            decodes = CODELISTS.get(name)
+            values = list(decodes) if decodes else sorted(self.codelist_values[name])
+            unknown = sorted(self.codelist_values[name] - set(values))
+            if unknown:
+                raise MetadataError(f"codelist {name}: value(s) {', '.join(unknown)} not in "
+                                    "the codelist")
+            version.CodeList.append(_codelist(f"CL.{name}", name, values, decodes,
+                                              self.codelist_types[name]))
+        version.MethodDef.extend(self.methods)
+        stamp = f"{cut.isoformat()}T00:00:00"
+        study = DEFINE.Study(OID=f"ST.{study_id}", GlobalVariables=DEFINE.GlobalVariables(
+            StudyName=DEFINE.StudyName(_content=study_id),
+            StudyDescription=DEFINE.StudyDescription(_content=self.study_title),
+            ProtocolName=DEFINE.ProtocolName(_content=study_id)), MetaDataVersion=version)
+        return DEFINE.ODM(FileOID=f"DEF.{study_id}.{cut.isoformat()}", FileType="Snapshot",
+                          CreationDateTime=stamp, ODMVersion="1.3.2", Originator="haplo-report",
+                          SourceSystem="haplo-report", Context="Submission", Study=study)
+
+    def write(self, path: Path) -> Path:
+        """Write :meth:`document` as ``path`` (define.xml) once its references check."""
+        document = self.document()
+        check_references(document)
+        document.write_xml(str(path))
+        return path
 
 
 def check_references(document: DEFINE.ODM) -> None:
     """odmlib's checks: unique OIDs and every OID reference defined (raises otherwise)."""
     document.verify_oids(create_oid_checker("define_2_1"))
-
-
-def write_define(data_dir: Path, path: Path, *, study_id: str, study_title: str,
-                 cut: dt.date) -> Path:
-    """``path`` (define.xml) describing the datasets written from ``data_dir``."""
-    frames = {name: pd.read_parquet(data_dir / f"{name.lower()}.parquet")
-              for name in DATASET_LABELS}
-    document = define_document(frames, study_id=study_id, study_title=study_title, cut=cut)
-    check_references(document)
-    document.write_xml(str(path))
-    return path

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyreadstat
 
@@ -38,6 +41,13 @@ def _is_ascii(text: str) -> bool:
     return all(ord(char) < 128 for char in text)
 
 
+def longest_utf8(column: pd.Series) -> int | None:
+    """The longest present value of ``column`` as text, in UTF-8 bytes (None when all are
+    missing); measured over distinct values, which are few in most columns."""
+    return max((len(str(value).encode("utf-8")) for value in column.dropna().unique()),
+               default=None)
+
+
 def check_transport_rules(dataset: str, frame: pd.DataFrame) -> dict[str, str]:
     """The labels of ``frame``'s columns; :class:`MetadataError` naming the first variable
     that breaks a SAS transport v5 rule (name <= 8, label <= 40 ASCII, text <= 200 bytes)."""
@@ -56,8 +66,8 @@ def check_transport_rules(dataset: str, frame: pd.DataFrame) -> dict[str, str]:
         column = frame[name]
         if not (pd.api.types.is_numeric_dtype(column)
                 or pd.api.types.is_datetime64_any_dtype(column)):
-            longest = column.dropna().astype(str).map(lambda v: len(v.encode("utf-8"))).max()
-            if pd.notna(longest) and longest > MAX_TEXT_BYTES:
+            longest = longest_utf8(column)
+            if longest is not None and longest > MAX_TEXT_BYTES:
                 raise MetadataError(f"{dataset}.{name}: a value is {longest} bytes long; SAS "
                                     f"transport v5 allows {MAX_TEXT_BYTES}")
         labels[name] = text
@@ -67,15 +77,25 @@ def check_transport_rules(dataset: str, frame: pd.DataFrame) -> dict[str, str]:
 def transport_frame(frame: pd.DataFrame, study_id: str) -> pd.DataFrame:
     """``frame`` as pyreadstat writes it: ``STUDYID`` first, dates as ``datetime.date``,
     integers as numbers, text as plain strings with ``None`` for missing."""
-    out = pd.DataFrame({STUDY_VARIABLE: [study_id] * len(frame)}, index=frame.index)
+    out = pd.DataFrame({STUDY_VARIABLE: np.full(len(frame), study_id, dtype=object)},
+                       index=frame.index)
     for name, column in frame.items():
-        if pd.api.types.is_datetime64_any_dtype(column):
-            out[name] = [None if pd.isna(v) else v.date() for v in column]
-        elif pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+        if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
             out[name] = column.astype("float64")
+        elif pd.api.types.is_datetime64_any_dtype(column):
+            out[name] = _distinct_objects(column, lambda value: value.date())
         else:
-            out[name] = [None if pd.isna(v) else str(v) for v in column]
+            out[name] = _distinct_objects(column, str)
     return out.reset_index(drop=True)
+
+
+def _distinct_objects(column: pd.Series, convert: Callable[[Any], Any]) -> np.ndarray:
+    """``convert`` of each value of ``column`` (None for missing) as an object array in which
+    equal values are one object: made once per distinct value, which at 100,000 patients
+    takes a tenth of the time and memory of one object per row."""
+    codes, distinct = pd.factorize(column)
+    objects = np.array([*(convert(value) for value in distinct), None], dtype=object)
+    return objects[codes]  # a missing value's code is -1: the last object, None
 
 
 def _fix_stamps(path: Path, cut: dt.date) -> None:
@@ -87,9 +107,10 @@ def _fix_stamps(path: Path, cut: dt.date) -> None:
 
 
 def write_xpt(dataset: str, frame: pd.DataFrame, path: Path, *, study_id: str,
-              cut: dt.date) -> Path:
-    """Write ``frame`` (a derived dataset) as ``path`` in SAS transport v5."""
-    out = transport_frame(frame, study_id)
+              cut: dt.date, out: pd.DataFrame | None = None) -> Path:
+    """Write ``frame`` (a derived dataset) as ``path`` in SAS transport v5 (``out``: its
+    :func:`transport_frame`, when already made)."""
+    out = transport_frame(frame, study_id) if out is None else out
     labels = check_transport_rules(dataset, out)
     formats = {name: DATE_FORMAT for name, column in frame.items()
                if pd.api.types.is_datetime64_any_dtype(column)}
@@ -99,14 +120,3 @@ def write_xpt(dataset: str, frame: pd.DataFrame, path: Path, *, study_id: str,
                            variable_format=formats)
     _fix_stamps(path, cut)
     return path
-
-
-def write_adam(data_dir: Path, out_dir: Path, *, study_id: str, cut: dt.date) -> list[Path]:
-    """Every derived dataset ``data_dir/<name>.parquet`` as ``out_dir/<name>.xpt``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for dataset in DATASET_LABELS:
-        frame = pd.read_parquet(data_dir / f"{dataset.lower()}.parquet")
-        written.append(write_xpt(dataset, frame, out_dir / f"{dataset.lower()}.xpt",
-                                 study_id=study_id, cut=cut))
-    return written
