@@ -21,7 +21,7 @@ import pytest
 from haplo_report import run as pipeline
 from haplo_report.params import ParamsError
 from haplo_report.plan import NotebookSpec
-from haplo_report.run import build, cache, collect, execute, kernels, manifest
+from haplo_report.run import build, cache, collect, html_copies, kernels, manifest
 from haplo_report.run.progress import Progress
 from haplo_report.render import RenderResult
 from haplo_report.analysis.results import read_results
@@ -456,7 +456,7 @@ def test_html_copies_of_several_notebooks_each_show_their_own_markdown(tmp_path)
                         for text in cells]
         paths.append(tmp_path / f"{name}.ipynb")
         nbformat.write(nbformat.v4.new_notebook(cells=[cell]), paths[-1])
-    assert execute.write_html(paths) == [tmp_path / "a.html", tmp_path / "b.html"]
+    assert html_copies.write_html(paths) == [tmp_path / "a.html", tmp_path / "b.html"]
     first, second = ((tmp_path / f"{n}.html").read_text(encoding="utf-8") for n in "ab")
     assert ">alpha</td>" in first and "<strong>first</strong>" in first
     assert ">beta<" not in first and "HAPLOREPORTOUTPUTSPLIT" not in first

@@ -35,7 +35,8 @@ from haplo_report.run import cache
 from haplo_report.run.cache import NotebookJob
 from haplo_report.run.collect import collect_results, validation_record, write_data
 from haplo_report.run.errors import NotebookFailed, RunFailed
-from haplo_report.run.execute import HtmlCopies, execute_all
+from haplo_report.run.execute import execute_all
+from haplo_report.run.html_copies import HtmlCopies
 from haplo_report.run.folder import (cut_lock, fail_keeping_build, fast_path_lock, os_error_message,
                                      recover, remove_tree, swap_into_place)
 from haplo_report.run.kernels import KernelPool, cold_run_kernels, release_memory

@@ -12,9 +12,7 @@ injected or recorded.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import shutil
-import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
@@ -23,24 +21,10 @@ from typing import Any, Callable
 import nbformat
 
 from haplo_report.plan import STALL_TIMEOUT_S
-from haplo_report.render.markdown import run_pandoc
 from haplo_report.run.cache import NotebookJob
 from haplo_report.run.errors import NotebookFailed
 from haplo_report.run.kernels import Kernel, KernelPool
 from haplo_report.run.progress import Progress
-
-
-# Remote scripts and stylesheets (require.js, MathJax CDNs): auditors' machines are offline.
-_REMOTE_SCRIPT = re.compile(r"<script[^>]*\bsrc=[\"'](?:https?:)?//[^\"']*[\"'][^>]*>\s*</script>",
-                            re.IGNORECASE)
-
-
-_REMOTE_LINK = re.compile(r"<link[^>]*\bhref=[\"'](?:https?:)?//[^\"']*[\"'][^>]*>", re.IGNORECASE)
-
-
-_REMOTE_IMPORT = re.compile(  # inline scripts that import from another host (mermaid)
-    r"<script\b[^>]*>(?:(?!</script>).)*?import\(\s*[\"'](?:https?:)?//(?:(?!</script>).)*?</script>",
-    re.IGNORECASE | re.DOTALL)
 
 
 # Injected into every notebook: the delivered run folder's own layout.
@@ -72,85 +56,6 @@ def _make_reproducible(path: Path, name: str, run_metadata: dict[str, Any]) -> N
             papermill[key] = f"notebooks/{name}.ipynb"
     notebook.metadata[METADATA_KEY] = run_metadata
     nbformat.write(notebook, path)
-
-
-_SPLIT = "HAPLOREPORTOUTPUTSPLIT"
-
-
-def _markdown_as_html(notebooks: list[nbformat.NotebookNode], cwd: Path) -> None:
-    """Give every Markdown output of ``notebooks`` an HTML rendering made by pandoc, in place.
-
-    The outputs use Pandoc Markdown (pipe tables with captions, ``::: table-notes`` divs) that
-    nbconvert's own Markdown renderer shows raw; nbconvert prefers ``text/html`` when a
-    display bundle has it. One pandoc process for all (its start-up costs more than most
-    conversions; pypandoc would start two more to check the formats): the outputs are joined
-    with separator paragraphs and split again.
-    """
-    outputs = [output for notebook in notebooks for cell in notebook.cells
-               if cell.cell_type == "code" for output in cell.get("outputs", [])
-               if "text/markdown" in output.get("data", {}) and "text/html" not in output["data"]]
-    if not outputs:
-        return
-    source = "\n\n".join(f"{output.data['text/markdown']}\n\n{_SPLIT}{index}"
-                          for index, output in enumerate(outputs))
-    html = run_pandoc(["--from=markdown", "--to=html", "--wrap=none"], cwd, stdin=source)
-    parts = re.split(rf"<p>{_SPLIT}\d+</p>\n?", html)
-    for output, part in zip(outputs, parts):
-        output.data["text/html"] = part
-
-
-def write_html(notebook_paths: list[Path]) -> list[Path]:
-    """Offline HTML copies of executed notebooks, each beside its notebook (images embedded,
-    no other hosts; tables and notes rendered by pandoc as in the report), by one exporter
-    (making one costs about as much as exporting a notebook)."""
-    if not notebook_paths:
-        return []
-    notebooks = [nbformat.read(path, as_version=4) for path in notebook_paths]
-    _markdown_as_html(notebooks, notebook_paths[0].parent)
-    exporter = html_exporter()
-    copies = []
-    for path, notebook in zip(notebook_paths, notebooks):
-        body, _ = exporter.from_notebook_node(notebook)
-        for pattern in (_REMOTE_SCRIPT, _REMOTE_LINK, _REMOTE_IMPORT):
-            body = pattern.sub("", body)
-        copies.append(path.with_suffix(".html"))
-        copies[-1].write_text(body, encoding="utf-8")
-    return copies
-
-
-def html_exporter() -> Any:
-    """nbconvert's HTML exporter for the copies (lab template, images embedded)."""
-    from nbconvert import HTMLExporter  # imported here: a run with nothing to do starts faster
-
-    return HTMLExporter(template_name="lab", embed_images=True)
-
-
-class HtmlCopies:
-    """The HTML copies of executed notebooks, written by one reused exporter in a thread while
-    the run collects results and renders (pandoc and Typst run in other processes), instead of
-    in the notebook workers on the way to the report."""
-
-    def __init__(self, notebooks: list[Path]) -> None:
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._write, args=(notebooks,),
-                                        name="html-copies", daemon=True)
-        self._thread.start()
-
-    def _write(self, notebooks: list[Path]) -> None:
-        try:
-            write_html(notebooks)
-        except BaseException as exc:  # noqa: BLE001 - raised by wait() in the run's thread
-            self._error = exc
-
-    def wait(self) -> None:
-        """Until every copy is written; the first error of writing them, raised again."""
-        self.join()
-        if self._error is not None:
-            raise self._error
-
-    def join(self) -> None:
-        """Until the thread has ended (written every copy or stopped at an error)."""
-        self._thread.join()
 
 
 def _first_line(text: str, limit: int = 200) -> str:
