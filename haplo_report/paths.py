@@ -9,8 +9,11 @@ failed build ``.failed/<cut>/``. Nothing of the run's own machinery is inside ``
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+
+from haplo_report.params import ParamsError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]  # holds notebooks/ and _quarto.yml
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
@@ -55,3 +58,32 @@ class RunFolders:
     @property
     def lock_holder(self) -> Path:
         return self.study_dir / f".{self.cut}.lock.holder"
+
+
+def previous_run(study_dir: Path, cut: dt.date) -> Path | None:
+    """The latest run folder of an earlier cut under ``study_dir`` (``OUTPUT/<study>``)."""
+    earlier = []
+    for path in study_dir.iterdir() if study_dir.is_dir() else ():
+        try:
+            date = dt.date.fromisoformat(path.name)
+        except ValueError:
+            continue
+        if date < cut and (path / MANIFEST).is_file():
+            earlier.append((date, path))
+    return max(earlier)[1] if earlier else None
+
+
+def resolve_previous(compare_to: str | None, study_dir: Path, cut: dt.date) -> Path | None:
+    """The run folder a run compares with: ``compare_to`` as a date (a run folder under
+    ``study_dir``) or a folder; by default the latest earlier cut (None when there is none).
+    :class:`ParamsError` when ``compare_to`` names no earlier run folder."""
+    if compare_to is None:
+        return previous_run(study_dir, cut)
+    try:
+        path = study_dir / str(dt.date.fromisoformat(compare_to))
+    except ValueError:
+        path = Path(compare_to)
+    if not (path / MANIFEST).is_file():
+        raise ParamsError(f"--compare-to {compare_to}: no run folder with a manifest.json at "
+                          f"{path}")
+    return path

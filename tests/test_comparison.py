@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from haplo_report.analysis.comparison import (INPUT_DIR, ComparisonError, compare_runs,
-                                              previous_run, table_changes)
+                                              table_changes)
 from haplo_report.analysis.derive import derive_cut
+from haplo_report.paths import previous_run
 from haplo_report.analysis.endpoints import (CIF_ENDPOINTS, KM_ENDPOINTS, endpoint_landmarks,
                                              tte_results)
 from haplo_report.analysis.results import results_frame, write_results

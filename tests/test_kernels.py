@@ -98,8 +98,10 @@ def test_a_cold_run_starts_its_kernels_before_importing_the_suite_and_an_up_to_d
     finally:
         forced.close()
     assert cold_run_kernels(folders, force=True, workers=0) is None  # nothing to execute
-    # what `haplo-report run` imports before starting them: not pandas, pandera or the suite
-    code = ("import sys, haplo_report.cli, haplo_report.run.kernels, haplo_report.plan;"
+    # what `haplo-report run` imports before starting them or finding its report up to date:
+    # not pandas, pandera or the rest of the suite
+    code = ("import sys, haplo_report.cli, haplo_report.run.kernels, haplo_report.plan,"
+            " haplo_report.run.fast_path;"
             "print(sorted(m for m in ('pandas', 'pandera', 'matplotlib', 'haplo_report.run.build')"
             " if m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -21,7 +21,7 @@ import pytest
 from haplo_report import run as pipeline
 from haplo_report.params import ParamsError
 from haplo_report.plan import NotebookSpec
-from haplo_report.run import build, cache, collect, html_copies, kernels, manifest
+from haplo_report.run import build, cache, collect, fast_path, html_copies, kernels, manifest
 from haplo_report.run.progress import Progress
 from haplo_report.render import RenderResult
 from haplo_report.analysis.results import read_results
@@ -145,7 +145,7 @@ def test_render_runs_once_and_is_skipped_when_nothing_changed(previous, monkeypa
         (run_dir / "report" / "TEST_2026-06-30.html").write_text("report")
         return RenderResult(renderer, {"html": run_dir / "report" / "TEST_2026-06-30.html"})
 
-    monkeypatch.setattr(build, "choose_renderer", lambda: "stub")
+    monkeypatch.setattr(fast_path, "choose_renderer", lambda: "stub")
     monkeypatch.setattr(build, "render_report", fake_render)
     params = make_params(previous)
     kwargs = dict(jobs=2, notebooks=SPECS, notebooks_dir=NOTEBOOKS_DIR, formats=("html",))
@@ -461,3 +461,23 @@ def test_html_copies_of_several_notebooks_each_show_their_own_markdown(tmp_path)
     assert ">alpha</td>" in first and "<strong>first</strong>" in first
     assert ">beta<" not in first and "HAPLOREPORTOUTPUTSPLIT" not in first
     assert ">beta</td>" in second and ">alpha<" not in second
+
+
+def test_the_run_key_covers_the_earlier_cut_the_report_compares_with(tmp_path):
+    params = make_params(tmp_path)
+    earlier = tmp_path / "TEST" / "2026-01-31"
+    earlier.mkdir(parents=True)
+
+    def key(compare_to: str | None = None) -> str | None:
+        return fast_path.start(params, formats=("html",), notebooks=SPECS,
+                               notebooks_dir=NOTEBOOKS_DIR, render=False,
+                               compare_to=compare_to).key
+
+    alone = key()  # no earlier cut with a manifest: nothing compared
+    (earlier / "manifest.json").write_text('{"run_key": "a", "report_key": "b"}')
+    found = key()  # the default: the latest earlier cut under the output folder
+    assert found != alone and key("2026-01-31") == found == key(str(earlier))
+    (earlier / "manifest.json").write_text('{"run_key": "a", "report_key": "c"}')
+    assert key() not in (found, alone)  # the earlier cut was run again: compared anew
+    with pytest.raises(ParamsError, match="--compare-to 2025-12-31"):
+        key("2025-12-31")

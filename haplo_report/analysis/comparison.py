@@ -32,7 +32,7 @@ from haplo_report.analysis.endpoints import (CIF_ENDPOINTS, KM_ENDPOINTS, endpoi
                                              main_landmark, tte_results)
 from haplo_report.analysis.results import FLOAT_FORMAT, read_results
 from haplo_report.data.cut import REQUIRED_TABLES, TABLES, Cut
-from haplo_report.params import Params, ParamsError
+from haplo_report.params import Params
 
 INPUT_DIR = Path("data") / "input"
 COMPARISON_DIR = "comparison"
@@ -385,19 +385,6 @@ def compare_folders(old: RunFolder, new: RunFolder) -> Comparison:
                       retrospective_changes(old, new), headline_changes(old, new))
 
 
-def previous_run(study_dir: Path, cut: dt.date) -> Path | None:
-    """The latest run folder of an earlier cut under ``study_dir`` (``OUTPUT/<study>``)."""
-    earlier = []
-    for path in study_dir.iterdir() if study_dir.is_dir() else ():
-        try:
-            date = dt.date.fromisoformat(path.name)
-        except ValueError:
-            continue
-        if date < cut and (path / "manifest.json").is_file():
-            earlier.append((date, path))
-    return max(earlier)[1] if earlier else None
-
-
 def summary_lines(summary: dict) -> list[str]:
     """The summary as a few lines of text (``haplo-report compare`` and the run's log)."""
     patients = ", ".join(f"{count} {label}" for label, count in summary["new_patients"].items())
@@ -409,22 +396,6 @@ def summary_lines(summary: dict) -> list[str]:
             f"  retrospective changes of earlier records: {summary['retrospective_changes']}",
             f"  headline estimates changed by those corrections: "
             f"{summary['headlines_changed_by_corrections']}"]
-
-
-def resolve_previous(compare_to: str | None, study_dir: Path, cut: dt.date) -> Path | None:
-    """The run folder a run compares with: ``compare_to`` as a date (a run folder under
-    ``study_dir``) or a folder; by default the latest earlier cut (None when there is none).
-    :class:`ParamsError` when ``compare_to`` names no earlier run folder."""
-    if compare_to is None:
-        return previous_run(study_dir, cut)
-    try:
-        path = study_dir / str(dt.date.fromisoformat(compare_to))
-    except ValueError:
-        path = Path(compare_to)
-    if not (path / "manifest.json").is_file():
-        raise ParamsError(f"--compare-to {compare_to}: no run folder with a manifest.json at "
-                          f"{path}")
-    return path
 
 
 def write_comparison(run_dir: Path, params: Params, previous: Path | None) -> dict:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from haplo_report.render import quarto_path
 from haplo_report.render.document import ReportDocument
 from haplo_report.render.word import finish_docx
 
@@ -27,11 +28,6 @@ ERROR_LINES = 8  # lines of Quarto's own error message kept in ours
 
 class QuartoRenderError(RuntimeError):
     """``quarto render`` failed; the message carries Quarto's own last error lines."""
-
-
-def quarto_path() -> str | None:
-    """The ``quarto`` executable on PATH, or None."""
-    return shutil.which("quarto")
 
 
 def quarto_command(document: ReportDocument, report_format: str) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_EXPORTS = {"run": "build", "RunResult": "build", "RunFailed": "errors"}
+_EXPORTS = {"run": "build", "RunResult": "fast_path", "RunFailed": "errors"}
 
 __all__ = ["RunFailed", "RunResult", "run"]
 

@@ -7,7 +7,6 @@ The story of one run; each step lives in its own module of :mod:`haplo_report.ru
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 import importlib
 import os
 import threading
@@ -15,11 +14,9 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from filelock import Timeout
-
 import haplo_report
 from haplo_report import plan
-from haplo_report.analysis.comparison import resolve_previous, summary_lines, write_comparison
+from haplo_report.analysis.comparison import summary_lines, write_comparison
 from haplo_report.analysis.derive import Derived, derive_cut
 from haplo_report.analysis.results import ResultRow
 from haplo_report.analysis.summaries import disposition_summary
@@ -30,15 +27,16 @@ from haplo_report.outputs.standards import StandardOutputError, write_standard_o
 from haplo_report.params import Params, ParamsError
 from haplo_report.paths import NOTEBOOKS_DIR, RunFolders
 from haplo_report.plan import NotebookSpec
-from haplo_report.render import FORMATS, RenderError, choose_renderer, render_report
-from haplo_report.run import cache
+from haplo_report.render import FORMATS, RenderError, render_report
+from haplo_report.run import cache, fast_path
 from haplo_report.run.cache import NotebookJob
 from haplo_report.run.collect import collect_results, validation_record, write_data
 from haplo_report.run.errors import NotebookFailed, RunFailed
 from haplo_report.run.execute import execute_all
+from haplo_report.run.fast_path import RunResult, RunStart
 from haplo_report.run.html_copies import HtmlCopies
-from haplo_report.run.folder import (cut_lock, fail_keeping_build, fast_path_lock, os_error_message,
-                                     recover, remove_tree, swap_into_place)
+from haplo_report.run.folder import (cut_lock, fail_keeping_build, os_error_message, recover,
+                                     remove_tree, swap_into_place)
 from haplo_report.run.kernels import KernelPool, cold_run_kernels, release_memory
 from haplo_report.run.manifest import (MANIFEST, build_manifest, git_state, input_records,
                                        read_manifest, without_timing, write_manifest)
@@ -49,22 +47,12 @@ from haplo_report.run.progress import Progress
 QC_MODULE = "haplo_report.analysis.qc"
 
 
-@dataclass(frozen=True)
-class RunResult:
-    """Where the report is and what this run did."""
-
-    run_dir: Path
-    executed: tuple[str, ...]  # notebooks executed by this run
-    cached: tuple[str, ...]  # notebooks taken over from the previous run
-    renderer: str | None  # None when not rendered
-    up_to_date: bool  # nothing changed: the folder was left as it was
-
-
 def run(params: Params, *, jobs: int | None = None, force: bool = False,
         formats: tuple[str, ...] = FORMATS, notebooks: tuple[NotebookSpec, ...] = plan.NOTEBOOKS,
         notebooks_dir: Path = NOTEBOOKS_DIR, render: bool = True,
         stream: TextIO | None = None, stall_timeout: float = plan.STALL_TIMEOUT_S,
-        compare_to: str | None = None, kernels: KernelPool | None = None) -> RunResult:
+        compare_to: str | None = None, kernels: KernelPool | None = None,
+        begun: RunStart | None = None) -> RunResult:
     """Build the report of ``params``' cut into ``OUTPUT/<study_id>/<data_cut_date>/``.
 
     Raises :class:`ParamsError` for bad ``jobs``, ``formats`` or ``stall_timeout`` before any
@@ -72,12 +60,15 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
     not writable); on ``KeyboardInterrupt`` the build is removed and the interrupt re-raised.
     A cut whose full analysis set is empty (nobody transplanted by the cut, or no subjects)
     executes no notebook: its report shows the analysis sets and says so. ``kernels``: a pool
-    started by the caller (:func:`kernels.cold_run_kernels`), used and closed by this run.
+    started by the caller (:func:`kernels.cold_run_kernels`), used and closed by this run;
+    ``begun``: the run's start (:func:`fast_path.start`) when the caller has found the report
+    not up to date.
     """
     try:
         return _run(params, jobs=jobs, force=force, formats=formats, notebooks=notebooks,
                     notebooks_dir=notebooks_dir, render=render, stream=stream,
-                    stall_timeout=stall_timeout, compare_to=compare_to, kernels=kernels)
+                    stall_timeout=stall_timeout, compare_to=compare_to, kernels=kernels,
+                    begun=begun)
     finally:
         if kernels is not None:
             kernels.close()  # at once on any failure; after the notebooks, already closed
@@ -86,7 +77,7 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
 def _run(params: Params, *, jobs: int | None, force: bool, formats: tuple[str, ...],
          notebooks: tuple[NotebookSpec, ...], notebooks_dir: Path, render: bool,
          stream: TextIO | None, stall_timeout: float, compare_to: str | None,
-         kernels: KernelPool | None) -> RunResult:
+         kernels: KernelPool | None, begun: RunStart | None) -> RunResult:
     """:func:`run` with its kernels closed by the caller."""
     jobs = (os.cpu_count() or 1) if jobs is None else jobs
     plan.check_run_options(jobs, tuple(formats), stall_timeout)
@@ -94,26 +85,17 @@ def _run(params: Params, *, jobs: int | None, force: bool, formats: tuple[str, .
                if not (Path(notebooks_dir) / f"{spec.name}.ipynb").is_file()]
     if missing:
         raise RunFailed(f"notebook(s) not found in {notebooks_dir}: {', '.join(missing)}")
-    folders = RunFolders.of(params.output_dir, params.study_id, str(params.data_cut_date))
-    compare_with = resolve_previous(compare_to, folders.study_dir, params.data_cut_date)
-    progress = Progress(len(notebooks), stream)
-    renderer = choose_renderer() if render else None
-    data = cache.data_files(params.data_dir)
-    key = cache.run_key(params, data, formats=tuple(formats), notebooks=tuple(notebooks),
-                        notebooks_dir=Path(notebooks_dir), renderer=renderer)
-    if not force and key is not None and (folders.final / MANIFEST).is_file():
-        try:  # the lock without writing its holder: an up-to-date run changes no file
-            with fast_path_lock(folders):
-                recover(folders)  # what a crashed run left beside the report
-                result = _if_up_to_date(folders, key, progress)
-        except Timeout:
-            result = None  # another run holds the lock: the full path below refuses, naming it
-        except OSError as exc:  # read-only output: no run can change it, so no lock is needed
-            result = _if_up_to_date(folders, key, progress)
-            if result is None:
-                raise RunFailed(os_error_message(exc, folders)) from None
+    if begun is None:
+        begun = fast_path.start(params, formats=tuple(formats), notebooks=tuple(notebooks),
+                                notebooks_dir=Path(notebooks_dir), render=render,
+                                compare_to=compare_to)
+        result = None if force else fast_path.if_up_to_date(begun, Progress(len(notebooks),
+                                                                             stream))
         if result is not None:
             return result
+    folders, compare_with, renderer, key = (begun.folders, begun.compare_with, begun.renderer,
+                                            begun.key)
+    progress = Progress(len(notebooks), stream)
     # Kernels start now and import the suite while this process validates and derives: all
     # of them for a cold run, one when earlier outputs may be taken over (more are started
     # once the notebooks to execute are known).
@@ -122,7 +104,7 @@ def _run(params: Params, *, jobs: int | None, force: bool, formats: tuple[str, .
                    or KernelPool(min(1, len(notebooks))))
     try:
         return _validate_and_build(params, folders, compare_with, kernels, key,
-                                   cache.derivation_key(params, data), jobs=jobs,
+                                   cache.derivation_key(params, begun.data), jobs=jobs,
                                    force=force, formats=tuple(formats), notebooks=notebooks,
                                    notebooks_dir=Path(notebooks_dir), renderer=renderer,
                                    progress=progress, stream=stream, stall_timeout=stall_timeout)
@@ -236,16 +218,6 @@ def _validate_and_derive(params: Params, timings: dict[str, float]) -> tuple[Cut
         raise RunFailed(str(exc)) from None
     timings["derivation"] = time.monotonic() - began
     return cut, derived
-
-
-def _if_up_to_date(folders: RunFolders, key: str, progress: Progress) -> RunResult | None:
-    """The result of a run with nothing to do, or None when the report is not up to date."""
-    previous = read_manifest(folders.final / MANIFEST)
-    if not cache.up_to_date(previous, key, folders.final):
-        return None
-    progress.say(f"up to date: nothing changed since the last run; {folders.final} left as it is")
-    cached = tuple(name for name in previous["notebooks"])
-    return RunResult(folders.final, (), cached, previous.get("renderer"), True)
 
 
 def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folders: RunFolders,

@@ -21,16 +21,16 @@ import shutil
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 import haplo_report
 from haplo_report import plan
-from haplo_report.analysis.derive import Derived
 from haplo_report.params import Params
 from haplo_report.plan import NotebookSpec
 from haplo_report.run.manifest import computing_versions, sha256_file, toolchain_versions
+
+if TYPE_CHECKING:  # the derived data's type only: the fast path does not import derivation
+    from haplo_report.analysis.derive import Derived
 
 
 OK_STATUSES: tuple[str, ...] = ("executed", "cached")
@@ -85,12 +85,12 @@ def data_files(data_dir: Path) -> dict[str, str] | None:
 
 def run_key(params: Params, data: dict[str, str] | None, *, formats: tuple[str, ...],
             notebooks: tuple[NotebookSpec, ...], notebooks_dir: Path,
-            renderer: str | None) -> str | None:
+            renderer: str | None, compared_with: dict[str, Any] | None = None) -> str | None:
     """SHA-256 of everything a run's outputs depend on, computed before validating: the data
     folder's files (``data``: :func:`data_files`), the parameters file and values, the
-    notebooks (plan entries and sources), the formats, the renderer, the suite and the
-    toolchain's versions. None when a file cannot be read (the full path then reports the
-    problem)."""
+    notebooks (plan entries and sources), the formats, the renderer, the earlier run the report
+    compares with (``compared_with``), the suite and the toolchain's versions. None when a file
+    cannot be read (the full path then reports the problem)."""
     if data is None:
         return None
     try:
@@ -103,8 +103,8 @@ def run_key(params: Params, data: dict[str, str] | None, *, formats: tuple[str, 
         "data": data, "params_file": source,
         "params": {k: v for k, v in params.to_dict().items() if k != "output_dir"},
         "notebooks": [[repr(spec), sources[spec.name]] for spec in notebooks],
-        "formats": list(formats), "renderer": renderer, "suite": suite_fingerprint(),
-        "toolchain": toolchain_versions(renderer),
+        "formats": list(formats), "renderer": renderer, "compared_with": compared_with,
+        "suite": suite_fingerprint(), "toolchain": toolchain_versions(renderer),
     })
 
 
@@ -144,6 +144,8 @@ def digest(value: Any) -> str:
     Row hashes rather than CSV text: at 100,000 patients writing every notebook's data as CSV
     to hash it took most of a minute.
     """
+    import pandas as pd  # imported here: a run that finds its report up to date needs no pandas
+
     if isinstance(value, pd.DataFrame):
         digest = hashlib.sha256(json.dumps([[str(c), str(t)] for c, t in value.dtypes.items()])
                                 .encode())
@@ -258,5 +260,7 @@ def report_key(entries: dict[str, dict[str, Any]], params: Params, formats: tupl
         "formats": list(formats), "renderer": renderer, "params": values,
         "results": sha256_file(build / "results.csv"),
         "validation": sha256_file(build / "validation.json"), "suite": suite_fingerprint(),
+        "comparison": {path.relative_to(build).as_posix(): sha256_file(path)
+                       for path in sorted((build / "comparison").rglob("*")) if path.is_file()},
         "toolchain": toolchain_versions(renderer),
     })

@@ -21,7 +21,7 @@ from typing import Any
 
 from haplo_report.params import Params
 from haplo_report.paths import MANIFEST, PROJECT_ROOT
-from haplo_report.render.quarto import quarto_path
+from haplo_report.render import quarto_path
 
 TIMING_KEYS: tuple[str, ...] = ("start", "duration_s")  # per notebook, wall-clock
 

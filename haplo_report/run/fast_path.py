@@ -1,0 +1,98 @@
+"""A run with nothing to do: its run key equals the last good run's and every output is intact,
+so the report folder is left as it is.
+
+Light on purpose (no pandas, no derivation, no renderer imported): ``haplo-report run`` asks
+here before it imports the rest of the suite, so a run with nothing changed costs its hashing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from filelock import Timeout
+
+from haplo_report.params import Params
+from haplo_report.paths import MANIFEST, RunFolders, resolve_previous
+from haplo_report.plan import NotebookSpec
+from haplo_report.render import choose_renderer
+from haplo_report.run import cache
+from haplo_report.run.errors import RunFailed
+from haplo_report.run.folder import fast_path_lock, os_error_message, recover
+from haplo_report.run.manifest import read_manifest
+from haplo_report.run.progress import Progress
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Where the report is and what this run did."""
+
+    run_dir: Path
+    executed: tuple[str, ...]  # notebooks executed by this run
+    cached: tuple[str, ...]  # notebooks taken over from the previous run
+    renderer: str | None  # None when not rendered
+    up_to_date: bool  # nothing changed: the folder was left as it was
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """What a run works out before anything else: its folders, the earlier cut it compares
+    with, its renderer, the hashes of its data folder and its run key."""
+
+    folders: RunFolders
+    compare_with: Path | None
+    renderer: str | None
+    data: dict[str, str] | None  # cache.data_files
+    key: str | None  # cache.run_key
+
+
+def start(params: Params, *, formats: tuple[str, ...], notebooks: tuple[NotebookSpec, ...],
+          notebooks_dir: Path, render: bool, compare_to: str | None) -> RunStart:
+    """The run's :class:`RunStart`; ParamsError when ``compare_to`` names no run folder."""
+    folders = RunFolders.of(params.output_dir, params.study_id, str(params.data_cut_date))
+    compare_with = resolve_previous(compare_to, folders.study_dir, params.data_cut_date)
+    renderer = choose_renderer() if render else None
+    data = cache.data_files(params.data_dir)
+    key = cache.run_key(params, data, formats=formats, notebooks=notebooks,
+                        notebooks_dir=notebooks_dir, renderer=renderer,
+                        compared_with=_identity(compare_with))
+    return RunStart(folders, compare_with, renderer, data, key)
+
+
+def _identity(run_dir: Path | None) -> dict[str, Any] | None:
+    """The earlier run a report compares with, as the run key covers it: its folder and keys
+    (a re-run of that cut changes the comparison chapter)."""
+    if run_dir is None:
+        return None
+    manifest = read_manifest(run_dir / MANIFEST) or {}
+    return {"folder": str(run_dir.resolve()), "run_key": manifest.get("run_key"),
+            "report_key": manifest.get("report_key")}
+
+
+def if_up_to_date(begun: RunStart, progress: Progress) -> RunResult | None:
+    """The result of a run with nothing to do, or None when the report is not up to date (or
+    another run holds the cut's lock: the full path then refuses, naming it)."""
+    folders = begun.folders
+    if begun.key is None or not (folders.final / MANIFEST).is_file():
+        return None
+    try:  # the lock without writing its holder: an up-to-date run changes no file
+        with fast_path_lock(folders):
+            recover(folders)  # what a crashed run left beside the report
+            return _result(folders, begun.key, progress)
+    except Timeout:
+        return None
+    except OSError as exc:  # read-only output: no run can change it, so no lock is needed
+        result = _result(folders, begun.key, progress)
+        if result is None:
+            raise RunFailed(os_error_message(exc, folders)) from None
+        return result
+
+
+def _result(folders: RunFolders, key: str, progress: Progress) -> RunResult | None:
+    previous = read_manifest(folders.final / MANIFEST)
+    if not cache.up_to_date(previous, key, folders.final):
+        return None
+    progress.say(f"up to date: nothing changed since the last run; {folders.final} left as it is")
+    cached = tuple(name for name in previous["notebooks"])
+    return RunResult(folders.final, (), cached, previous.get("renderer"), True)
