@@ -23,6 +23,7 @@ from haplo_report.params import ParamsError
 from haplo_report.plan import NotebookSpec
 from haplo_report.run import build, cache, collect, fast_path, html_copies, kernels, manifest
 from haplo_report.run.progress import Progress
+from haplo_report.outputs import standards
 from haplo_report.render import RenderResult
 from haplo_report.analysis.results import read_results
 from pipeline_fixtures import (ALPHA, BETA, NOTEBOOKS_DIR, SPECS, VALID_CUT, good_run,  # noqa: F401
@@ -306,6 +307,7 @@ def test_notebook_parameter_change_takes_validation_and_derivation_over(previous
     full = run_fake(dataclasses.replace(changed, output_dir=tmp_path / "full"))
     monkeypatch.setattr(build, "validate_cut", _refuse)
     monkeypatch.setattr(build, "derive_cut", _refuse)
+    monkeypatch.setattr(standards, "write_xpt", _refuse)  # data/adam/ taken over too
     stream = io.StringIO()
     result = run_fake(changed, stream=stream)
     assert result.executed == ("02_beta",) and result.cached == ("01_alpha",)
@@ -335,6 +337,19 @@ def test_notebook_parameter_change_takes_validation_and_derivation_over(previous
              and k != "manifest.json"}
             == {k: v for k, v in other.items() if not k.startswith("notebooks/")
                 and k != "manifest.json"})
+
+
+def test_adam_files_are_made_again_for_another_study_title(previous, monkeypatch):
+    define = previous / RUN / "data" / "adam" / "define.xml"
+    before = define.read_text(encoding="utf-8")
+    written = []
+    monkeypatch.setattr(build, "validate_cut", _refuse)  # the title is not read by derivation
+    monkeypatch.setattr(standards, "write_xpt",
+                        lambda dataset, *args, _write=standards.write_xpt, **kwargs:
+                        written.append(dataset) or _write(dataset, *args, **kwargs))
+    run_fake(make_params(previous, study_title="Another title"))
+    assert len(written) == 5
+    assert "Another title" in define.read_text(encoding="utf-8") and "Another title" not in before
 
 
 @pytest.mark.parametrize("change", ["data file", "derivation parameter", "derived file",

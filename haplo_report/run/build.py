@@ -148,11 +148,14 @@ def _validate_and_build(params: Params, folders: RunFolders, compare_with: Path 
                               *([params.source] if params.source else [])]
                     derivation = {"key": derivation_key, "digests": record["digests"],
                                   "files": record["files"]}
+                    adam = cache.take_over_adam(read_manifest(folders.final / MANIFEST),
+                                                params, folders.final, folders.build)
                     return _build(params, planned, inputs, folders, compare_with, kernels,
                                   jobs=jobs, force=force, formats=formats, renderer=renderer,
                                   progress=progress, timings=timings, run_key=key or "",
                                   derivation=derivation, rows=[],
-                                  stall_timeout=stall_timeout, started=started)
+                                  stall_timeout=stall_timeout, started=started,
+                                  adam_taken_over=adam)
                 # the previous run's files changed since they were looked at: the full path
                 ready = _validate_and_derive(params, timings)
             cut, derived = ready
@@ -225,13 +228,14 @@ def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folde
            *, jobs: int, force: bool, formats: tuple[str, ...], renderer: str | None,
            progress: Progress, timings: dict[str, float], run_key: str,
            derivation: dict[str, Any], rows: list[ResultRow], stall_timeout: float,
-           started: str = "") -> RunResult:
+           started: str = "", adam_taken_over: bool = False) -> RunResult:
     """Execute or take over ``planned``, collect, render and swap the build (holding data
     written by :func:`write_data`) into place; ``timings`` (seconds by stage) gets the
     stages of this step; ``run_key`` (:func:`cache.run_key`) goes into the manifest for the next
     run's fast path, ``derivation`` (key, digests, files; empty: not to be taken over) for the
     next run's take-over of validation and derivation; ``rows`` are result rows made by the
-    run itself (empty analysis set)."""
+    run itself (empty analysis set); ``adam_taken_over``: ``data/adam/`` is in the build
+    already (:func:`cache.take_over_adam`)."""
     build = folders.build
     previous = None if force else read_manifest(folders.final / MANIFEST)
     began = time.monotonic()
@@ -265,7 +269,7 @@ def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folde
                        failures, copies, todo=todo, previous=previous, git=git, records=records,
                        run_id=run_id, formats=formats, renderer=renderer, progress=progress,
                        timings=timings, run_key=run_key, derivation=derivation, rows=rows,
-                       started=started)
+                       started=started, adam_taken_over=adam_taken_over)
     finally:
         copies.join()  # an interrupted or failed run removes or keeps the build: not while written
 
@@ -276,7 +280,8 @@ def _finish(params: Params, planned: list[NotebookJob], inputs: list[Path], fold
             *, todo: list[NotebookJob], previous: dict[str, Any] | None, git: dict[str, Any],
             records: Any, run_id: str, formats: tuple[str, ...], renderer: str | None,
             progress: Progress, timings: dict[str, float], run_key: str,
-            derivation: dict[str, Any], rows: list[ResultRow], started: str) -> RunResult:
+            derivation: dict[str, Any], rows: list[ResultRow], started: str,
+            adam_taken_over: bool) -> RunResult:
     """Collect, render and swap the build into place once its notebooks have run
     (``copies``: the HTML copies being written, in the build before any manifest lists it)."""
     build = folders.build
@@ -296,7 +301,8 @@ def _finish(params: Params, planned: list[NotebookJob], inputs: list[Path], fold
             collect_results([job.name for job in planned], build, rows)
             write_standard_outputs(build, study_id=params.study_id,
                                    study_title=params.study_title,
-                                   data_cut_date=str(params.data_cut_date))
+                                   data_cut_date=str(params.data_cut_date),
+                                   adam=not adam_taken_over)
         except (NotebookFailed, StandardOutputError) as exc:
             failures.append(str(exc))
     progress.close()

@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # the derived data's type only: the fast path does not import
 
 
 OK_STATUSES: tuple[str, ...] = ("executed", "cached")
+ADAM_FILES = "data/adam/"  # the standard outputs made from the derived data alone
 
 # The Params fields that validation and derivation read: validate_cut is given data_cut_date;
 # derive_cut reads data_cut_date, mrdpre_cutoff (ADSL's MRDGRP) and gvhd_relapse_competes
@@ -234,6 +235,18 @@ def take_over_derivation(previous: dict[str, Any] | None, key: str | None,
     if record is None or not _copy_intact(list(record["files"]), previous, final, build):
         return None
     return record
+
+
+def take_over_adam(previous: dict[str, Any] | None, params: Params, final: Path,
+                   build: Path) -> bool:
+    """Copy the previous run's ADaM transport files and define.xml (``data/adam/``) into the
+    build when they are as recorded and describe the same study title; call only once the
+    derivation was taken over (:func:`take_over_derivation`: same derived data, cut, suite
+    and computing versions), else they may describe other data. Whether they were copied."""
+    if not previous or (previous.get("params") or {}).get("study_title") != params.study_title:
+        return False
+    files = sorted(name for name in previous.get("outputs", {}) if name.startswith(ADAM_FILES))
+    return bool(files) and _copy_intact(files, previous, final, build)
 
 
 def _copy_intact(relatives: list[str], previous: dict[str, Any], final: Path,

@@ -21,23 +21,25 @@ class StandardOutputError(ValueError):
 
 
 def write_standard_outputs(run_dir: Path, *, study_id: str, study_title: str,
-                           data_cut_date: str) -> list[Path]:
-    """``data/adam/`` (XPT per dataset and define.xml) and ``results/ars.json`` in ``run_dir``
+                           data_cut_date: str, adam: bool = True) -> list[Path]:
+    """``data/adam/`` (XPT per dataset and define.xml; not with ``adam`` False: taken over
+    from an earlier run of the same derived data) and ``results/ars.json`` in ``run_dir``
     (which holds the derived data in ``data/`` and the collected result rows)."""
     cut = dt.date.fromisoformat(data_cut_date)
-    adam = run_dir / ADAM_DIR
-    adam.mkdir(parents=True, exist_ok=True)
+    folder = run_dir / ADAM_DIR
     written = []
     try:
-        define = DefineBuilder(study_id=study_id, study_title=study_title, cut=cut)
-        for dataset in DATASET_LABELS:  # one dataset and its transport frame in memory at once
-            frame = read_dataset(run_dir / "data" / f"{dataset.lower()}.parquet")
-            out = transport_frame(frame, study_id)
-            written.append(write_xpt(dataset, frame, adam / f"{dataset.lower()}.xpt",
-                                     study_id=study_id, cut=cut, out=out))
-            define.add(dataset, frame, out)
-            del frame, out
-        written.append(define.write(adam / "define.xml"))
+        if adam:
+            folder.mkdir(parents=True, exist_ok=True)
+            define = DefineBuilder(study_id=study_id, study_title=study_title, cut=cut)
+            for dataset in DATASET_LABELS:  # one dataset and its transport frame at once
+                frame = read_dataset(run_dir / "data" / f"{dataset.lower()}.parquet")
+                out = transport_frame(frame, study_id)
+                written.append(write_xpt(dataset, frame, folder / f"{dataset.lower()}.xpt",
+                                         study_id=study_id, cut=cut, out=out))
+                define.add(dataset, frame, out)
+                del frame, out
+            written.append(define.write(folder / "define.xml"))
         written.append(write_ars(run_dir, run_dir / ARS_FILE, study_id=study_id,
                                  study_title=study_title, data_cut_date=data_cut_date))
     except (MetadataError, ArsError) as exc:
