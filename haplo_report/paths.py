@@ -19,6 +19,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]  # holds notebooks/ and _quar
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 QUARTO_YML = PROJECT_ROOT / "_quarto.yml"
 MANIFEST = "manifest.json"  # a run folder's record for auditors (haplo_report.run.manifest)
+# A manifest's wall-clock values per notebook: never shown in the report, so that it is the
+# same however often it is rendered.
+TIMING_KEYS: tuple[str, ...] = ("start", "duration_s")
 QC_CSV = "qc.csv"  # a run folder's independent check (haplo_report.analysis.qc)
 
 

@@ -23,6 +23,7 @@ from haplo_report.formatting import (AT_LEAST, EN_DASH, PLUS_MINUS, escape_markd
 from haplo_report.analysis.mrd import rate_text
 from haplo_report.outputs.tables.notes import method_label
 from haplo_report.analysis.results import NOT_ESTIMABLE
+from haplo_report.paths import TIMING_KEYS
 
 NOT_REPORTED = "not reported"
 NOT_RECORDED = "not recorded"
@@ -406,7 +407,7 @@ def provenance_markdown(manifest: dict[str, Any], identity: dict[str, str]) -> s
 
 def _section(manifest: dict[str, Any], key: str, title: str, column: str) -> list[str]:
     """A manifest section under its heading (which names the table: no second caption)."""
-    frame = _records(manifest.get(key), column)
+    frame = _records(manifest.get(key), column).drop(columns=list(TIMING_KEYS), errors="ignore")
     if "cache_key" in frame.columns:  # a 64-digit hash overflows its cell; 12 identify it
         frame["cache_key"] = frame["cache_key"].astype(str).str[:12]
     return [f"## {title}", "", pipe_table(frame) if not frame.empty else "None recorded.\n"]

@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from haplo_report.params import Params
-from haplo_report.paths import MANIFEST, PROJECT_ROOT
+from haplo_report.paths import MANIFEST, PROJECT_ROOT, TIMING_KEYS
 from haplo_report.render import quarto_path
 
-TIMING_KEYS: tuple[str, ...] = ("start", "duration_s")  # per notebook, wall-clock
 
 # Installed distributions whose version can change a number, a table, a figure or a notebook's
 # HTML copy (nbconvert, and pandoc through pypandoc-binary), and those that render the report.
