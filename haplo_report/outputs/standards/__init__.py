@@ -10,7 +10,8 @@ from haplo_report.analysis.derive import read_dataset
 from haplo_report.outputs.standards.ars import ArsError, write_ars
 from haplo_report.outputs.standards.define import DefineBuilder
 from haplo_report.outputs.standards.metadata import DATASET_LABELS, MetadataError
-from haplo_report.outputs.standards.xpt import transport_frame, write_xpt
+from haplo_report.outputs.standards.xpt import (check_transport_rules, transport_frame,
+                                               write_xpt)
 
 ADAM_DIR = Path("data") / "adam"
 ARS_FILE = Path("results") / "ars.json"
@@ -35,10 +36,12 @@ def write_standard_outputs(run_dir: Path, *, study_id: str, study_title: str,
             for dataset in DATASET_LABELS:  # one dataset and its transport frame at once
                 frame = read_dataset(run_dir / "data" / f"{dataset.lower()}.parquet")
                 out = transport_frame(frame, study_id)
-                written.append(write_xpt(dataset, frame, folder / f"{dataset.lower()}.xpt",
-                                         study_id=study_id, cut=cut, out=out))
+                labels = check_transport_rules(dataset, out)
                 define.add(dataset, frame, out)
-                del frame, out
+                del out  # at 100,000 patients ADTTE's is ~0.4 GB; the XPT is written from frame
+                written.append(write_xpt(dataset, frame, folder / f"{dataset.lower()}.xpt",
+                                         study_id=study_id, cut=cut, labels=labels))
+                del frame
             written.append(define.write(folder / "define.xml"))
         written.append(write_ars(run_dir, run_dir / ARS_FILE, study_id=study_id,
                                  study_title=study_title, data_cut_date=data_cut_date))

@@ -107,19 +107,33 @@ def _fix_stamps(path: Path, cut: dt.date) -> None:
     path.write_bytes(_STAMP.sub(stamp, data[:end]) + data[end:])
 
 
+def transport_polars(frame: pd.DataFrame, study_id: str) -> pl.DataFrame:
+    """:func:`transport_frame` as the polars frame pyreadstat is given, made from ``frame``
+    itself (text stays in Arrow buffers: no Python object per value)."""
+    columns = [pl.lit(study_id, dtype=pl.String).alias(STUDY_VARIABLE)]
+    for name, column in frame.items():
+        if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+            columns.append(pl.col(name).cast(pl.Float64))
+        elif pd.api.types.is_datetime64_any_dtype(column):
+            columns.append(pl.col(name).cast(pl.Date))
+        else:
+            columns.append(pl.col(name).cast(pl.String))
+    return pl.from_pandas(frame).select(columns)
+
+
 def write_xpt(dataset: str, frame: pd.DataFrame, path: Path, *, study_id: str,
-              cut: dt.date, out: pd.DataFrame | None = None) -> Path:
-    """Write ``frame`` (a derived dataset) as ``path`` in SAS transport v5 (``out``: its
-    :func:`transport_frame`, when already made)."""
-    out = transport_frame(frame, study_id) if out is None else out
-    labels = check_transport_rules(dataset, out)
+              cut: dt.date, labels: dict[str, str] | None = None) -> Path:
+    """Write ``frame`` (a derived dataset) as ``path`` in SAS transport v5 (``labels``: its
+    :func:`check_transport_rules`, when already checked)."""
+    if labels is None:
+        labels = check_transport_rules(dataset, transport_frame(frame, study_id))
     formats = {name: DATE_FORMAT for name, column in frame.items()
                if pd.api.types.is_datetime64_any_dtype(column)}
+    out = transport_polars(frame, study_id)
     # pyreadstat reads the frame row by row; rows of a polars frame come out of Rust about
     # twice as fast as a pandas frame's (6.5 s against 12 s for ADTTE at 100,000 patients),
     # and the file's bytes are the same.
-    pyreadstat.write_xport(pl.from_pandas(out), str(path), file_format_version=5,
-                           table_name=dataset,
+    pyreadstat.write_xport(out, str(path), file_format_version=5, table_name=dataset,
                            file_label=DATASET_LABELS[dataset],
                            column_labels=[labels[name] for name in out.columns],
                            variable_format=formats)
