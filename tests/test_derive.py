@@ -375,6 +375,21 @@ def test_load_derived_reads_each_dataset_on_first_use(tmp_path: Path):
         loaded.adxx
 
 
+def test_a_notebook_loads_the_adtte_rows_of_its_endpoints_with_their_file_positions(
+        tmp_path: Path):
+    cut = make_cut([subject("A"), subject("B")], mrd=[("A", "2025-02-01", 0.0005)])
+    derive_cut(cut, params()).write(tmp_path)
+    whole = load_derived(tmp_path).adtte
+    for notebook, endpoints in (("05_relapse_nrm", ["CIR", "NRM"]), ("03_pfs", ["PFS"])):
+        rows = load_derived(tmp_path, notebook).adtte
+        expected = whole[whole["PARAMCD"].isin(endpoints)]
+        assert sorted(set(rows["PARAMCD"])) == endpoints and len(rows) == 2 * len(endpoints)
+        pd.testing.assert_frame_equal(rows, expected)  # values, types and index (file rows)
+    assert len(load_derived(tmp_path).adtte) > 6  # without a notebook: every endpoint
+    with pytest.raises(ValueError, match="no notebook '99_other'"):
+        load_derived(tmp_path, "99_other")
+
+
 def test_load_derived_names_missing_files(tmp_path: Path):
     with pytest.raises(DerivedDataError, match="adsl.parquet"):
         load_derived(tmp_path)

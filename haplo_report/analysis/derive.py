@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from haplo_report import plan
 from haplo_report.data.cut import TABLES, Cut
 from haplo_report.data.schemas import on_distinct
 from haplo_report.limits import MIN_FREE_TEXT_PATIENTS
@@ -215,16 +216,43 @@ class _DerivedOnDemand(Derived):
     pyarrow read whole files, not attributes).
     """
 
-    def __init__(self, paths: dict[str, Path], supplied: dict[str, int | None]) -> None:
+    def __init__(self, paths: dict[str, Path], supplied: dict[str, int | None],
+                 endpoints: tuple[str, ...] | None = None) -> None:
         self._paths = paths
+        self._endpoints = endpoints
         self.supplied = supplied
 
     def __getattr__(self, name: str) -> pd.DataFrame:  # only called for attributes not yet set
         if name not in DATASETS or "_paths" not in self.__dict__:
             raise AttributeError(name)
-        frame = read_dataset(self._paths[name])
+        if name == "adtte" and self._endpoints is not None:
+            frame = _read_rows(self._paths[name], "PARAMCD", self._endpoints)
+        else:
+            frame = read_dataset(self._paths[name])
         setattr(self, name, frame)
         return frame
+
+
+def _read_rows(path: Path, column: str, values: tuple[str, ...]) -> pd.DataFrame:
+    """The rows of a derived dataset whose ``column`` is one of ``values``, indexed by their
+    position in the file (as ``frame[frame[column].isin(values)]`` of the whole dataset).
+
+    Read batch by batch (hand-written: pyarrow's filtered reads do not say where a row was):
+    at 100,000 patients a notebook's endpoints are a tenth of ADTTE's 2 M rows, and a kernel
+    holding all of them was most of the run's peak memory.
+    """
+    wanted = pa.array(values, type=pa.string())
+    batches, positions, start = [], [], 0
+    for batch in pq.ParquetFile(path).iter_batches():
+        keep = pc.is_in(batch.column(column), value_set=wanted).to_numpy(zero_copy_only=False)
+        batches.append(batch.filter(keep))
+        positions.append(np.flatnonzero(keep) + start)
+        start += batch.num_rows
+    schema = pq.read_schema(path)
+    table = pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
+    frame = table.to_pandas(types_mapper=_ARROW_TEXT.get)
+    frame.index = pd.Index(np.concatenate(positions) if positions else [], dtype="int64")
+    return frame
 
 
 def read_dataset(path: Path) -> pd.DataFrame:
@@ -234,9 +262,10 @@ def read_dataset(path: Path) -> pd.DataFrame:
     return pq.read_table(path).to_pandas(types_mapper=_ARROW_TEXT.get)
 
 
-def load_derived(folder: Path) -> Derived:
+def load_derived(folder: Path, notebook: str | None = None) -> Derived:
     """Datasets written by :meth:`Derived.write` (the Parquet files keep the types), each read
-    when first used."""
+    when first used; for ``notebook`` (a :mod:`plan` entry) ADTTE holds only the rows of its
+    endpoints, the rows its cache key covers."""
     folder = Path(folder)
     paths = {name: folder / f"{name}.parquet" for name in DATASETS}
     paths["supplied"] = folder / "supplied.json"
@@ -247,7 +276,11 @@ def load_derived(folder: Path) -> Derived:
         supplied = json.loads(paths["supplied"].read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise DerivedDataError(f"{paths['supplied']}: not valid JSON ({error})") from None
-    return _DerivedOnDemand(paths, supplied)
+    spec = next((s for s in plan.NOTEBOOKS if s.name == notebook), None)
+    if notebook is not None and spec is None:
+        raise ValueError(f"no notebook {notebook!r} in the report plan")
+    endpoints = None if spec is None or "*" in spec.endpoints else spec.endpoints
+    return _DerivedOnDemand(paths, supplied, endpoints)
 
 
 def of_subjects(usubjid: pd.Series, subjects: pd.Series) -> pd.Series:
