@@ -297,6 +297,7 @@ def _finish(params: Params, planned: list[NotebookJob], inputs: list[Path], fold
                               timings={k: round(v, 3) for k, v in timings.items()})
 
     if not failures:
+        began = time.monotonic()
         try:
             collect_results([job.name for job in planned], build, rows)
             write_standard_outputs(build, study_id=params.study_id,
@@ -305,9 +306,12 @@ def _finish(params: Params, planned: list[NotebookJob], inputs: list[Path], fold
                                    adam=not adam_taken_over)
         except (NotebookFailed, StandardOutputError) as exc:
             failures.append(str(exc))
+        timings["results_and_standard_outputs"] = time.monotonic() - began
     progress.close()
     if not failures:
+        began = time.monotonic()
         summary = write_comparison(build, params, compare_with)
+        timings["comparison"] = time.monotonic() - began
         progress.say(summary["note"] if "note" in summary
                      else "\n".join(summary_lines(summary)))
     if failures:
