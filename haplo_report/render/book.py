@@ -26,6 +26,9 @@ from haplo_report.analysis.results import NOT_ESTIMABLE
 from haplo_report.paths import TIMING_KEYS
 
 NOT_REPORTED = "not reported"
+# Hashes in the provenance appendix, shortened as git shortens commit ids (manifest.json
+# holds them whole): an input file's SHA-256 and a notebook's cache key.
+SHOWN_HASH_DIGITS = {"sha256": 16, "cache_key": 8}
 NOT_RECORDED = "not recorded"
 SUITE_DISTRIBUTION = "haplo-report"
 
@@ -400,7 +403,7 @@ def provenance_markdown(manifest: dict[str, Any], identity: dict[str, str]) -> s
                 "Python and the suite's direct dependencies, as installed for this run; "
                 "manifest.json lists every installed distribution with its version.", "",
                 pipe_table(software_frame(manifest))]
-    return "\n".join([*parts, *_section(manifest, "inputs", "Input files (SHA-256)", "file"),
+    return "\n".join([*parts, *_section(manifest, "inputs", "Input files (SHA-256, first 16 hex digits)", "file"),
                       *_section(manifest, "params", "Parameters", "parameter"), *software,
                       *_section(manifest, "notebooks", "Notebooks executed", "notebook")])
 
@@ -408,6 +411,7 @@ def provenance_markdown(manifest: dict[str, Any], identity: dict[str, str]) -> s
 def _section(manifest: dict[str, Any], key: str, title: str, column: str) -> list[str]:
     """A manifest section under its heading (which names the table: no second caption)."""
     frame = _records(manifest.get(key), column).drop(columns=list(TIMING_KEYS), errors="ignore")
-    if "cache_key" in frame.columns:  # a 64-digit hash overflows its cell; 12 identify it
-        frame["cache_key"] = frame["cache_key"].astype(str).str[:12]
+    for name, digits in SHOWN_HASH_DIGITS.items():  # 64 hex digits do not fit a PDF line
+        if name in frame.columns:
+            frame[name] = frame[name].astype(str).str[:digits]
     return [f"## {title}", "", pipe_table(frame) if not frame.empty else "None recorded.\n"]
