@@ -86,6 +86,7 @@ def test_timeline_caption_n_threshold_and_summary():
     summary = timeline_caption("14.2.4", timeline, data_cut="2026-07-31", mrd_threshold=1e-4,
                                max_patients=1)
     assert summary.footnotes[0].startswith("More than 1 patients")
+    assert summary.footnotes[0].endswith("(two on one day: positive if either is).")
     assert summary.alt.startswith("Stacked bars")
 
 

@@ -232,8 +232,8 @@ def test_mrd_status_counts_on_a_hand_built_cohort():
         ("A", 10, "MRD-positive"), ("A", 20, "MRD-negative"), ("A", 400, "Last follow-up"),
         ("B", 10, "MRD-negative"), ("B", 2 * day, "MRD-positive"), ("B", 5 * day, "Relapse"),
         ("B", 7 * day, "Death"),
-        ("C", 3 * day + 1, "MRD-negative"), ("C", 3 * day + 1, "MRD-positive"),  # same day:
-        ("C", 800, "Last follow-up"),  # the row given last wins
+        ("C", 3 * day + 1, "MRD-positive"), ("C", 3 * day + 1, "MRD-negative"),  # same day:
+        ("C", 800, "Last follow-up"),  # positive if either is (SAP), whatever the row order
         ("D", 50, "Acute GVHD"), ("D", 4 * day, "Last follow-up"),
     ]
     counts = mrd_status_counts(pd.DataFrame(rows, columns=["USUBJID", "ADY", "EVENT"]),

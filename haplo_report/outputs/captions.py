@@ -237,7 +237,9 @@ def timeline_caption(number: str, timeline: pd.DataFrame, *, data_cut: str,
     if n > max_patients:
         notes = (f"More than {max_patients} patients: patients by status at months 1, 3, 6, "
                  "12 and 24 instead of one bar per patient; death overrides relapse, relapse "
-                 "overrides MRD status; 'follow-up ended' when the last contact was earlier.",
+                 "overrides MRD status; 'follow-up ended' when the last contact was earlier. "
+                 "MRD status: the latest result on or before the month (two on one day: "
+                 "positive if either is).",
                  mrd)
         alt = (f"Stacked bars of the {n} patients of the {population} by MRD status, relapse, "
                "death or end of follow-up at months 1, 3, 6, 12 and 24 after transplant.")

@@ -351,8 +351,11 @@ def mrd_status_counts(timeline: pd.DataFrame,
                       months: Sequence[int] = (1, 3, 6, 12, 24)) -> pd.DataFrame:
     """Patients by status (columns :data:`MRD_STATUSES`) at each month (index): died, else
     relapsed, else no longer followed (last timeline day before the month), else the last MRD
-    result on or before the month, else no MRD result yet."""
-    data = _check_timeline(timeline).sort_values(["USUBJID", "ADY"], kind="stable")
+    result on or before the month (two on that day: positive if either is, as the SAP reads
+    same-day results), else no MRD result yet."""
+    data = _check_timeline(timeline)
+    data = (data.assign(_positive=data["EVENT"].eq("MRD-positive"))
+            .sort_values(["USUBJID", "ADY", "_positive"], kind="stable"))
     patients = pd.Index(sorted(data["USUBJID"].unique()))
     end = data.groupby("USUBJID")["ADY"].max().reindex(patients)
     first_day = {event: data[data["EVENT"] == event].groupby("USUBJID")["ADY"].min()
