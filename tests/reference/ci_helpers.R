@@ -1,4 +1,17 @@
-# 95% confidence limits shared by make_expected.R and make_expected_example.R (sourced by both).
+# Shared by the make_expected*.R scripts (each sources it once it knows its folder `here`).
+
+# A frame as CSV in `here`/`folder`: numbers with 17 significant digits, NA and NaN as empty
+# cells.
+write_csv <- function(frame, name, folder = "expected") {
+  out <- frame
+  for (col in names(out)) {
+    if (is.numeric(out[[col]])) out[[col]] <- format(out[[col]], digits = 17, trim = TRUE)
+  }
+  out[out == "NA" | out == "NaN"] <- ""
+  write.csv(out, file.path(here, folder, name), row.names = FALSE, quote = FALSE)
+}
+
+# 95% confidence limits.
 z <- qnorm(0.975)
 
 # Kaplan-Meier: log(-log) CI from the SE of log S (NA where S is 0 or 1).

@@ -29,15 +29,6 @@ dir.create(file.path(here, "expected"), showWarnings = FALSE)
 source(file.path(here, "ci_helpers.R"))  # z, loglog_ci, cif_ci
 landmarks <- c(100, 365, 730, 5000)
 
-write_csv <- function(frame, name, folder = "expected") {
-  out <- frame
-  for (col in names(out)) {
-    if (is.numeric(out[[col]])) out[[col]] <- format(out[[col]], digits = 17, trim = TRUE)
-  }
-  out[out == "NA" | out == "NaN"] <- ""
-  write.csv(out, file.path(here, folder, name), row.names = FALSE, quote = FALSE)
-}
-
 # ---- input cohorts (status: 0 censored, 1 relapse, 2 death without relapse) ----
 set.seed(20240531)
 

@@ -65,15 +65,6 @@ read_table <- function(folder, name) {
   d
 }
 
-write_csv <- function(frame, name) {
-  out <- frame
-  for (col in names(out)) {
-    if (is.numeric(out[[col]])) out[[col]] <- format(out[[col]], digits = 17, trim = TRUE)
-  }
-  out[out == "NA" | out == "NaN"] <- ""
-  write.csv(out, file.path(here, "expected", name), row.names = FALSE, quote = FALSE)
-}
-
 # per patient (ids) the min / max of a date column over rows passing `keep`
 per_patient <- function(d, column, ids, keep = TRUE, fun = min) {
   out <- rep(as.Date(NA), length(ids))

@@ -36,15 +36,6 @@ landmarks_of <- function(code) {
          c(100, 365, 730))
 }
 
-write_csv <- function(frame, name) {
-  out <- frame
-  for (col in names(out)) {
-    if (is.numeric(out[[col]])) out[[col]] <- format(out[[col]], digits = 17, trim = TRUE)
-  }
-  out[out == "NA" | out == "NaN"] <- ""
-  write.csv(out, file.path(here, "expected", name), row.names = FALSE, quote = FALSE)
-}
-
 
 km_rows <- function(code, label, d, times) {
   fit <- survfit(Surv(AVAL, EVNTTYPE == 1) ~ 1, data = d, conf.type = "log-log")

@@ -19,19 +19,11 @@ options(digits = 17)
 args <- commandArgs(trailingOnly = FALSE)
 script <- sub("^--file=", "", args[grep("^--file=", args)])
 here <- if (length(script)) dirname(normalizePath(script)) else "tests/reference"
+source(file.path(here, "ci_helpers.R"))  # write_csv
 
 threshold <- 1e-4
 landmarks <- c(30, 90, 180, 365)
 window_of <- function(landmark) if (landmark == 365) 30 else 14
-
-write_csv <- function(frame, name) {
-  out <- frame
-  for (col in names(out)) {
-    if (is.numeric(out[[col]])) out[[col]] <- format(out[[col]], digits = 17, trim = TRUE)
-  }
-  out[out == "NA" | out == "NaN"] <- ""
-  write.csv(out, file.path(here, "expected", name), row.names = FALSE, quote = FALSE)
-}
 
 chosen_result <- function(a, landmark) {
   # result of the assessment that counts, NA without one in the window
