@@ -181,37 +181,9 @@ derive <- function(folder, cut, relapse_competes) {
   list(adtte = merge(adtte, groups, by = "USUBJID", sort = FALSE), counts = counts)
 }
 
-km_rows <- function(code, label, d, times) {
-  fit <- survfit(Surv(AVAL, EVNTTYPE == 1) ~ 1, data = d, conf.type = "log-log")
-  lm <- summary(fit, times = times, extend = TRUE)
-  se_log <- ifelse(lm$surv > 0, lm$std.err / lm$surv, NaN)
-  ci <- loglog_ci(lm$surv, se_log)
-  past <- times > max(d$AVAL) & !determined(d$AVAL, d$EVNTTYPE)
-  data.frame(endpoint = code, subgroup = label, time = times,
-             estimate = ifelse(past, NA, lm$surv), ci_lower = ifelse(past, NA, ci$lower),
-             ci_upper = ifelse(past, NA, ci$upper), n = nrow(d),
-             events = sapply(times, function(t) sum(d$AVAL <= t & d$EVNTTYPE == 1)),
-             flag = ifelse(past, "NE", ""))
-}
-
-cif_rows <- function(code, label, d, times) {
-  done <- determined(d$AVAL, d$EVNTTYPE)
-  past <- times > max(d$AVAL) & !done
-  if (any(d$EVNTTYPE == 1)) {
-    tp <- cif_timepoints(cuminc(d$AVAL, d$EVNTTYPE, cencode = 0), times, done, max(d$AVAL))
-    est <- tp$est
-    var <- tp$var
-  } else {
-    est <- rep(0, length(times))
-    var <- est
-  }
-  est <- ifelse(past, NA, est)
-  ci <- cif_ci(est, sqrt(ifelse(past, NA, var)))
-  data.frame(endpoint = code, subgroup = label, time = times, estimate = est,
-             ci_lower = ci$lower, ci_upper = ci$upper, n = nrow(d),
-             events = sapply(times, function(t) sum(d$AVAL <= t & d$EVNTTYPE == 1)),
-             flag = ifelse(past, "NE", ""))
-}
+# the landmark columns checked by tests/test_reference_cuts.py
+LANDMARK_COLUMNS <- c("endpoint", "subgroup", "time", "estimate", "ci_lower", "ci_upper", "n",
+                      "events", "flag")
 
 adtte_all <- counts_all <- land <- tests <- follow <- list()
 for (name in names(CUTS)) {
@@ -234,9 +206,9 @@ for (name in names(CUTS)) {
       }
     }
     for (label in names(parts)) {
-      rows <- if (code %in% km_endpoints) km_rows(code, label, parts[[label]], times)
+      rows <- if (code %in% km_endpoints) km_rows(code, label, parts[[label]], times)$land
               else cif_rows(code, label, parts[[label]], times)
-      land[[length(land) + 1]] <- cbind(cut = name, rows)
+      land[[length(land) + 1]] <- cbind(cut = name, rows[, LANDMARK_COLUMNS])
     }
     if (!with_subgroups) next
     for (variable in subgroups) {

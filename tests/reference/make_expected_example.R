@@ -37,46 +37,6 @@ landmarks_of <- function(code) {
 }
 
 
-km_rows <- function(code, label, d, times) {
-  fit <- survfit(Surv(AVAL, EVNTTYPE == 1) ~ 1, data = d, conf.type = "log-log")
-  lm <- summary(fit, times = times, extend = TRUE)
-  se_log <- ifelse(lm$surv > 0, lm$std.err / lm$surv, NaN)
-  ci <- loglog_ci(lm$surv, se_log)
-  past <- times > max(d$AVAL) & !determined(d$AVAL, d$EVNTTYPE)
-  land <- data.frame(endpoint = code, subgroup = label, time = times,
-                     estimate = ifelse(past, NA, lm$surv), se = ifelse(past, NA, lm$std.err),
-                     ci_lower = ifelse(past, NA, ci$lower), ci_upper = ifelse(past, NA, ci$upper),
-                     n = nrow(d), n_risk = lm$n.risk,
-                     events = sapply(times, function(t) sum(d$AVAL <= t & d$EVNTTYPE == 1)),
-                     flag = ifelse(past, "NE", ""))
-  q <- quantile(fit, probs = c(0.25, 0.5, 0.75))
-  quant <- data.frame(endpoint = code, subgroup = label, quantile = c(0.25, 0.5, 0.75),
-                      estimate = unname(q$quantile), ci_lower = unname(q$lower),
-                      ci_upper = unname(q$upper), n = nrow(d), events = sum(d$EVNTTYPE == 1))
-  list(land = land, quant = quant)
-}
-
-cif_rows <- function(code, label, d, times) {
-  done <- determined(d$AVAL, d$EVNTTYPE)
-  past <- times > max(d$AVAL) & !done
-  if (any(d$EVNTTYPE == 1)) {
-    tp <- cif_timepoints(cuminc(d$AVAL, d$EVNTTYPE, cencode = 0), times, done, max(d$AVAL))
-    est <- tp$est
-    var <- tp$var
-  } else {  # no event of the cause: cuminc has no curve; the estimate is 0
-    est <- rep(0, length(times))
-    var <- est
-  }
-  est <- ifelse(past, NA, est)
-  var <- ifelse(past, NA, var)
-  ci <- cif_ci(est, sqrt(var))
-  data.frame(endpoint = code, subgroup = label, time = times, estimate = est, var = var,
-             se = sqrt(var), ci_lower = ci$lower, ci_upper = ci$upper, n = nrow(d),
-             n_risk = sapply(times, function(t) sum(d$AVAL >= t)),
-             events = sapply(times, function(t) sum(d$AVAL <= t & d$EVNTTYPE == 1)),
-             flag = ifelse(past, "NE", ""))
-}
-
 adtte <- read.csv(file.path(here, "inputs", "example_adtte.csv"), stringsAsFactors = FALSE,
                   na.strings = "")
 km_land <- km_quant <- cif_land <- tests <- recovery <- list()
