@@ -32,3 +32,19 @@ def assert_close(actual: pd.Series | np.ndarray, wanted: pd.Series | np.ndarray,
     assert a.shape == b.shape, f"{label}: shape {a.shape} != {b.shape}"
     np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=f"{label}: NA pattern")
     np.testing.assert_allclose(a, b, rtol=0, atol=TOLERANCE, equal_nan=True, err_msg=label)
+
+
+LANDMARK_KEY = ["endpoint", "subgroup", "time"]
+
+
+def assert_landmarks_equal_r(want: pd.DataFrame, got: pd.DataFrame, label: str) -> None:
+    """Landmark rows (``got``: result rows with ``time``) equal R's (``want``) row for row: the
+    same keys, estimates and CI limits within the tolerance, the same n, events and NE flags."""
+    both = want.merge(got, on=LANDMARK_KEY, how="outer", suffixes=("_r", ""), indicator=True)
+    unmatched = both.loc[both["_merge"] != "both", LANDMARK_KEY + ["_merge"]]
+    assert unmatched.empty, f"{label}: rows only in R or only in Python:\n{unmatched}"
+    for column in ("estimate", "ci_lower", "ci_upper"):
+        assert_close(both[column], both[f"{column}_r"], f"{label} {column}")
+    assert both["n"].tolist() == both["n_r"].tolist()
+    assert both["events"].tolist() == both["events_r"].tolist()
+    assert both["flag"].tolist() == both["flag_r"].tolist()

@@ -24,7 +24,7 @@ from haplo_report.analysis.results import results_frame
 from haplo_report.analysis.summaries import ae_overview, death_summary, disposition_summary
 from haplo_report.data.validation import validate_cut
 from haplo_report.params import Params
-from stats_reference import REFERENCE, assert_close, expected
+from stats_reference import REFERENCE, assert_close, assert_landmarks_equal_r, expected
 
 ROOT = Path(__file__).resolve().parents[1]
 CUTS = {
@@ -86,14 +86,7 @@ def test_every_landmark_of_every_subgroup_level_equals_r(cut) -> None:
     name, _, rows = cut
     want = _mine(expected("cuts_landmarks"), name).fillna({"flag": ""})
     got = rows[rows["statistic"].isin(["survival", "cif"])].rename(columns={"time_days": "time"})
-    key = ["endpoint", "subgroup", "time"]
-    both = want.merge(got, on=key, how="outer", suffixes=("_r", ""), indicator=True)
-    assert (both["_merge"] == "both").all(), both.loc[both["_merge"] != "both", key]
-    for column in ("estimate", "ci_lower", "ci_upper"):
-        assert_close(both[column], both[f"{column}_r"], f"{name} {column}")
-    assert both["n"].tolist() == both["n_r"].tolist()
-    assert both["events"].tolist() == both["events_r"].tolist()
-    assert both["flag"].tolist() == both["flag_r"].tolist()
+    assert_landmarks_equal_r(want, got, name)
 
 
 def test_subgroup_tests_and_not_tested_rows_equal_r(cut) -> None:

@@ -21,13 +21,13 @@ from haplo_report.analysis.endpoints import (CIF_ENDPOINTS, KM_ENDPOINTS, SUBGRO
 from haplo_report.analysis.results import results_frame
 from haplo_report.analysis.stats.cif import cif_at, cumulative_incidence
 from haplo_report.analysis.stats.km import Z95, km_at, km_estimate
-from stats_reference import REFERENCE, assert_close, expected
+from stats_reference import (LANDMARK_KEY, REFERENCE, assert_close, assert_landmarks_equal_r,
+                             expected)
 
 sys.path.insert(0, str(REFERENCE))
 from export_example import OUTPUT, example_adtte, example_params, export_text  # noqa: E402
 
 PAST_FOLLOW_UP = 5000  # the day make_expected_example.R adds past every group's follow-up
-KEY = ["endpoint", "subgroup", "time"]
 
 
 @pytest.fixture(scope="module")
@@ -72,20 +72,13 @@ def test_every_endpoint_and_subgroup_is_analysed(rows) -> None:
 def test_landmark_rows_match_r(rows, kind: str, statistic: str) -> None:
     want = reference(f"{kind}_landmarks").query("time != @PAST_FOLLOW_UP")
     got = rows[rows["statistic"] == statistic].rename(columns={"time_days": "time"})
-    both = want.merge(got, on=KEY, how="outer", suffixes=("_r", ""), indicator=True)
-    unmatched = both.loc[both["_merge"] != "both", KEY + ["_merge"]]
-    assert unmatched.empty, f"rows only in R or only in Python:\n{unmatched}"
-    for column in ("estimate", "ci_lower", "ci_upper"):
-        assert_close(both[column], both[f"{column}_r"], f"{statistic} {column}")
-    assert both["n"].tolist() == both["n_r"].tolist()
-    assert both["events"].tolist() == both["events_r"].tolist()
-    assert both["flag"].tolist() == both["flag_r"].tolist()
+    assert_landmarks_equal_r(want, got, statistic)
 
 
 def test_cif_ci_is_the_sap_formula_on_r_variance(rows) -> None:
     want = reference("cif_landmarks").query("time != @PAST_FOLLOW_UP")
     got = rows[rows["statistic"] == "cif"].rename(columns={"time_days": "time"})
-    both = want.merge(got, on=KEY, suffixes=("_r", ""))
+    both = want.merge(got, on=LANDMARK_KEY, suffixes=("_r", ""))
     est = both["estimate_r"].where((both["estimate_r"] > 0) & (both["estimate_r"] < 1))
     k = Z95 * np.sqrt(both["var"]) / (est * np.log(est))
     assert_close(both["ci_lower"], est ** np.exp(-k), "cif ci_lower from R var")
