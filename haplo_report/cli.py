@@ -189,43 +189,26 @@ def _run(args: argparse.Namespace) -> int:
     import os
 
     from haplo_report import plan
-    from haplo_report.paths import NOTEBOOKS_DIR, RunFolders
+    from haplo_report.paths import NOTEBOOKS_DIR
     from haplo_report.run import fast_path
     from haplo_report.run.errors import RunFailed
-    from haplo_report.run.kernels import KernelPool, cold_run_kernels
-    from haplo_report.run.progress import Progress
 
     formats = tuple(dict.fromkeys(f.strip() for f in args.formats.split(",")))
     stall = plan.STALL_TIMEOUT_S if args.stall_timeout is None else args.stall_timeout
     jobs = (os.cpu_count() or 1) if args.jobs is None else args.jobs
     plan.check_run_options(jobs, formats, stall)
     params = _load(args)
-    # Before this process imports the suite (~1.2 s): a cold run starts its kernels, so that
-    # both import at once; a run with a report asks whether it is up to date (the fast path
-    # imports none of it) and, if not, starts one kernel. run() closes them on any error.
-    folders = RunFolders.of(params.output_dir, params.study_id, str(params.data_cut_date))
-    kernels = cold_run_kernels(folders, args.force, min(jobs, len(plan.NOTEBOOKS)))
-    begun = None
-    if kernels is None:
-        begun = fast_path.start(params, formats=formats, notebooks=plan.NOTEBOOKS,
-                                notebooks_dir=NOTEBOOKS_DIR, render=True,
-                                compare_to=args.compare_to)
-        try:
-            result = fast_path.if_up_to_date(begun, Progress(len(plan.NOTEBOOKS)))
-        except RunFailed as exc:
-            print(f"run failed: {exc}", file=sys.stderr)
-            return EXIT_FAILED
-        if result is not None:
-            print(f"report written to {result.run_dir}")
-            return EXIT_OK
-        kernels = KernelPool(1)
-
-    from haplo_report.run import run
-
     try:
-        result = run(params, jobs=args.jobs, force=args.force, formats=formats,
-                     stall_timeout=stall, compare_to=args.compare_to, kernels=kernels,
-                     begun=begun)
+        # before this process imports the suite (~1.2 s): kernels start, or the fast path finds
+        # nothing to do; run() closes the kernels on any error
+        result, begun = fast_path.begin(params, jobs=jobs, force=args.force, formats=formats,
+                                        notebooks=plan.NOTEBOOKS, notebooks_dir=NOTEBOOKS_DIR,
+                                        render=True, compare_to=args.compare_to)
+        if result is None:
+            from haplo_report.run import run
+
+            result = run(params, jobs=args.jobs, force=args.force, formats=formats,
+                         stall_timeout=stall, compare_to=args.compare_to, begun=begun)
     except RunFailed as exc:
         print(f"run failed: {exc}", file=sys.stderr)
         return EXIT_FAILED

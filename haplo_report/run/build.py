@@ -37,7 +37,7 @@ from haplo_report.run.fast_path import RunResult, RunStart
 from haplo_report.run.html_copies import HtmlCopies
 from haplo_report.run.folder import (cut_lock, fail_keeping_build, os_error_message, recover,
                                      remove_tree, swap_into_place)
-from haplo_report.run.kernels import KernelPool, cold_run_kernels, release_memory
+from haplo_report.run.kernels import KernelPool, release_memory
 from haplo_report.run.manifest import (MANIFEST, build_manifest, git_state, input_records,
                                        read_manifest, without_timing, write_manifest)
 from haplo_report.run.progress import Progress
@@ -51,34 +51,31 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
         formats: tuple[str, ...] = FORMATS, notebooks: tuple[NotebookSpec, ...] = plan.NOTEBOOKS,
         notebooks_dir: Path = NOTEBOOKS_DIR, render: bool = True,
         stream: TextIO | None = None, stall_timeout: float = plan.STALL_TIMEOUT_S,
-        compare_to: str | None = None, kernels: KernelPool | None = None,
-        begun: RunStart | None = None) -> RunResult:
+        compare_to: str | None = None, begun: RunStart | None = None) -> RunResult:
     """Build the report of ``params``' cut into ``OUTPUT/<study_id>/<data_cut_date>/``.
 
     Raises :class:`ParamsError` for bad ``jobs``, ``formats`` or ``stall_timeout`` before any
     work; :class:`RunFailed` (invalid data, a failed or stalled notebook, disk full, locked,
     not writable); on ``KeyboardInterrupt`` the build is removed and the interrupt re-raised.
     A cut whose full analysis set is empty (nobody transplanted by the cut, or no subjects)
-    executes no notebook: its report shows the analysis sets and says so. ``kernels``: a pool
-    started by the caller (:func:`kernels.cold_run_kernels`), used and closed by this run;
-    ``begun``: the run's start (:func:`fast_path.start`) when the caller has found the report
-    not up to date.
+    executes no notebook: its report shows the analysis sets and says so. ``begun``: the
+    run's start (:func:`fast_path.begin`) when the caller has found the report not up to
+    date; its kernels are used and closed by this run.
     """
     try:
         return _run(params, jobs=jobs, force=force, formats=formats, notebooks=notebooks,
                     notebooks_dir=notebooks_dir, render=render, stream=stream,
-                    stall_timeout=stall_timeout, compare_to=compare_to, kernels=kernels,
-                    begun=begun)
+                    stall_timeout=stall_timeout, compare_to=compare_to, begun=begun)
     finally:
-        if kernels is not None:
-            kernels.close()  # at once on any failure; after the notebooks, already closed
+        if begun is not None and begun.kernels is not None:
+            begun.kernels.close()  # at once on any failure; after the notebooks, already closed
 
 
 def _run(params: Params, *, jobs: int | None, force: bool, formats: tuple[str, ...],
          notebooks: tuple[NotebookSpec, ...], notebooks_dir: Path, render: bool,
          stream: TextIO | None, stall_timeout: float, compare_to: str | None,
-         kernels: KernelPool | None, begun: RunStart | None) -> RunResult:
-    """:func:`run` with its kernels closed by the caller."""
+         begun: RunStart | None) -> RunResult:
+    """:func:`run`, the caller's ``begun`` closed by the caller."""
     jobs = (os.cpu_count() or 1) if jobs is None else jobs
     plan.check_run_options(jobs, tuple(formats), stall_timeout)
     missing = [spec.name for spec in notebooks
@@ -86,28 +83,21 @@ def _run(params: Params, *, jobs: int | None, force: bool, formats: tuple[str, .
     if missing:
         raise RunFailed(f"notebook(s) not found in {notebooks_dir}: {', '.join(missing)}")
     if begun is None:
-        begun = fast_path.start(params, formats=tuple(formats), notebooks=tuple(notebooks),
-                                notebooks_dir=Path(notebooks_dir), render=render,
-                                compare_to=compare_to)
-        result = None if force else fast_path.if_up_to_date(begun, Progress(len(notebooks),
-                                                                             stream))
+        result, begun = fast_path.begin(params, jobs=jobs, force=force, formats=tuple(formats),
+                                        notebooks=tuple(notebooks),
+                                        notebooks_dir=Path(notebooks_dir), render=render,
+                                        compare_to=compare_to, stream=stream)
         if result is not None:
             return result
-    folders, compare_with, renderer, key = (begun.folders, begun.compare_with, begun.renderer,
-                                            begun.key)
-    progress = Progress(len(notebooks), stream)
-    # Kernels start now and import the suite while this process validates and derives: all
-    # of them for a cold run, one when earlier outputs may be taken over (more are started
-    # once the notebooks to execute are known).
-    if kernels is None:
-        kernels = (cold_run_kernels(folders, force, min(jobs, len(notebooks)))
-                   or KernelPool(min(1, len(notebooks))))
+    kernels = begun.kernels  # importing the suite while this process validates and derives
     try:
-        return _validate_and_build(params, folders, compare_with, kernels, key,
-                                   cache.derivation_key(params, begun.data), jobs=jobs,
-                                   force=force, formats=tuple(formats), notebooks=notebooks,
-                                   notebooks_dir=Path(notebooks_dir), renderer=renderer,
-                                   progress=progress, stream=stream, stall_timeout=stall_timeout)
+        return _validate_and_build(params, begun.folders, begun.compare_with, kernels,
+                                   begun.key, cache.derivation_key(params, begun.data),
+                                   jobs=jobs, force=force, formats=tuple(formats),
+                                   notebooks=notebooks, notebooks_dir=Path(notebooks_dir),
+                                   renderer=begun.renderer,
+                                   progress=Progress(len(notebooks), stream), stream=stream,
+                                   stall_timeout=stall_timeout)
     finally:
         kernels.close()  # at once on any failure; after the notebooks, already closed
 

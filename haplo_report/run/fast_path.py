@@ -2,14 +2,15 @@
 so the report folder is left as it is.
 
 Light on purpose (no pandas, no derivation, no renderer imported): ``haplo-report run`` asks
-here before it imports the rest of the suite, so a run with nothing changed costs its hashing.
+here (:func:`begin`) before it imports the rest of the suite, so a run with nothing changed
+costs its hashing, and a run with work to do has its kernels importing meanwhile.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from filelock import Timeout
 
@@ -20,6 +21,7 @@ from haplo_report.render import choose_renderer
 from haplo_report.run import cache
 from haplo_report.run.errors import RunFailed
 from haplo_report.run.folder import fast_path_lock, os_error_message, recover
+from haplo_report.run.kernels import KernelPool, cold_run_kernels
 from haplo_report.run.manifest import read_manifest
 from haplo_report.run.progress import Progress
 
@@ -38,13 +40,42 @@ class RunResult:
 @dataclass(frozen=True)
 class RunStart:
     """What a run works out before anything else: its folders, the earlier cut it compares
-    with, its renderer, the hashes of its data folder and its run key."""
+    with, its renderer, the hashes of its data folder, its run key and (:func:`begin`) its
+    kernels, already importing the suite."""
 
     folders: RunFolders
     compare_with: Path | None
     renderer: str | None
     data: dict[str, str] | None  # cache.data_files
     key: str | None  # cache.run_key
+    kernels: KernelPool | None = None
+
+
+def begin(params: Params, *, jobs: int, force: bool, formats: tuple[str, ...],
+          notebooks: tuple[NotebookSpec, ...], notebooks_dir: Path, render: bool,
+          compare_to: str | None, stream: TextIO | None = None
+          ) -> tuple[RunResult | None, RunStart | None]:
+    """The result of a run with nothing to do, or the run's start with its kernels.
+
+    A cold run (``force``, or no report yet) starts its kernels at once, so that they import
+    while the run imports the suite, validates and derives; a run with a report first asks
+    whether it is up to date and starts one kernel only when it is not. The kernels are
+    closed again when working out the start fails.
+    """
+    folders = RunFolders.of(params.output_dir, params.study_id, str(params.data_cut_date))
+    kernels = cold_run_kernels(folders, force, min(jobs, len(notebooks)))
+    try:
+        begun = start(params, formats=formats, notebooks=notebooks,
+                      notebooks_dir=notebooks_dir, render=render, compare_to=compare_to)
+        result = (None if force or kernels is not None
+                  else if_up_to_date(begun, Progress(len(notebooks), stream)))
+    except BaseException:
+        if kernels is not None:
+            kernels.close()
+        raise
+    if result is not None:
+        return result, None
+    return None, replace(begun, kernels=kernels or KernelPool(min(1, len(notebooks))))
 
 
 def start(params: Params, *, formats: tuple[str, ...], notebooks: tuple[NotebookSpec, ...],
