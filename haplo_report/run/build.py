@@ -321,9 +321,8 @@ def _finish(params: Params, planned: list[NotebookJob], inputs: list[Path], fold
             # the report stands; the manifest gets this run's keys and inputs so that the
             # next run with nothing changed stops before validating
             write_manifest({**previous, **update}, folders.final / MANIFEST)
-        progress.say(f"up to date: nothing changed since the last run; {folders.final} "
-                     "left as it is")
-        return RunResult(folders.final, (), cached_names, previous.get("renderer"), True)
+        return fast_path.left_as_it_is(folders.final, cached_names, previous.get("renderer"),
+                                       progress)
     began = time.monotonic()
     qc = importlib.import_module(QC_MODULE)  # waits for the warm-up import if it is running
     try:

@@ -124,6 +124,13 @@ def _result(folders: RunFolders, key: str, progress: Progress) -> RunResult | No
     previous = read_manifest(folders.final / MANIFEST)
     if not cache.up_to_date(previous, key, folders.final):
         return None
-    progress.say(f"up to date: nothing changed since the last run; {folders.final} left as it is")
-    cached = tuple(name for name in previous["notebooks"])
-    return RunResult(folders.final, (), cached, previous.get("renderer"), True)
+    return left_as_it_is(folders.final, tuple(previous["notebooks"]), previous.get("renderer"),
+                         progress)
+
+
+def left_as_it_is(final: Path, cached: tuple[str, ...], renderer: str | None,
+                  progress: Progress) -> RunResult:
+    """The result of a run that leaves the report folder ``final`` as it is, said on
+    ``progress``."""
+    progress.say(f"up to date: nothing changed since the last run; {final} left as it is")
+    return RunResult(final, (), cached, renderer, True)
