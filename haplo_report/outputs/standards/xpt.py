@@ -75,15 +75,24 @@ def check_transport_rules(dataset: str, frame: pd.DataFrame) -> dict[str, str]:
     return labels
 
 
+def transport_kind(column: pd.Series) -> str:
+    """How a derived column is written to SAS transport: "number" (booleans and integers as
+    numbers), "date" (``DATE9.``) or "text"; one rule for the pandas and the polars frame."""
+    if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+        return "number"
+    return "date" if pd.api.types.is_datetime64_any_dtype(column) else "text"
+
+
 def transport_frame(frame: pd.DataFrame, study_id: str) -> pd.DataFrame:
     """``frame`` as pyreadstat writes it: ``STUDYID`` first, dates as ``datetime.date``,
     integers as numbers, text as plain strings with ``None`` for missing."""
     out = pd.DataFrame({STUDY_VARIABLE: np.full(len(frame), study_id, dtype=object)},
                        index=frame.index)
     for name, column in frame.items():
-        if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+        kind = transport_kind(column)
+        if kind == "number":
             out[name] = column.astype("float64")
-        elif pd.api.types.is_datetime64_any_dtype(column):
+        elif kind == "date":
             out[name] = _distinct_objects(column, lambda value: value.date())
         else:
             out[name] = _distinct_objects(column, str)
@@ -110,14 +119,10 @@ def _fix_stamps(path: Path, cut: dt.date) -> None:
 def transport_polars(frame: pd.DataFrame, study_id: str) -> pl.DataFrame:
     """:func:`transport_frame` as the polars frame pyreadstat is given, made from ``frame``
     itself (text stays in Arrow buffers: no Python object per value)."""
-    columns = [pl.lit(study_id, dtype=pl.String).alias(STUDY_VARIABLE)]
-    for name, column in frame.items():
-        if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
-            columns.append(pl.col(name).cast(pl.Float64))
-        elif pd.api.types.is_datetime64_any_dtype(column):
-            columns.append(pl.col(name).cast(pl.Date))
-        else:
-            columns.append(pl.col(name).cast(pl.String))
+    types = {"number": pl.Float64, "date": pl.Date, "text": pl.String}
+    columns = [pl.lit(study_id, dtype=pl.String).alias(STUDY_VARIABLE),
+               *(pl.col(name).cast(types[transport_kind(column)])
+                 for name, column in frame.items())]
     return pl.from_pandas(frame).select(columns)
 
 
@@ -128,7 +133,7 @@ def write_xpt(dataset: str, frame: pd.DataFrame, path: Path, *, study_id: str,
     if labels is None:
         labels = check_transport_rules(dataset, transport_frame(frame, study_id))
     formats = {name: DATE_FORMAT for name, column in frame.items()
-               if pd.api.types.is_datetime64_any_dtype(column)}
+               if transport_kind(column) == "date"}
     out = transport_polars(frame, study_id)
     # pyreadstat reads the frame row by row; rows of a polars frame come out of Rust about
     # twice as fast as a pandas frame's (6.5 s against 12 s for ADTTE at 100,000 patients),
