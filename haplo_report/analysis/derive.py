@@ -242,13 +242,14 @@ def _read_rows(path: Path, column: str, values: tuple[str, ...]) -> pd.DataFrame
     holding all of them was most of the run's peak memory.
     """
     wanted = pa.array(values, type=pa.string())
+    file = pq.ParquetFile(path)
     batches, positions, start = [], [], 0
-    for batch in pq.ParquetFile(path).iter_batches():
+    for batch in file.iter_batches():
         keep = pc.is_in(batch.column(column), value_set=wanted).to_numpy(zero_copy_only=False)
         batches.append(batch.filter(keep))
         positions.append(np.flatnonzero(keep) + start)
         start += batch.num_rows
-    schema = pq.read_schema(path)
+    schema = file.schema_arrow
     table = pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
     frame = table.to_pandas(types_mapper=_ARROW_TEXT.get)
     frame.index = pd.Index(np.concatenate(positions) if positions else [], dtype="int64")
