@@ -49,7 +49,7 @@ def test_xpt_reads_back_with_the_parquet_values_and_labels(run_dir, dataset):
     for name, column in parquet.items():
         read = xpt[name]
         if pd.api.types.is_datetime64_any_dtype(column):
-            assert meta.original_variable_types[name] == "DATE9"
+            assert meta.original_variable_types[name] == "DATE9."  # SAS writes the format name with its period
             expected = [None if pd.isna(v) else v.date() for v in column]
             assert [None if pd.isna(v) else v for v in read] == expected, name
         elif pd.api.types.is_numeric_dtype(column):
