@@ -23,6 +23,7 @@ from haplo_report.formatting import (AT_LEAST, EN_DASH, PLUS_MINUS, escape_markd
 from haplo_report.analysis.mrd import rate_text
 from haplo_report.outputs.tables.notes import method_label
 from haplo_report.analysis.results import NOT_ESTIMABLE
+from haplo_report.environment_lock import normalised
 from haplo_report.paths import TIMING_KEYS
 
 NOT_REPORTED = "not reported"
@@ -370,11 +371,6 @@ def validation_markdown(validation: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def _normalised(name: str) -> str:
-    """A distribution name as PEP 503 compares them ("jupyter_client" == "jupyter-client")."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def direct_dependencies() -> list[str]:
     """The suite's runtime dependencies, from its package metadata (``Requires-Dist`` without
     extras such as ``test``), in the order declared."""
@@ -385,11 +381,24 @@ def direct_dependencies() -> list[str]:
 
 def software_frame(manifest: dict[str, Any]) -> pd.DataFrame:
     """Python and the suite's direct dependencies with the versions the run recorded."""
-    recorded = {_normalised(k): str(v) for k, v in (manifest.get("versions") or {}).items()}
+    recorded = {normalised(k): str(v) for k, v in (manifest.get("versions") or {}).items()}
     python = (manifest.get("python") or {}).get("version") or NOT_RECORDED
-    rows = [("Python", python)] + [(name, recorded.get(_normalised(name), NOT_RECORDED))
+    rows = [("Python", python)] + [(name, recorded.get(normalised(name), NOT_RECORDED))
                                    for name in direct_dependencies()]
     return pd.DataFrame(rows, columns=["Software", "Version"])
+
+
+def lock_sentence(manifest: dict[str, Any]) -> str:
+    """Which lock the environment was installed from, and whether it was exactly that lock."""
+    lock = manifest.get("environment_lock") or {}
+    if not lock.get("sha256"):
+        return "The run recorded no environment lock."
+    differences = lock.get("differences") or []
+    state = ("exactly as locked" if not differences else
+             f"differing from it in {len(differences)} package"
+             f"{'' if len(differences) == 1 else 's'} (listed in manifest.json)")
+    return (f"The environment was installed from the lock {lock.get('file')} "
+            f"(SHA-256 {str(lock['sha256'])[:SHOWN_HASH_DIGITS['sha256']]}), {state}.")
 
 
 def provenance_markdown(manifest: dict[str, Any], identity: dict[str, str]) -> str:
@@ -401,7 +410,8 @@ def provenance_markdown(manifest: dict[str, Any], identity: dict[str, str]) -> s
     ]
     software = ["## Software versions", "",
                 "Python and the suite's direct dependencies, as installed for this run; "
-                "manifest.json lists every installed distribution with its version.", "",
+                "manifest.json lists every installed distribution with its version. "
+                f"{lock_sentence(manifest)}", "",
                 pipe_table(software_frame(manifest))]
     return "\n".join([*parts, *_section(manifest, "inputs", "Input files (SHA-256, first 16 hex digits)", "file"),
                       *_section(manifest, "params", "Parameters", "parameter"), *software,

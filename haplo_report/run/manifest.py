@@ -19,6 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from haplo_report.environment_lock import lock_state
 from haplo_report.params import Params
 from haplo_report.paths import MANIFEST, PROJECT_ROOT, TIMING_KEYS
 from haplo_report.render import quarto_path
@@ -171,6 +172,7 @@ def build_manifest(params: Params, *, inputs: list[Path], run_dir: Path, final: 
         "python": {"version": platform.python_version(),
                    "implementation": platform.python_implementation()},
         "versions": installed_versions(),
+        "environment_lock": lock_state(),
         "toolchain": toolchain_versions(renderer),
         "suite": suite,
         "git": git,

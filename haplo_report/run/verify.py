@@ -6,8 +6,10 @@ Three checks, each listing what does not hold:
 - files: every file the manifest lists is there with its SHA-256 (missing, changed), and no
   other file is (unlisted; ``manifest.json`` and the verification summary itself excepted:
   neither can list itself);
-- environment: Python, the libraries that compute or render and the suite now, against the
-  versions the manifest recorded (a different version may give different numbers);
+- environment: Python, every installed distribution, the pandoc/Quarto binaries, the suite and
+  the environment lock now, against what the manifest recorded (name and both versions: a
+  different version may give different numbers); with ``--reproduce`` the summary says whether
+  such a difference can explain what the re-execution found different;
 - reproduction (``--reproduce``): the run's derived datasets derived again from the typed input
   tables it kept (``data/input``), and every notebook executed again from the folder's own
   derived data in a temporary folder; derived data, result rows and tables are compared byte for
@@ -40,6 +42,7 @@ from haplo_report.run.cache import OK_STATUSES, NotebookJob
 from haplo_report.run.collect import collect_results
 from haplo_report.run.errors import NotebookFailed
 from haplo_report.run.execute import METADATA_KEY, execute_all
+from haplo_report.environment_lock import installed_versions, lock_state, normalised
 from haplo_report.run.manifest import (MANIFEST, computing_versions, read_manifest, sha256_file,
                                        toolchain_versions)
 from haplo_report.run.progress import Progress
@@ -114,12 +117,34 @@ def check_environment(manifest: dict[str, Any]) -> Check:
     suite = manifest.get("suite") or {}
     recorded["haplo-report"] = suite.get("version", "not recorded")
     recorded["haplo-report code (SHA-256)"] = suite.get("code_sha256", "not recorded")
+    lock = manifest.get("environment_lock") or {}
+    recorded["environment lock (SHA-256)"] = lock.get("sha256") or "not recorded"
+    now["environment lock (SHA-256)"] = lock_state()["sha256"] or "no lock installed"
+    installed_now = installed_versions()
+    for name, version in (manifest.get("versions") or {}).items():
+        key = normalised(str(name))
+        if key not in recorded and key != "haplo-report":
+            recorded[key], now[key] = str(version), installed_now.get(key, "not installed")
+    for key in sorted(set(installed_now) - set(recorded) - {"haplo-report"}):
+        recorded[key], now[key] = "not installed", installed_now[key]
     differ = [f"{name}: run {recorded[name]}, now {now.get(name, 'not installed')}"
               for name in sorted(recorded) if recorded[name] != now.get(name, "not installed")]
     check = Check("environment", f"{len(recorded)} versions compared with {MANIFEST}: "
                                  f"{len(differ)} differ")
     check.problems += [f"version differs: {line}" for line in differ]
     return check
+
+
+def explain_mismatch(environment: Check, reproduction: Check) -> str | None:
+    """Whether the environment can explain what the re-execution found different."""
+    if reproduction.holds:
+        return None
+    if environment.holds:
+        return ("the environment is the one the run recorded (same lock, same versions): "
+                "software versions do not explain these differences")
+    return (f"the environment differs from the run's ({len(environment.problems)} versions): "
+            "a different version can explain these differences; re-run in the recorded "
+            "environment (the lock named in the manifest) to tell")
 
 
 def params_from_manifest(values: dict[str, Any]) -> Params:
@@ -252,7 +277,11 @@ def verify(run_dir: Path, *, reproduce_notebooks: bool = False, jobs: int = 1,
     manifest = load_run_manifest(run_dir)
     checks = [check_files(run_dir, manifest), check_environment(manifest)]
     if reproduce_notebooks:
-        checks.append(reproduce(run_dir, manifest, jobs=jobs, stream=stream))
+        reproduction = reproduce(run_dir, manifest, jobs=jobs, stream=stream)
+        explanation = explain_mismatch(checks[1], reproduction)
+        if explanation:
+            reproduction.problems.append(explanation)
+        checks.append(reproduction)
     text = summary_text(manifest, checks)
     try:
         (run_dir / SUMMARY).write_text(text, encoding="utf-8")
@@ -278,5 +307,5 @@ def summary_text(manifest: dict[str, Any], checks: list[Check]) -> str:
 
 
 __all__ = ["Check", "SUMMARY", "VerifyError", "check_environment", "check_files",
-           "compare_file", "load_run_manifest", "params_from_manifest", "reproduce",
+           "compare_file", "explain_mismatch", "load_run_manifest", "params_from_manifest", "reproduce",
            "summary_text", "verify"]
