@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
-import tomllib
+import sys
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: pytest's own TOML reader (in the lock for 3.10)
+    import tomli as tomllib
 
 from haplo_report.environment_lock import (LOCK_FILE, installed_versions, lock_differences,
                                            lock_sha256, locked_versions, normalised)
