@@ -15,9 +15,16 @@ from pathlib import Path
 
 from haplo_report.params import ParamsError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]  # holds notebooks/ and _quarto.yml
-NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
-QUARTO_YML = PROJECT_ROOT / "_quarto.yml"
+PACKAGE = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE.parent  # a checkout's root (its git state is the suite's commit)
+# The notebooks, the report definition and the bundled example cut are package data, so an
+# installed suite has them too: in a checkout haplo_report/notebooks, haplo_report/_quarto.yml
+# and haplo_report/example/{data,example.yml} are links to notebooks/, _quarto.yml,
+# data/example/ and params/example.yml (one copy of each); a wheel holds the files themselves.
+NOTEBOOKS_DIR = (PACKAGE / "notebooks").resolve()
+QUARTO_YML = (PACKAGE / "_quarto.yml").resolve()
+EXAMPLE_DATA = (PACKAGE / "example" / "data").resolve()
+EXAMPLE_PARAMS = (PACKAGE / "example" / "example.yml").resolve()
 MANIFEST = "manifest.json"  # a run folder's record for auditors (haplo_report.run.manifest)
 # A manifest's wall-clock values per notebook: never shown in the report, so that it is the
 # same however often it is rendered.

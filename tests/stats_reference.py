@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-REFERENCE = Path(__file__).parent / "reference"
+from haplo_report.qualification.integrity import REFERENCE_DIR
+
+REFERENCE = REFERENCE_DIR  # shipped with the package: haplo_report/qualification/reference
 DATASETS = ["cohort31", "ties", "large", "short", "norelapse", "allcensored", "one", "allfail"]
 LANDMARKS = [100, 365, 730, 5000]
 TOLERANCE = 1e-6

@@ -10,7 +10,8 @@ import haplo_report
 
 PACKAGE = Path(haplo_report.__file__).resolve().parent
 # Foundation modules (parameters, plan, paths, limits, number formats) are importable by all.
-STAGES = {"foundation": 0, "data": 1, "analysis": 2, "outputs": 3, "render": 4, "run": 5, "cli": 6}
+STAGES = {"foundation": 0, "data": 1, "analysis": 2, "outputs": 3, "render": 4, "run": 5,
+          "qualification": 6, "cli": 7}
 FOUNDATION = {"params", "plan", "paths", "limits", "formatting", "typeface", "__init__"}
 
 

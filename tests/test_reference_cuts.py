@@ -1,6 +1,6 @@
 """SAP version 2 derivation rules against R, which derives them on its own from the raw tables.
 
-tests/reference/make_expected_cuts.R re-derives enrolment per cut, last known alive, end of
+haplo_report/qualification/reference/make_expected_cuts.R re-derives enrolment per cut, last known alive, end of
 follow-up, relapse-related death, lost to follow-up, the AEs outside the safety set, the
 same-day rules and every ADTTE parameter for three cuts (the example cut, an interim cut with
 patients registered and transplanted after it, and a hand-built cut of same-day events), then

@@ -2,15 +2,12 @@
 
 The pipeline runs for real (validate_cut -> derive_cut -> endpoints.tte_results with
 params/example.yml); every landmark estimate, CI limit, quartile, subgroup test and the
-follow-up rows are compared with tests/reference/expected/example_*.csv within 1e-6. SE and
+follow-up rows are compared with haplo_report/qualification/reference/expected/example_*.csv within 1e-6. SE and
 numbers at risk are not in result rows: those are checked on ``km_at``/``cif_at`` directly.
-Regenerate the references as tests/reference/README.md says.
+Regenerate the references as haplo_report/qualification/reference/README.md says.
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,11 +18,11 @@ from haplo_report.analysis.endpoints import (CIF_ENDPOINTS, KM_ENDPOINTS, SUBGRO
 from haplo_report.analysis.results import results_frame
 from haplo_report.analysis.stats.cif import cif_at, cumulative_incidence
 from haplo_report.analysis.stats.km import Z95, km_at, km_estimate
+from haplo_report.qualification.example import adtte_text, example_derived, example_params
 from stats_reference import (LANDMARK_KEY, REFERENCE, assert_close, assert_landmarks_equal_r,
                              expected)
 
-sys.path.insert(0, str(REFERENCE))
-from export_example import OUTPUT, example_adtte, example_params, export_text  # noqa: E402
+OUTPUT = REFERENCE / "inputs" / "example_adtte.csv"
 
 PAST_FOLLOW_UP = 5000  # the day make_expected_example.R adds past every group's follow-up
 
@@ -37,7 +34,7 @@ def params():
 
 @pytest.fixture(scope="module")
 def adtte(params) -> pd.DataFrame:
-    return example_adtte(params)
+    return example_derived(params).adtte
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +52,9 @@ def reference(name: str) -> pd.DataFrame:
 
 
 def test_exported_adtte_is_the_example_cut(adtte) -> None:
-    assert OUTPUT.read_text(encoding="utf-8") == export_text(adtte), (
-        "tests/reference/inputs/example_adtte.csv differs from the example cut: regenerate "
-        "it and the R references (tests/reference/README.md)")
+    assert OUTPUT.read_text(encoding="utf-8") == adtte_text(adtte), (
+        f"{OUTPUT} differs from the example cut: regenerate it and the R references "
+        "(haplo_report/qualification/reference/README.md)")
 
 
 def test_every_endpoint_and_subgroup_is_analysed(rows) -> None:

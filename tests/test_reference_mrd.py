@@ -1,14 +1,12 @@
 """MRD proportions, 1-year categories and Clopper-Pearson intervals against R (binom.test).
 
-tests/reference/make_expected_mrd.R re-derives the SAP v2 MRD rules on two cuts: the bundled
+haplo_report/qualification/reference/make_expected_mrd.R re-derives the SAP v2 MRD rules on two cuts: the bundled
 example cut (inputs exported from the real pipeline) and a hand-built cut with one or more
 patients per rule. Counts must be equal, proportions and CI limits within 1e-6. Regenerate the
-references as tests/reference/README.md says.
+references as haplo_report/qualification/reference/README.md says.
 """
 
 from __future__ import annotations
-
-import sys
 
 import pandas as pd
 import pytest
@@ -17,11 +15,11 @@ from haplo_report.analysis.mrd import (CATEGORIES, EVENT_ROW, NO_ASSESSMENT_ROW,
                                        REACHED_ROW, SENSITIVITY, category_row, mrd_landmarks,
                                        mrd_negative_1y, mrd_status_1y)
 from haplo_report.analysis.results import results_frame
+from haplo_report.qualification.example import example_derived, mrd_texts
 from stats_reference import REFERENCE, assert_close, expected
 
-sys.path.insert(0, str(REFERENCE))
-from export_example import (MRD_ASSESSMENTS, MRD_PATIENTS, example_mrd,  # noqa: E402
-                            mrd_texts)
+MRD_PATIENTS = REFERENCE / "inputs" / "example_mrd_patients.csv"
+MRD_ASSESSMENTS = REFERENCE / "inputs" / "example_mrd_assessments.csv"
 
 CUTS = ("example_mrd", "mrd_handbuilt")
 THRESHOLD = 1e-4
@@ -51,10 +49,11 @@ def analysed(request) -> tuple[str, pd.DataFrame, pd.DataFrame]:
 
 
 def test_exported_mrd_inputs_are_the_example_cut() -> None:
-    patients, assessments = mrd_texts(*example_mrd())
+    derived = example_derived()
+    patients, assessments = mrd_texts(derived.adsl, derived.admrd)
     assert MRD_PATIENTS.read_text(encoding="utf-8") == patients, (
-        "tests/reference/inputs/example_mrd_patients.csv differs from the example cut: "
-        "regenerate it and the R references (tests/reference/README.md)")
+        f"{MRD_PATIENTS} differs from the example cut: regenerate it and the R references "
+        "(haplo_report/qualification/reference/README.md)")
     assert MRD_ASSESSMENTS.read_text(encoding="utf-8") == assessments
 
 

@@ -1,6 +1,6 @@
 """Estimators, one module per method; numpy arrays in, frames or small dataclasses out.
 
-Each agrees with R (survival, cmprsk) to 1e-6; the proof is in ``tests/reference/``.
+Each agrees with R (survival, cmprsk) to 1e-6; the proof is in ``haplo_report/qualification/reference/`` (``haplo-report qualify``).
 """
 
 from haplo_report.analysis.stats.binomial import clopper_pearson

@@ -4,7 +4,7 @@ Written with numpy rather than lifelines' KaplanMeierFitter: its point estimate 
 R, but it reports no SE of S, gives CI limits where R's log(-log) formula is undefined
 (S = 0 or 1) and has no Brookmeyer-Crowley quantile CI. The rules below are R survival's
 (``survfit(..., conf.type = "log-log")``, ``quantile.survfit``), checked against it in
-``tests/reference/``.
+``haplo_report/qualification/reference/``.
 """
 
 from __future__ import annotations

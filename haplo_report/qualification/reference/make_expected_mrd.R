@@ -1,8 +1,8 @@
 # R reference values for the MRD analysis (SAP v2), written from the SAP alone.
 #
 # Regenerate (from the repository root):
-#   .venv/bin/python tests/reference/export_example.py   # also inputs/example_mrd_*.csv
-#   Rscript tests/reference/make_expected_mrd.R          # -> expected/mrd_*.csv
+#   .venv/bin/python haplo_report/qualification/reference/export_example.py   # also inputs/example_mrd_*.csv
+#   Rscript haplo_report/qualification/reference/make_expected_mrd.R          # -> expected/mrd_*.csv
 # Inputs per cut: <cut>_patients.csv (USUBJID, FASFL, HSCTDT, CUTDT, RELDT, DTHDT, FUPDAYS) and
 # <cut>_assessments.csv (USUBJID, ADY, RESULT, METHOD); cuts: example_mrd (the bundled example
 # cut), mrd_handbuilt (one or more patients per v2 rule).
@@ -18,7 +18,7 @@
 options(digits = 17)
 args <- commandArgs(trailingOnly = FALSE)
 script <- sub("^--file=", "", args[grep("^--file=", args)])
-here <- if (length(script)) dirname(normalizePath(script)) else "tests/reference"
+here <- if (length(script)) dirname(normalizePath(script)) else "haplo_report/qualification/reference"
 source(file.path(here, "ci_helpers.R"))  # write_csv
 
 threshold <- 1e-4

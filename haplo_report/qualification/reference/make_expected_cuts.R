@@ -1,7 +1,7 @@
 # R reference values for the SAP version 2 derivation rules, derived here from the raw tables
 # (independently of the suite's derive.py) for several data cuts of the same raw data.
 #
-# Regenerate (from the repository root):  Rscript tests/reference/make_expected_cuts.R
+# Regenerate (from the repository root):  Rscript haplo_report/qualification/reference/make_expected_cuts.R
 # R is not a runtime dependency: tests/test_reference_cuts.py reads the committed CSVs.
 #
 # Cuts (CUTS below):
@@ -33,8 +33,8 @@ options(digits = 17)
 
 args <- commandArgs(trailingOnly = FALSE)
 script <- sub("^--file=", "", args[grep("^--file=", args)])
-here <- if (length(script)) dirname(normalizePath(script)) else "tests/reference"
-root <- normalizePath(file.path(here, "..", ".."))
+here <- if (length(script)) dirname(normalizePath(script)) else "haplo_report/qualification/reference"
+root <- normalizePath(file.path(here, "..", "..", ".."))
 source(file.path(here, "ci_helpers.R"))  # z, loglog_ci, cif_ci, determined, cif_timepoints
 
 CUTS <- list(

@@ -1,8 +1,8 @@
 # R reference values for the bundled example data cut (data/example, params/example.yml).
 #
 # Regenerate (from the repository root):
-#   .venv/bin/python tests/reference/export_example.py   # ADTTE rows -> inputs/example_adtte.csv
-#   Rscript tests/reference/make_expected_example.R      # -> expected/example_*.csv
+#   .venv/bin/python haplo_report/qualification/reference/export_example.py   # ADTTE rows -> inputs/example_adtte.csv
+#   Rscript haplo_report/qualification/reference/make_expected_example.R      # -> expected/example_*.csv
 # R is not a runtime dependency: tests/test_reference_example.py reads the committed CSVs.
 #
 # Per ADTTE parameter, overall and per level of MRDGRP, DISGRP and PHGRP:
@@ -23,7 +23,7 @@ options(digits = 17)
 
 args <- commandArgs(trailingOnly = FALSE)
 script <- sub("^--file=", "", args[grep("^--file=", args)])
-here <- if (length(script)) dirname(normalizePath(script)) else "tests/reference"
+here <- if (length(script)) dirname(normalizePath(script)) else "haplo_report/qualification/reference"
 
 source(file.path(here, "ci_helpers.R"))  # z, loglog_ci, cif_ci
 km_endpoints <- c("PFS", "OS", "GRFS")

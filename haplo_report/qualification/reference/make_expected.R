@@ -1,6 +1,6 @@
 # Reference values for haplo_report.analysis.stats, computed with R survival and cmprsk.
 #
-# Regenerate (from the repository root):  Rscript tests/reference/make_expected.R
+# Regenerate (from the repository root):  Rscript haplo_report/qualification/reference/make_expected.R
 # Writes the input cohorts (inputs/*.csv, fixed seed) and the expected outputs
 # (expected/*.csv, 17 significant digits). R is not a runtime dependency: the tests
 # only read the committed CSVs.
@@ -22,7 +22,7 @@ options(digits = 17)
 
 args <- commandArgs(trailingOnly = FALSE)
 script <- sub("^--file=", "", args[grep("^--file=", args)])
-here <- if (length(script)) dirname(normalizePath(script)) else "tests/reference"
+here <- if (length(script)) dirname(normalizePath(script)) else "haplo_report/qualification/reference"
 dir.create(file.path(here, "inputs"), showWarnings = FALSE)
 dir.create(file.path(here, "expected"), showWarnings = FALSE)
 
