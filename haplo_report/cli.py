@@ -1,4 +1,4 @@
-"""Command line: ``haplo-report validate | simulate | run | verify | compare``.
+"""Command line: ``haplo-report validate | simulate | run | verify | compare | qualify``.
 
 Exit codes: 0 success; 1 invalid data or a failed run; 2 bad usage or bad parameters.
 Errors are one clear message, never a traceback.
@@ -102,6 +102,20 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("new", type=Path, help="run folder of the later data cut")
     compare.add_argument("--out", type=Path, default=None,
                          help="also write the comparison (CSV per finding, summary.json) here")
+
+    qualify = sub.add_parser(
+        "qualify", help="installation and operational qualification of the installed suite",
+        description="Check the installed suite: its environment against the shipped lock, the "
+        "shipped R reference cases (manifest first, then every estimate at its tolerance) and "
+        "a run of the bundled example cut with its independent check and verify --reproduce. "
+        "Writes qualification.pdf, .html and .json for a QA reviewer to sign. Exit 0 only "
+        "when every check passes; otherwise each failed check is named and the exit is 1.",
+    )
+    qualify.add_argument("--out", type=Path, default=Path("qualification"),
+                         help="folder for the report (default ./qualification)")
+    qualify.add_argument("--jobs", type=int, default=None,
+                         help="notebooks executed at once in the example run (default: all "
+                         "cores)")
     return parser
 
 
@@ -247,8 +261,27 @@ def _compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _qualify(args: argparse.Namespace) -> int:
+    if args.jobs is not None and args.jobs < 1:
+        raise ParamsError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.out.exists() and not args.out.is_dir():
+        raise ParamsError(f"--out: {args.out} is a file, not a folder")
+    from haplo_report.qualification.qualify import qualify
+
+    try:
+        result, written = qualify(args.out, sys.stderr, jobs=args.jobs)
+    except OSError as exc:
+        print(f"error: qualification report not written to {args.out}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
+    for check in result.failed:
+        print(f"FAILED {check.id}: {check.detail}", file=sys.stderr)
+    print(f"{result.verdict}: {result.counts()}; report {written['pdf']}")
+    return EXIT_OK if result.passed else EXIT_FAILED
+
+
 COMMANDS = {"validate": _validate, "simulate": _simulate, "run": _run, "verify": _verify,
-            "compare": _compare}
+            "compare": _compare, "qualify": _qualify}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -89,6 +89,13 @@ class Comparison:
                      + (f"; and {len(problems) - 5} more" if len(problems) > 5 else ""))
 
 
+def outcome(holds: bool, id: str, section: str, what: str, source: str, detail: str,
+            tolerance: str = EXACT) -> Check:
+    """A check that holds or not as a whole (``detail``: what is wrong when it does not)."""
+    return Check(id, section, what, source, tolerance, None, "pass" if holds else "fail",
+                 "" if holds else detail)
+
+
 def failed(id: str, section: str, what: str, source: str, detail: str,
            tolerance: str = EXACT) -> Check:
     return Check(id, section, what, source, tolerance, None, "fail", detail)
