@@ -24,6 +24,7 @@ TEMPLATES = PACKAGE / "templates"
 TYPST_TEMPLATE = "qualification.typ"
 CSS = "report.css"
 STEM = "qualification"
+FAILED_ON_PAGE_1 = 12  # the first failed checks named on the summary page
 
 
 @dataclass(frozen=True)
@@ -103,9 +104,14 @@ def summary_markdown(result: Qualification) -> str:
               "with its independent check (lifelines and identities) and haplo-report verify "
               "\\-\\-reproduce. The largest difference is the largest absolute difference "
               "between the suite and its reference among the numbers a check compares."]
+    lines += ["", "Every check follows, by section; the signature block is on the last page."]
     if result.failed:
         lines += ["", "## Failed checks", ""]
-        lines += [f"- **{_cell(c.id)}**: {_cell(c.detail)}" for c in result.failed]
+        lines += [f"- **{_cell(c.id)}**: {_cell(c.detail)}"
+                  for c in result.failed[:FAILED_ON_PAGE_1]]
+        if len(result.failed) > FAILED_ON_PAGE_1:
+            lines.append(f"- and {len(result.failed) - FAILED_ON_PAGE_1} more, marked FAIL "
+                         "below")
     return "\n".join(lines) + "\n"
 
 
@@ -117,7 +123,7 @@ def checks_markdown(result: Qualification) -> str:
         lines += [f"## {_cell(section)}", "",
                   "| Check | What it compares | Reference | Tolerance | Largest difference "
                   "| Result |",
-                  "|------|------------|--------|----|---|--|"]
+                  "|---------|-----------|--------|----|---|--|"]
         for c in (c for c in result.checks if c.section == section):
             outcome = "pass" if c.passed else f"**FAIL**: {_cell(c.detail)}"
             lines.append(f"| {_cell(c.id)} | {_cell(c.what)} | {_cell(c.source)} | "
@@ -127,23 +133,31 @@ def checks_markdown(result: Qualification) -> str:
     return "\n".join(lines)
 
 
-SIGNATURES = """# Review and approval
+SIGNATURE_ROLES = ("Performed by", "Reviewed by (quality assurance)", "Approved by")
 
-I have reviewed this qualification report, including every failed check listed on page 1.
 
-| Role | Name | Signature | Date |
-|--------|----------|----------|------|
-| Performed by | | | |
-| Reviewed by (quality assurance) | | | |
-| Approved by | | | |
-"""
+def signatures_markdown() -> str:
+    """The signature block: a ruled table with room to sign (raw Typst for the PDF, raw HTML
+    for the HTML: a Markdown table has no row height)."""
+    typst_rows = "".join(f"  [{role}], [], [], [],\n" for role in SIGNATURE_ROLES)
+    html_rows = "".join(f'<tr><td>{role}</td><td></td><td></td><td></td></tr>'
+                        for role in SIGNATURE_ROLES)
+    return ("# Review and approval\n\nI have reviewed this qualification report, including "
+            "every failed check listed on page 1.\n\n"
+            "```{=typst}\n#table(columns: (32%, 28%, 25%, 15%), rows: (auto, 1.4cm, 1.4cm, "
+            "1.4cm), align: (left + horizon),\n  [Role], [Name], [Signature], [Date],\n"
+            f"{typst_rows})\n```\n\n"
+            '```{=html}\n<table class="signatures" style="width:100%">'
+            "<thead><tr><th>Role</th><th>Name</th><th>Signature</th><th>Date</th></tr></thead>"
+            f'<tbody style="height:12em">{html_rows}</tbody></table>\n```\n')
+
 
 PAGE_BREAK = "\n```{=typst}\n#pagebreak()\n```\n\n"
 
 
 def report_markdown(result: Qualification) -> str:
     return (summary_markdown(result) + PAGE_BREAK + checks_markdown(result) + PAGE_BREAK
-            + SIGNATURES)
+            + signatures_markdown())
 
 
 def write_reports(result: Qualification, out_dir: Path) -> dict[str, Path]:
