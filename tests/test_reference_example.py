@@ -13,12 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from haplo_report.analysis.endpoints import (CIF_ENDPOINTS, KM_ENDPOINTS, SUBGROUPS, endpoint_landmarks,
+from haplo_report.analysis.endpoints import (CIF_ENDPOINTS, KM_ENDPOINTS, endpoint_landmarks,
                                     followup_results, tte_results)
 from haplo_report.analysis.results import results_frame
 from haplo_report.analysis.stats.cif import cif_at, cumulative_incidence
 from haplo_report.analysis.stats.km import Z95, km_at, km_estimate
 from haplo_report.qualification.example import adtte_text, example_derived, example_params
+from haplo_report.qualification.reference_cases import subgroup_parts
 from stats_reference import (LANDMARK_KEY, REFERENCE, assert_close, assert_landmarks_equal_r,
                              expected)
 
@@ -109,21 +110,12 @@ def test_subgroup_tests_match_r(rows) -> None:
             assert all(m.endswith(f"; {int(df)} df") for m, df in zip(both["method"], both["df"]))
 
 
-def _parts(adtte: pd.DataFrame, code: str) -> dict[str, pd.DataFrame]:
-    data = adtte[adtte["PARAMCD"] == code]
-    parts = {"All": data}
-    for variable in SUBGROUPS:
-        for level, group in data.groupby(data[variable].astype(str)):
-            parts[f"{variable}={level}"] = group
-    return parts
-
-
 @pytest.mark.parametrize("kind", ["km", "cif"])
 def test_se_and_numbers_at_risk_match_r(adtte, kind: str) -> None:
     # SE and n at risk are not in result rows: stats functions on the same ADTTE rows
     want = reference(f"{kind}_landmarks")
     for code in KM_ENDPOINTS if kind == "km" else CIF_ENDPOINTS:
-        for label, data in _parts(adtte, code).items():
+        for label, data in subgroup_parts(adtte, code).items():
             r = want[(want["endpoint"] == code) & (want["subgroup"] == label)]
             time = data["AVAL"].to_numpy(dtype=float)
             event_type = data["EVNTTYPE"].to_numpy(dtype=int)

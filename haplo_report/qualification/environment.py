@@ -9,6 +9,7 @@ import platform
 import re
 import socket
 import subprocess
+import sys
 import tempfile
 from importlib import metadata
 from pathlib import Path
@@ -22,6 +23,7 @@ import haplo_report
 from haplo_report.paths import PACKAGE, PROJECT_ROOT
 from haplo_report.qualification.checks import Check, failed, outcome, passed
 from haplo_report.render import quarto_path
+from haplo_report.run.cache import suite_fingerprint
 from haplo_report.run.manifest import git_state, installed_versions
 
 SECTION = "Environment"
@@ -65,10 +67,11 @@ def commit() -> str:
 def facts() -> dict[str, str]:
     """What the report's first page names: machine, platform, Python, suite and commit."""
     return {"suite": f"{SUITE} {haplo_report.__version__}", "commit": commit(),
+            "code SHA-256": suite_fingerprint()["code_sha256"],
             "machine": socket.gethostname(), "user": _user(),
             "platform": platform.platform(), "architecture": platform.machine(),
             "python": f"{platform.python_implementation()} {platform.python_version()}",
-            "python executable": _executable(), "suite location": str(PACKAGE)}
+            "python executable": sys.executable, "suite location": str(PACKAGE)}
 
 
 def _user() -> str:
@@ -76,12 +79,6 @@ def _user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
-
-
-def _executable() -> str:
-    import sys
-
-    return sys.executable
 
 
 def tool_versions() -> dict[str, str]:

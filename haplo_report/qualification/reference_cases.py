@@ -207,7 +207,8 @@ def _methods(refs: References) -> Iterator[Check]:
 
 # --- the example cut (make_expected_example.R) --------------------------------------------
 
-def _parts(adtte: pd.DataFrame, code: str) -> dict[str, pd.DataFrame]:
+def subgroup_parts(adtte: pd.DataFrame, code: str) -> dict[str, pd.DataFrame]:
+    """ADTTE rows of ``code``: all, and each level of each subgroup variable (R's groups)."""
     data = adtte[adtte["PARAMCD"] == code]
     parts = {"All": data}
     for variable in SUBGROUPS:
@@ -252,7 +253,7 @@ def _example(refs: References) -> Iterator[Check]:
         want_all = refs.expected(f"example_{kind}_landmarks")
         statistic = "survival" if kind == "km" else "cif"
         for code in codes:
-            for label, data in _parts(adtte, code).items():
+            for label, data in subgroup_parts(adtte, code).items():
                 want = want_all[(want_all["endpoint"] == code) & (want_all["subgroup"] == label)]
                 c = Comparison()
                 got = rows[(rows["endpoint"] == code) & (rows["subgroup"] == label)
@@ -530,4 +531,4 @@ def reference_checks(refs: References, progress: Callable[[str], None] = lambda 
     return checks
 
 
-__all__ = ["AlteredReference", "References", "reference_checks"]
+__all__ = ["AlteredReference", "References", "reference_checks", "subgroup_parts"]

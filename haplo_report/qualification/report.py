@@ -79,6 +79,7 @@ def summary_markdown(result: Qualification) -> str:
             ("Machine", f"{v['machine']}: {v['platform']} ({v['architecture']})"),
             ("Run by", v["user"]),
             ("Suite", f"{v['suite']}, commit {v['commit']}"),
+            ("Suite code SHA-256", v["code SHA-256"]),
             ("Installed at", v["suite location"]),
             ("Python", f"{v['python']} ({v['python executable']})"),
             ("Pandoc, Typst, Quarto", f"{v['pandoc']}; {v['typst']}; {v['quarto']}"),
