@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from haplo_report.analysis.derive import Derived, derive_cut
@@ -89,27 +91,34 @@ def _source(file: str, script: str, made_by: str) -> str:
 def _guarded(section: str, id: str, what: str, source: str,
              make: Callable[[], Iterator[Check]]) -> list[Check]:
     """The checks ``make`` yields; when a reference it needs is unusable or the computation
-    fails, one failed check naming the reason instead (never a traceback)."""
+    fails, a failed check naming the reason after those made so far (never a traceback)."""
+    checks: list[Check] = []
     try:
-        return list(make())
+        for check in make():
+            checks.append(check)
     except AlteredReference as exc:
-        return [failed(id, section, what, source, str(exc))]
+        checks.append(failed(id, section, what, source, str(exc)))
     except Exception as exc:  # a fault of the installed suite is a failed check, named
-        return [failed(id, section, what, source, f"{type(exc).__name__}: {exc}")]
+        checks.append(failed(id, section, what, source, f"{type(exc).__name__}: {exc}"))
+    return checks
 
 
 # --- methods on fixed cohorts (make_expected.R) -------------------------------------------
 
-def _methods(refs: References) -> Iterator[Check]:
-    survival = "R survival::survfit, conf.type log-log"
-    cmprsk = "R cmprsk::cuminc and timepoints"
-    km_table, km_marks, km_quarts = (refs.expected(n) for n in ("km_table", "km_landmarks",
-                                                                "km_quantiles"))
-    cif_table, cif_marks = refs.expected("cif_table"), refs.expected("cif_landmarks")
-    followup = refs.expected("followup").set_index("dataset")
+SURVIVAL = "R survival::survfit, conf.type log-log"
+CMPRSK = "R cmprsk::cuminc and timepoints"
+
+
+def _cohorts(refs: References) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """Each fixed cohort's name, time and status (0 censored, 1 relapse, 2 NRM)."""
     for name in COHORTS:
         data = refs.cohort(name)
-        time, status = data["time"].to_numpy(), data["status"].to_numpy()
+        yield name, data["time"].to_numpy(), data["status"].to_numpy()
+
+
+def _km_table(refs: References) -> Iterator[Check]:
+    km_table = refs.expected("km_table")
+    for name, time, status in _cohorts(refs):
         fit = km_estimate(time, (status > 0).astype(int))
         want = km_table[km_table["dataset"] == name]
         c = Comparison()
@@ -121,28 +130,42 @@ def _methods(refs: References) -> Iterator[Check]:
         yield c.check(f"methods.km_table.{name}", METHODS,
                       f"Kaplan-Meier table of cohort {name}: every event time's number at risk, "
                       "events, censored, S, SE and 95% CI",
-                      _source("km_table", "make_expected.R", survival))
+                      _source("km_table", "make_expected.R", SURVIVAL))
+
+
+def _km_landmarks(refs: References) -> Iterator[Check]:
+    km_marks = refs.expected("km_landmarks")
+    for name, time, status in _cohorts(refs):
         want = km_marks[km_marks["dataset"] == name]
-        got = km_at(fit, list(LANDMARKS))
+        got = km_at(km_estimate(time, (status > 0).astype(int)), list(LANDMARKS))
         c = Comparison()
         for column in ("estimate", "se", "ci_lower", "ci_upper"):
             c.close(column, got[column], want[column])
-        for column in ("n_risk", "events", "flag"):
-            c.equal(column, got[column], want[column].fillna("") if column == "flag"
-                    else want[column])
+        for column in ("n_risk", "events"):
+            c.equal(column, got[column], want[column])
+        c.equal("flag", got["flag"], want["flag"].fillna(""))
         yield c.check(f"methods.km_landmarks.{name}", METHODS,
                       f"Kaplan-Meier at days {', '.join(map(str, LANDMARKS))} in cohort {name}: "
                       "S, SE, 95% CI, at risk, events, NE flag",
-                      _source("km_landmarks", "make_expected.R", survival))
+                      _source("km_landmarks", "make_expected.R", SURVIVAL))
+
+
+def _km_quantiles(refs: References) -> Iterator[Check]:
+    km_quarts = refs.expected("km_quantiles")
+    for name, time, status in _cohorts(refs):
         want = km_quarts[km_quarts["dataset"] == name]
-        got = km_quantiles(fit)
+        got = km_quantiles(km_estimate(time, (status > 0).astype(int)))
         c = Comparison()
         for column in ("quantile", "estimate", "ci_lower", "ci_upper"):
             c.close(column, got[column], want[column])
         yield c.check(f"methods.km_quantiles.{name}", METHODS,
                       f"Kaplan-Meier quartiles and their Brookmeyer-Crowley 95% CI in cohort {name}",
-                      _source("km_quantiles", "make_expected.R",
-                              "R survival quantile.survfit"))
+                      _source("km_quantiles", "make_expected.R", "R survival quantile.survfit"))
+
+
+def _cif_table(refs: References) -> Iterator[Check]:
+    cif_table = refs.expected("cif_table")
+    for name, time, status in _cohorts(refs):
         for cause in (1, 2):
             cif = cumulative_incidence(time, status, cause)
             want = cif_table[(cif_table["dataset"] == name) & (cif_table["cause"] == cause)]
@@ -153,9 +176,15 @@ def _methods(refs: References) -> Iterator[Check]:
             yield c.check(f"methods.cif_table.{name}.cause{cause}", METHODS,
                           f"Cumulative incidence table of cause {cause} in cohort {name}: every "
                           "time's estimate, SE and 95% CI",
-                          _source("cif_table", "make_expected.R", cmprsk))
+                          _source("cif_table", "make_expected.R", CMPRSK))
+
+
+def _cif_landmarks(refs: References) -> Iterator[Check]:
+    cif_marks = refs.expected("cif_landmarks")
+    for name, time, status in _cohorts(refs):
+        for cause in (1, 2):
             want = cif_marks[(cif_marks["dataset"] == name) & (cif_marks["cause"] == cause)]
-            got = cif_at(cif, list(LANDMARKS))
+            got = cif_at(cumulative_incidence(time, status, cause), list(LANDMARKS))
             c = Comparison()
             for column in ("estimate", "se", "ci_lower", "ci_upper"):
                 c.close(column, got[column], want[column])
@@ -165,7 +194,12 @@ def _methods(refs: References) -> Iterator[Check]:
             yield c.check(f"methods.cif_landmarks.{name}.cause{cause}", METHODS,
                           f"Cumulative incidence of cause {cause} at days "
                           f"{', '.join(map(str, LANDMARKS))} in cohort {name}",
-                          _source("cif_landmarks", "make_expected.R", cmprsk))
+                          _source("cif_landmarks", "make_expected.R", CMPRSK))
+
+
+def _followup(refs: References) -> Iterator[Check]:
+    followup = refs.expected("followup").set_index("dataset")
+    for name, time, status in _cohorts(refs):
         got = median_followup(time, (status > 0).astype(int))
         want = followup.loc[name]
         c = Comparison()
@@ -177,6 +211,9 @@ def _methods(refs: References) -> Iterator[Check]:
                       f"Median follow-up (reverse Kaplan-Meier) with 95% CI and range, cohort "
                       f"{name}", _source("followup", "make_expected.R",
                                          "R survfit on reversed status"))
+
+
+def _logrank(refs: References) -> Iterator[Check]:
     for row in refs.expected("logrank").itertuples(index=False):
         data = refs.cohort(row.dataset)
         got = logrank_test(data["time"], (data["status"] > 0).astype(int), data[row.grouping])
@@ -186,6 +223,9 @@ def _methods(refs: References) -> Iterator[Check]:
         yield c.check(f"methods.logrank.{row.dataset}.{row.grouping}", METHODS,
                       f"Log-rank test by {row.grouping} in cohort {row.dataset}: chi-square, "
                       "df, p", _source("logrank", "make_expected.R", "R survival::survdiff"))
+
+
+def _gray(refs: References) -> Iterator[Check]:
     for row in refs.expected("gray").itertuples(index=False):
         data = refs.cohort(row.dataset)
         got = gray_test(data["time"], data["status"], data[row.grouping], cause=row.cause)
@@ -196,6 +236,9 @@ def _methods(refs: References) -> Iterator[Check]:
                       f"Gray's test of cause {row.cause} by {row.grouping} in cohort "
                       f"{row.dataset}", _source("gray", "make_expected.R",
                                                 "R cmprsk::cuminc $Tests"))
+
+
+def _binomial(refs: References) -> Iterator[Check]:
     for row in refs.expected("binomial").itertuples(index=False):
         c = Comparison()
         c.close("lower, upper", clopper_pearson(int(row.k), int(row.n), row.level),
@@ -230,27 +273,59 @@ def _landmark_rows(c: Comparison, got: pd.DataFrame, want: pd.DataFrame) -> None
     c.equal("flag (result row)", both["flag"].fillna(""), both["flag_r"].fillna(""))
 
 
-def _example(refs: References) -> Iterator[Check]:
+EXAMPLE_SCRIPT = "make_expected_example.R"
+
+
+@lru_cache(maxsize=1)
+def _example() -> tuple[Derived, pd.DataFrame]:
+    """The bundled example cut derived by the suite, and its result rows at the report's
+    landmarks and one past every group's follow-up (computed once per process)."""
     params = example_params()
     derived = example_derived(params)
-    adtte = derived.adtte
-    yield _exported(refs, "inputs/example_adtte.csv", adtte_text(adtte),
-                    "The example cut's ADTTE rows R estimated from equal the suite's derivation "
-                    "of the bundled cut")
-    patients, assessments = mrd_texts(derived.adsl, derived.admrd)
-    yield _exported(refs, "inputs/example_mrd_patients.csv", patients,
-                    "The example cut's MRD patients R analysed equal the suite's ADSL")
-    yield _exported(refs, "inputs/example_mrd_assessments.csv", assessments,
-                    "The example cut's MRD assessments R analysed equal the suite's ADMRD")
     rows = []
     for code in KM_ENDPOINTS + CIF_ENDPOINTS:
-        rows += tte_results(adtte, code, landmarks=[*endpoint_landmarks(code, params.landmarks_days),
-                                                    PAST_FOLLOW_UP],
+        rows += tte_results(derived.adtte, code,
+                            landmarks=[*endpoint_landmarks(code, params.landmarks_days),
+                                       PAST_FOLLOW_UP],
                             subgroup_min_n=params.subgroup_min_n)
-    rows = results_frame(rows + followup_results(adtte)).rename(columns={"time_days": "time"})
-    script = "make_expected_example.R"
-    for kind, codes in (("km", KM_ENDPOINTS), ("cif", CIF_ENDPOINTS)):
+    frame = results_frame(rows + followup_results(derived.adtte))
+    return derived, frame.rename(columns={"time_days": "time"})
+
+
+EXAMPLE_INPUTS = {  # R's inputs exported from the example cut (export_example.py)
+    "example_adtte.csv": "ADTTE rows R estimated from",
+    "example_mrd_patients.csv": "MRD patients (ADSL columns) R analysed",
+    "example_mrd_assessments.csv": "MRD assessments (ADMRD) R analysed",
+}
+
+
+def _example_input(name: str) -> Callable[[References], Iterator[Check]]:
+    """The check that R's input ``inputs/<name>`` is the suite's derivation now, line by line."""
+    def make(refs: References) -> Iterator[Check]:
+        derived, _ = _example()
+        texts = dict(zip(EXAMPLE_INPUTS, (adtte_text(derived.adtte),
+                                          *mrd_texts(derived.adsl, derived.admrd))))
+        shipped, now = refs.text(f"inputs/{name}").splitlines(), texts[name].splitlines()
+        c = Comparison()
+        c.equal("rows", [len(now)], [len(shipped)])
+        differing = [i + 1 for i, (a, b) in enumerate(zip(now, shipped)) if a != b]
+        c.compared += len(shipped)
+        if differing:
+            c.problems.append(f"{len(differing)} lines differ, the first is line {differing[0]}")
+        yield c.check(f"example.input.{Path(name).stem}", EXAMPLE,
+                      f"The example cut's {EXAMPLE_INPUTS[name]} equal the suite's derivation "
+                      "of the bundled cut", f"reference/inputs/{name} (export_example.py)",
+                      "exact")
+    return make
+
+
+def _example_landmarks(kind: str) -> Callable[[References], Iterator[Check]]:
+    """Kaplan-Meier (``km``) or cumulative incidence (``cif``) landmark checks."""
+    def make(refs: References) -> Iterator[Check]:
+        derived, rows = _example()
+        adtte = derived.adtte
         want_all = refs.expected(f"example_{kind}_landmarks")
+        codes = KM_ENDPOINTS if kind == "km" else CIF_ENDPOINTS
         statistic = "survival" if kind == "km" else "cif"
         for code in codes:
             for label, data in subgroup_parts(adtte, code).items():
@@ -271,8 +346,13 @@ def _example(refs: References) -> Iterator[Check]:
                     f"example.{kind}.{code}.{label}", EXAMPLE,
                     f"{code}, {label}: {'Kaplan-Meier' if kind == 'km' else 'cumulative incidence'}"
                     f" at days {days}: estimate, 95% CI, SE, n, at risk, events, NE flag",
-                    _source(f"example_{kind}_landmarks", script,
+                    _source(f"example_{kind}_landmarks", EXAMPLE_SCRIPT,
                             "R survival::survfit" if kind == "km" else "R cmprsk::cuminc"))
+    return make
+
+
+def _example_quartiles(refs: References) -> Iterator[Check]:
+    _, rows = _example()
     quartiles = refs.expected("example_km_quantiles")
     quartiles["statistic"] = quartiles["quantile"].map({0.25: "q25", 0.5: "median", 0.75: "q75"})
     for (code, label), want in quartiles.groupby(["endpoint", "subgroup"], sort=False):
@@ -284,7 +364,11 @@ def _example(refs: References) -> Iterator[Check]:
         c.equal("events", both["events"], both["events_r"])
         yield c.check(f"example.quartiles.{code}.{label}", EXAMPLE,
                       f"{code}, {label}: 25th, 50th, 75th percentile with 95% CI",
-                      _source("example_km_quantiles", script, "R quantile.survfit"))
+                      _source("example_km_quantiles", EXAMPLE_SCRIPT, "R quantile.survfit"))
+
+
+def _example_tests(refs: References) -> Iterator[Check]:
+    _, rows = _example()
     for r in refs.expected("example_tests").itertuples(index=False):
         got = rows[(rows["endpoint"] == r.endpoint) & (rows["subgroup"] == r.grouping)]
         got = got.set_index("statistic")
@@ -297,7 +381,11 @@ def _example(refs: References) -> Iterator[Check]:
         test = "log-rank" if r.test == "logrank" else "Gray's"
         yield c.check(f"example.{r.test}.{r.endpoint}.{r.grouping}", EXAMPLE,
                       f"{r.endpoint} by {r.grouping}: {test} test chi-square, df, p, n, events",
-                      _source("example_tests", script, "R survdiff / cuminc $Tests"))
+                      _source("example_tests", EXAMPLE_SCRIPT, "R survdiff / cuminc $Tests"))
+
+
+def _example_followup(refs: References) -> Iterator[Check]:
+    _, rows = _example()
     os_rows = rows[rows["endpoint"] == "OS"].set_index("statistic")
     want = refs.expected("example_followup").iloc[0]
     c = Comparison()
@@ -310,7 +398,11 @@ def _example(refs: References) -> Iterator[Check]:
                           os_rows.loc["median_followup", "events"]], [want["n"], want["deaths"]])
     yield c.check("example.followup", EXAMPLE,
                   "Median follow-up (reverse Kaplan-Meier), 95% CI and range of patients alive",
-                  _source("example_followup", script, "R survfit on reversed status"))
+                  _source("example_followup", EXAMPLE_SCRIPT, "R survfit on reversed status"))
+
+
+def _example_recovery(refs: References) -> Iterator[Check]:
+    _, rows = _example()
     for r in refs.expected("example_recovery").itertuples(index=False):
         got = rows[rows["endpoint"] == r.endpoint].set_index("statistic")
         c = Comparison()
@@ -319,35 +411,28 @@ def _example(refs: References) -> Iterator[Check]:
         c.equal("n", [got.loc["median_days", "n"]], [r.n])
         yield c.check(f"example.recovery.{r.endpoint}", EXAMPLE,
                       f"{r.endpoint} recovery: median day and range among patients who recovered",
-                      _source("example_recovery", script, "R median, range"))
-
-
-def _exported(refs: References, name: str, text: str, what: str) -> Check:
-    c = Comparison()
-    shipped = refs.text(name).splitlines()
-    derived = text.splitlines()
-    c.equal("rows", [len(derived)], [len(shipped)])
-    differing = [i + 1 for i, (a, b) in enumerate(zip(derived, shipped)) if a != b]
-    c.compared += len(shipped)
-    if differing:
-        c.problems.append(f"{len(differing)} rows differ, first line {differing[0]}")
-    return c.check(f"example.input.{Path(name).stem}", EXAMPLE, what,
-                   f"reference/{name} (export_example.py, the suite's derivation when the "
-                   "references were made)", "exact")
+                      _source("example_recovery", EXAMPLE_SCRIPT, "R median, range"))
 
 
 # --- SAP rules on hand-built cuts (make_expected_cuts.R) ----------------------------------
 
-def _cut_definitions(refs: References) -> dict[str, tuple[Path, dt.date, bool]]:
+CUTS_SCRIPT = "make_expected_cuts.R"
+BY_R = "R, deriving from the raw tables on its own"
+
+
+def _cut_runs(refs: References) -> Iterator[tuple[str, Derived, pd.DataFrame]]:
+    """Each cut of make_expected_cuts.R as the suite derives and estimates it: the example
+    cut, an interim cut of the same data, the hand-built same-day cut (shipped here)."""
     example = example_params().data_dir
+    yield "example", *_cut(example, dt.date(2026, 7, 31), False)
+    yield "interim", *_cut(example, dt.date(2025, 8, 10), False)
     sameday = refs.path("inputs/sameday/subjects.csv").parent
     for table in sorted(p.name for p in sameday.iterdir()):
         refs.path(f"inputs/sameday/{table}")  # every table of the cut passed the manifest
-    return {"example": (example, dt.date(2026, 7, 31), False),
-            "interim": (example, dt.date(2025, 8, 10), False),
-            "sameday": (sameday, dt.date(2025, 12, 31), True)}
+    yield "sameday", *_cut(sameday, dt.date(2025, 12, 31), True)
 
 
+@lru_cache(maxsize=3)
 def _cut(folder: Path, cut_date: dt.date, relapse_competes: bool) -> tuple[Derived, pd.DataFrame]:
     params = Params(study_id="QUALIFY", study_title="qualification", data_dir=folder,
                     data_cut_date=cut_date, gvhd_relapse_competes=relapse_competes)
@@ -360,14 +445,9 @@ def _cut(folder: Path, cut_date: dt.date, relapse_competes: bool) -> tuple[Deriv
     return derived, frame.rename(columns={"time_days": "time"})
 
 
-def _cuts(refs: References) -> Iterator[Check]:
-    script = "make_expected_cuts.R"
-    by_r = "R, deriving from the raw tables on its own"
-    adtte_all, counts_all = refs.expected("cuts_adtte"), refs.expected("cuts_counts")
-    landmarks_all, tests_all = refs.expected("cuts_landmarks"), refs.expected("cuts_tests")
-    followup_all = refs.expected("cuts_followup")
-    for name, definition in _cut_definitions(refs).items():
-        derived, rows = _cut(*definition)
+def _cuts_adtte(refs: References) -> Iterator[Check]:
+    adtte_all = refs.expected("cuts_adtte")
+    for name, derived, _ in _cut_runs(refs):
         want = adtte_all[adtte_all["cut"] == name]
         got = derived.adtte.astype({"USUBJID": str, "PARAMCD": str})
         for code in sorted(set(want["PARAMCD"]) | set(got["PARAMCD"])):
@@ -380,7 +460,12 @@ def _cuts(refs: References) -> Iterator[Check]:
                 c.equal("EVNTTYPE", g["EVNTTYPE"], w["EVNTTYPE"])
             yield c.check(f"cuts.{name}.adtte.{code}", CUTS,
                           f"Cut {name}: ADTTE {code} patient by patient (time, event type)",
-                          _source("cuts_adtte", script, by_r), "exact")
+                          _source("cuts_adtte", CUTS_SCRIPT, BY_R), "exact")
+
+
+def _cuts_counts(refs: References) -> Iterator[Check]:
+    counts_all = refs.expected("cuts_counts")
+    for name, derived, _ in _cut_runs(refs):
         want = dict(counts_all.loc[counts_all["cut"] == name, ["name", "value"]].values.tolist())
         disposition = {r.subgroup: r.estimate for r in disposition_summary(derived.adsl,
                                                                            ltfu_days=180)}
@@ -399,7 +484,12 @@ def _cuts(refs: References) -> Iterator[Check]:
         yield c.check(f"cuts.{name}.counts", CUTS,
                       f"Cut {name}: enrolled, FAS, safety set, deaths, lost to follow-up, AEs "
                       "outside the safety set, deaths by cause",
-                      _source("cuts_counts", script, by_r), "exact")
+                      _source("cuts_counts", CUTS_SCRIPT, BY_R), "exact")
+
+
+def _cuts_landmarks(refs: References) -> Iterator[Check]:
+    landmarks_all = refs.expected("cuts_landmarks")
+    for name, _, rows in _cut_runs(refs):
         want_cut = landmarks_all[landmarks_all["cut"] == name]
         for (code, label), want in want_cut.groupby(["endpoint", "subgroup"], sort=False):
             got = rows[(rows["endpoint"] == code) & (rows["subgroup"] == label)
@@ -409,7 +499,12 @@ def _cuts(refs: References) -> Iterator[Check]:
             yield c.check(f"cuts.{name}.landmarks.{code}.{label}", CUTS,
                           f"Cut {name}: {code}, {label} at days "
                           f"{', '.join(f'{t:g}' for t in want['time'])}: estimate, 95% CI, n, "
-                          "events, NE flag", _source("cuts_landmarks", script, by_r))
+                          "events, NE flag", _source("cuts_landmarks", CUTS_SCRIPT, BY_R))
+
+
+def _cuts_tests(refs: References) -> Iterator[Check]:
+    tests_all = refs.expected("cuts_tests")
+    for name, _, rows in _cut_runs(refs):
         for r in tests_all[tests_all["cut"] == name].itertuples(index=False):
             got = rows[(rows["endpoint"] == r.endpoint) & (rows["subgroup"] == r.grouping)]
             got = got.set_index("statistic")
@@ -429,7 +524,12 @@ def _cuts(refs: References) -> Iterator[Check]:
                 what = f"{'log-rank' if test == 'logrank' else 'Gray'} test: chi-square, p, n, events"
             yield c.check(f"cuts.{name}.test.{r.endpoint}.{r.grouping}", CUTS,
                           f"Cut {name}: {r.endpoint} by {r.grouping}: {what}",
-                          _source("cuts_tests", script, by_r))
+                          _source("cuts_tests", CUTS_SCRIPT, BY_R))
+
+
+def _cuts_followup(refs: References) -> Iterator[Check]:
+    followup_all = refs.expected("cuts_followup")
+    for name, _, rows in _cut_runs(refs):
         want = followup_all[followup_all["cut"] == name].iloc[0]
         os_rows = rows[rows["endpoint"] == "OS"].set_index("statistic")
         c = Comparison()
@@ -439,7 +539,7 @@ def _cuts(refs: References) -> Iterator[Check]:
                 [want["median"], want["ci_lower"], want["ci_upper"], want["min"], want["max"]])
         yield c.check(f"cuts.{name}.followup", CUTS,
                       f"Cut {name}: median follow-up, 95% CI and range of patients alive",
-                      _source("cuts_followup", script, by_r))
+                      _source("cuts_followup", CUTS_SCRIPT, BY_R))
 
 
 # --- MRD (make_expected_mrd.R) ------------------------------------------------------------
@@ -456,16 +556,21 @@ def _mrd_inputs(refs: References, cut: str) -> tuple[pd.DataFrame, pd.DataFrame]
     return adsl, admrd
 
 
-def _mrd(refs: References) -> Iterator[Check]:
-    source = "R, the SAP's MRD rules and binom.test"
-    landmarks, one_year = refs.expected("mrd_landmarks"), refs.expected("mrd_one_year")
-    categories = refs.expected("mrd_categories")
-    for cut in ("example_mrd", "mrd_handbuilt"):
-        adsl, admrd = _mrd_inputs(refs, cut)
-        rows = results_frame(
-            mrd_landmarks(admrd, adsl, threshold=MRD_THRESHOLD, window_days=14,
-                          window_days_365=30)
-            + mrd_negative_1y(adsl, admrd, threshold=MRD_THRESHOLD, window_days_365=30))
+MRD_SOURCE = "R, the SAP's MRD rules and binom.test"
+MRD_CUTS = ("example_mrd", "mrd_handbuilt")
+
+
+def _mrd_rows(refs: References, cut: str) -> pd.DataFrame:
+    adsl, admrd = _mrd_inputs(refs, cut)
+    return results_frame(
+        mrd_landmarks(admrd, adsl, threshold=MRD_THRESHOLD, window_days=14, window_days_365=30)
+        + mrd_negative_1y(adsl, admrd, threshold=MRD_THRESHOLD, window_days_365=30))
+
+
+def _mrd_landmarks(refs: References) -> Iterator[Check]:
+    landmarks = refs.expected("mrd_landmarks")
+    for cut in MRD_CUTS:
+        rows = _mrd_rows(refs, cut)
         for r in landmarks[landmarks["cut"] == cut].itertuples(index=False):
             at = rows[(rows["endpoint"] == "MRD") & (rows["time_days"] == float(r.landmark))]
             at = at.set_index("subgroup")
@@ -481,8 +586,14 @@ def _mrd(refs: References) -> Iterator[Check]:
             yield c.check(f"mrd.{cut}.day{int(r.landmark)}", MRD,
                           f"MRD at day {int(r.landmark)} ({cut}): landmark population, "
                           "MRD-negative proportion and Clopper-Pearson 95% CI",
-                          _source("mrd_landmarks", "make_expected_mrd.R", source))
-        year = rows[rows["endpoint"] == "MRD1Y"].set_index("subgroup")
+                          _source("mrd_landmarks", "make_expected_mrd.R", MRD_SOURCE))
+
+
+def _mrd_one_year(refs: References) -> Iterator[Check]:
+    one_year = refs.expected("mrd_one_year")
+    for cut in MRD_CUTS:
+        year = _mrd_rows(refs, cut)
+        year = year[year["endpoint"] == "MRD1Y"].set_index("subgroup")
         want = one_year[one_year["cut"] == cut].set_index("rate")
         for subgroup, rate in ((PRIMARY, "primary"), (SENSITIVITY, "sensitivity")):
             r = want.loc[rate]
@@ -497,7 +608,13 @@ def _mrd(refs: References) -> Iterator[Check]:
             yield c.check(f"mrd.{cut}.one_year.{rate}", MRD,
                           f"MRD-negative at 1 year ({cut}), {rate} rate: categories, k/n, "
                           "rate and Clopper-Pearson 95% CI",
-                          _source("mrd_one_year", "make_expected_mrd.R", source))
+                          _source("mrd_one_year", "make_expected_mrd.R", MRD_SOURCE))
+
+
+def _mrd_categories(refs: References) -> Iterator[Check]:
+    categories = refs.expected("mrd_categories")
+    for cut in MRD_CUTS:
+        adsl, admrd = _mrd_inputs(refs, cut)
         status = mrd_status_1y(adsl, admrd, threshold=MRD_THRESHOLD, window_days_365=30)
         want = categories[categories["cut"] == cut].sort_values("USUBJID")
         got = dict(zip(status["USUBJID"], status["STATUS"]))
@@ -506,28 +623,52 @@ def _mrd(refs: References) -> Iterator[Check]:
         c.equal("category", [got.get(p, "") for p in want["USUBJID"]], want["category"])
         yield c.check(f"mrd.{cut}.categories", MRD,
                       f"1-year MRD category patient by patient ({cut})",
-                      _source("mrd_categories", "make_expected_mrd.R", source), "exact")
+                      _source("mrd_categories", "make_expected_mrd.R", MRD_SOURCE), "exact")
 
 
-SETS: tuple[tuple[str, str, str, Callable[[References], Iterator[Check]]], ...] = (
-    ("methods", METHODS, "make_expected.R", _methods),
-    ("example", EXAMPLE, "make_expected_example.R", _example),
-    ("cuts", CUTS, "make_expected_cuts.R", _cuts),
-    ("mrd", MRD, "make_expected_mrd.R", _mrd),
+SETS: dict[str, tuple[str, str]] = {  # id: section, the R script that made its references
+    "methods": (METHODS, "make_expected.R"),
+    "example": (EXAMPLE, EXAMPLE_SCRIPT),
+    "cuts": (CUTS, CUTS_SCRIPT),
+    "mrd": (MRD, "make_expected_mrd.R"),
+}
+# Each reference file with the checks that compare with it, by set: a file found unusable (or
+# a computation that fails) fails its own checks only.
+FILES: tuple[tuple[str, str, Callable[[References], Iterator[Check]]], ...] = (
+    ("methods", "km_table", _km_table), ("methods", "km_landmarks", _km_landmarks),
+    ("methods", "km_quantiles", _km_quantiles), ("methods", "cif_table", _cif_table),
+    ("methods", "cif_landmarks", _cif_landmarks), ("methods", "followup", _followup),
+    ("methods", "logrank", _logrank), ("methods", "gray", _gray),
+    ("methods", "binomial", _binomial),
+    *(("example", name, _example_input(name)) for name in EXAMPLE_INPUTS),
+    ("example", "example_km_landmarks", _example_landmarks("km")),
+    ("example", "example_cif_landmarks", _example_landmarks("cif")),
+    ("example", "example_km_quantiles", _example_quartiles),
+    ("example", "example_tests", _example_tests),
+    ("example", "example_followup", _example_followup),
+    ("example", "example_recovery", _example_recovery),
+    ("cuts", "cuts_adtte", _cuts_adtte), ("cuts", "cuts_counts", _cuts_counts),
+    ("cuts", "cuts_landmarks", _cuts_landmarks), ("cuts", "cuts_tests", _cuts_tests),
+    ("cuts", "cuts_followup", _cuts_followup),
+    ("mrd", "mrd_landmarks", _mrd_landmarks), ("mrd", "mrd_one_year", _mrd_one_year),
+    ("mrd", "mrd_categories", _mrd_categories),
 )
 
 
 def reference_checks(refs: References, progress: Callable[[str], None] = lambda _: None,
                      only: tuple[str, ...] | None = None) -> list[Check]:
-    """Every reference case, set by set (``progress`` is told each set's name; ``only``: the
-    sets to check, by id, default all)."""
+    """Every reference case, set by set (``progress`` is told each set's section; ``only``:
+    the sets to check, by id, default all)."""
     checks: list[Check] = []
-    for id, section, script, make in SETS:
-        if only is not None and id not in only:
+    for set_id, (section, script) in SETS.items():
+        if only is not None and set_id not in only:
             continue
         progress(section)
-        checks += _guarded(section, f"{id}.reference", f"{section} ({script})",
-                           f"reference/{script}", lambda: make(refs))
+        for file_set, name, make in FILES:
+            if file_set == set_id:
+                checks += _guarded(section, f"{set_id}.{name}",
+                                   f"the checks against {name} ({script})",
+                                   f"reference/{script}", lambda make=make: make(refs))
     return checks
 
 
