@@ -15,39 +15,20 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
 
 import haplo_report
+from haplo_report.environment_lock import (LOCK_FILE, NOT_LOCKED, installed_versions,
+                                           lock_sha256, locked_versions)
 from haplo_report.paths import PACKAGE, PROJECT_ROOT
 from haplo_report.qualification.checks import Check, failed, outcome, passed
 from haplo_report.render import quarto_path
 from haplo_report.run.cache import suite_fingerprint
-from haplo_report.run.manifest import git_state, installed_versions
+from haplo_report.run.manifest import git_state
 
 SECTION = "Environment"
-LOCK = PACKAGE / "requirements.lock"
 LOCK_SOURCE = "haplo_report/requirements.lock (shipped lock, uv pip compile with hashes)"
 SUITE = "haplo-report"
-
-
-def locked_requirements(lock: Path = LOCK) -> list[Requirement]:
-    """The lock's pinned requirements (``name==version ; marker``), hashes left out."""
-    found = []
-    for line in lock.read_text(encoding="utf-8").splitlines():
-        line = line.split(" \\")[0].strip()
-        if not line or line.startswith(("#", "--")):
-            continue
-        try:
-            found.append(Requirement(line))
-        except InvalidRequirement:
-            continue
-    return found
-
-
-def _pinned(requirement: Requirement) -> str:
-    return next((s.version for s in requirement.specifier if s.operator == "=="), "")
 
 
 def commit() -> str:
@@ -107,35 +88,27 @@ def _installed(name: str) -> str:
         return "not installed"
 
 
-def environment_checks(lock: Path = LOCK) -> tuple[list[Check], dict[str, Any]]:
+def environment_checks(lock: Path = LOCK_FILE) -> tuple[list[Check], dict[str, Any]]:
     """The checks and the ``versions`` record of ``qualification.json``."""
     checks: list[Check] = []
-    installed = {canonicalize_name(k): v for k, v in installed_versions().items()}
+    installed = installed_versions()
     requires = _installed_metadata("Requires-Python") or ">=3.10"
     python = platform.python_version()
     checks.append(outcome(SpecifierSet(requires).contains(python), "environment.python",
                           SECTION, f"Python {python} within the suite's requires-python "
                           f"{requires}", "the suite's metadata (pyproject.toml requires-python)",
                           f"Python {python} is outside {requires}"))
-    checks.append(outcome(canonicalize_name(SUITE) in installed, "environment.suite", SECTION,
+    checks.append(outcome(SUITE in installed, "environment.suite", SECTION,
                           f"{SUITE} {haplo_report.__version__} is an installed distribution",
                           "the installed distribution's metadata",
                           f"{SUITE} is not installed (run from a source tree?)"))
-    locked: dict[str, str] = {}
-    for requirement in locked_requirements(lock):
-        if requirement.marker is not None and not requirement.marker.evaluate():
-            continue
-        name, want = canonicalize_name(requirement.name), _pinned(requirement)
-        locked[name] = want
+    locked = locked_versions(lock)
+    for name, want in sorted(locked.items()):
         have = installed.get(name)
-        what = f"{requirement.name}: installed version against the lock's {want}"
-        if have == want:
-            checks.append(passed(f"environment.lock.{name}", SECTION, what, LOCK_SOURCE))
-        else:
-            checks.append(failed(f"environment.lock.{name}", SECTION, what, LOCK_SOURCE,
-                                 f"{requirement.name}: installed {have or 'nothing'}, "
-                                 f"lock {want}"))
-    extra = sorted(set(installed) - set(locked) - {canonicalize_name(SUITE)})
+        checks.append(outcome(have == want, f"environment.lock.{name}", SECTION,
+                              f"{name}: installed version against the lock's {want}",
+                              LOCK_SOURCE, f"{name}: installed {have or 'nothing'}, lock {want}"))
+    extra = sorted(set(installed) - set(locked) - NOT_LOCKED)
     checks.append(outcome(not extra, "environment.nothing_else", SECTION,
                           "no installed distribution outside the lock (no drift)", LOCK_SOURCE,
                           f"installed but not locked: {', '.join(extra)}"))
@@ -148,7 +121,8 @@ def environment_checks(lock: Path = LOCK) -> tuple[list[Check], dict[str, Any]]:
                               f"{quarto_path()} does not run"))
     versions = {**facts(), **tools,
                 "packages": {name: installed[name] for name in sorted(installed)},
-                "lock": {name: locked[name] for name in sorted(locked)}}
+                "lock": {name: locked[name] for name in sorted(locked)},
+                "lock sha256": lock_sha256(lock)}
     return checks, versions
 
 

@@ -84,7 +84,8 @@ def summary_markdown(result: Qualification) -> str:
             ("Python", f"{v['python']} ({v['python executable']})"),
             ("Pandoc, Typst, Quarto", f"{v['pandoc']}; {v['typst']}; {v['quarto']}"),
             ("Locked dependencies", f"{len(v['lock'])} for this interpreter, "
-                                    f"{len(v['packages'])} distributions installed")]
+                                    f"{len(v['packages'])} distributions installed; lock "
+                                    f"SHA-256 {v['lock sha256']}")]
     lines = [f"# Installation and operational qualification of {_cell(v['suite'])}", "",
              "| | |", "|---|-------------|"]
     lines += [f"| {name} | {value if name == 'Result' else _cell(value)} |"
