@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
+import tempfile
 from pathlib import Path
 
 from haplo_report.params import ParamsError, load_params
@@ -266,6 +267,13 @@ def _qualify(args: argparse.Namespace) -> int:
         raise ParamsError(f"--jobs must be at least 1, got {args.jobs}")
     if args.out.exists() and not args.out.is_dir():
         raise ParamsError(f"--out: {args.out} is a file, not a folder")
+    try:  # refused before minutes of checks, not after
+        args.out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=args.out):
+            pass
+    except OSError as exc:
+        raise ParamsError(f"--out: cannot write into {args.out} "
+                          f"({exc.strerror or type(exc).__name__})") from None
     from haplo_report.qualification.qualify import qualify
 
     try:
