@@ -53,7 +53,8 @@ def test_every_shipped_file_is_package_data() -> None:
         return any(pattern.count("/") == relative.count("/") and fnmatch.fnmatch(relative, pattern)
                    for pattern in globs[package])
 
-    files = [f"reference/{name}" for name in reference_files() + [MANIFEST]]
+    files = [f"reference/{name}" for name in reference_files() + [MANIFEST]
+             if not name.startswith("../")]  # the example cut: package data of haplo_report
     assert [f for f in files if not shipped("haplo_report.qualification", f)] == []
     package_files = [p.relative_to(PACKAGE).as_posix() for folder in ("notebooks", "example")
                      for p in (PACKAGE / folder).rglob("*") if p.is_file()]
@@ -65,8 +66,10 @@ def test_every_shipped_file_is_package_data() -> None:
 
 @pytest.fixture
 def reference_copy(tmp_path: Path) -> Path:
-    copy = tmp_path / "reference"
+    """A copy of the reference folder, beside the shipped example cut as in the package."""
+    copy = tmp_path / "package" / "qualification" / "reference"
     shutil.copytree(REFERENCE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "package" / "example").symlink_to(PACKAGE / "example")
     return copy
 
 
@@ -86,8 +89,8 @@ def test_an_altered_reference_file_is_named_and_never_used(reference_copy: Path)
     _alter_one_value(reference_copy)
     checks, unusable = check_manifest(reference_copy)
     failed = [c for c in checks if not c.passed]
-    assert [c.id for c in failed] == [f"reference-file.{ALTERED}"]
-    assert f"reference/{ALTERED} altered" in failed[0].detail
+    assert [c.id for c in failed] == [f"file.reference/{ALTERED}"]
+    assert f"reference/{ALTERED} altered: its SHA-256 differs from SHA256SUMS" in failed[0].detail
     assert unusable == {ALTERED}
     # the checks that would read it fail, naming the file, instead of comparing with it;
     # the checks against the other files run
@@ -115,7 +118,21 @@ def test_a_missing_manifest_trusts_nothing(reference_copy: Path) -> None:
     (reference_copy / MANIFEST).unlink()
     checks, unusable = check_manifest(reference_copy)
     assert [c.result for c in checks] == ["fail"] and "missing" in checks[0].detail
-    assert ALTERED in unusable
+    assert ALTERED in unusable and "../../example/data/subjects.csv" in unusable
+
+
+def test_an_altered_example_cut_is_named_and_its_checks_not_run(tmp_path: Path) -> None:
+    package = tmp_path / "package"
+    copy = package / "qualification" / "reference"
+    shutil.copytree(REFERENCE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(PACKAGE / "example" / "data", package / "example" / "data")
+    deaths = package / "example" / "data" / "deaths.csv"
+    deaths.write_text(deaths.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    checks, unusable = check_manifest(copy)
+    assert [c.id for c in checks if not c.passed] == ["file.example/data/deaths.csv"]
+    example = reference_checks(References(copy, unusable), only=("example",))
+    assert {c.detail for c in example} == {
+        "example/data/deaths.csv failed the manifest check: not used"}
 
 
 def test_a_version_other_than_the_lock_fails_naming_the_package(tmp_path: Path) -> None:

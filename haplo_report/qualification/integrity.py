@@ -1,6 +1,6 @@
 """The shipped reference cases and their manifest (``reference/SHA256SUMS``): every file of
-``reference/`` with its SHA-256, in ``sha256sum`` format (``sha256sum -c SHA256SUMS`` checks it
-too). ``haplo-report qualify`` checks the manifest before it reads any reference: an altered,
+``reference/`` and every table of the bundled example cut with its SHA-256, in ``sha256sum``
+format (``sha256sum -c SHA256SUMS`` in the reference folder checks it too). ``haplo-report qualify`` checks the manifest before it reads any reference: an altered,
 missing or unlisted file is reported by name and never used.
 
 After regenerating references (``reference/README.md``), refresh the manifest with
@@ -17,8 +17,16 @@ from haplo_report.qualification.checks import Check, failed, passed
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 MANIFEST = "SHA256SUMS"
+# The bundled example cut (haplo_report/example/data), relative to the reference folder: R read
+# it for the example's and the cuts' references, so its tables are in the manifest too.
+EXAMPLE_CUT = "../../example/data"
 SECTION = "Reference files against the shipped manifest"
 SOURCE = f"reference/{MANIFEST} (shipped with the suite)"
+
+
+def shown(name: str) -> str:
+    """A manifest name as the report shows it: ``reference/...`` or ``example/data/...``."""
+    return name.removeprefix("../../") if name.startswith(f"{EXAMPLE_CUT}/") else f"reference/{name}"
 
 
 def _sha256(path: Path) -> str:
@@ -26,9 +34,13 @@ def _sha256(path: Path) -> str:
 
 
 def reference_files(folder: Path = REFERENCE_DIR) -> list[str]:
-    """Every file of the reference folder but the manifest, relative (POSIX), sorted."""
-    return sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*")
-                  if path.is_file() and path.name != MANIFEST and "__pycache__" not in path.parts)
+    """Every file of the reference folder but the manifest, relative (POSIX), sorted, then the
+    tables of the bundled example cut (named from the reference folder, :data:`EXAMPLE_CUT`)."""
+    own = sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*")
+                 if path.is_file() and path.name != MANIFEST and "__pycache__" not in path.parts)
+    cut = folder / EXAMPLE_CUT
+    tables = sorted(path.name for path in cut.iterdir() if path.is_file()) if cut.is_dir() else []
+    return own + [f"{EXAMPLE_CUT}/{name}" for name in tables]
 
 
 def manifest_text(folder: Path = REFERENCE_DIR) -> str:
@@ -59,20 +71,19 @@ def check_manifest(folder: Path = REFERENCE_DIR) -> tuple[list[Check], set[str]]
                        "trusted")], set(reference_files(folder))
     checks, unusable = [], set()
     for name in sorted(set(listed) | set(reference_files(folder))):
-        what = f"reference/{name}: SHA-256 against the manifest"
+        what = f"{shown(name)}: SHA-256 against the manifest"
         path = folder / name
         if name not in listed:
-            detail = f"reference/{name} is not listed in {MANIFEST}: not used"
+            detail = f"{shown(name)} is not listed in {MANIFEST}: not used"
         elif not path.is_file():
-            detail = f"reference/{name} is missing"
+            detail = f"{shown(name)} is missing"
         elif _sha256(path) != listed[name]:
-            detail = (f"reference/{name} altered: its SHA-256 differs from {MANIFEST}; "
-                      "not used")
+            detail = f"{shown(name)} altered: its SHA-256 differs from {MANIFEST}; not used"
         else:
-            checks.append(passed(f"reference-file.{name}", SECTION, what, SOURCE))
+            checks.append(passed(f"file.{shown(name)}", SECTION, what, SOURCE))
             continue
         unusable.add(name)
-        checks.append(failed(f"reference-file.{name}", SECTION, what, SOURCE, detail))
+        checks.append(failed(f"file.{shown(name)}", SECTION, what, SOURCE, detail))
     return checks, unusable
 
 

@@ -12,8 +12,8 @@ Four sets, each made by an R script shipped beside its values in ``reference/``:
   example cut, an interim cut and a cut of hand-built same-day events;
 - MRD (``make_expected_mrd.R``): landmark populations, 1-year categories and rates.
 
-A file the manifest check found altered is never read: every check that needs it fails,
-naming it.
+A file the manifest check found altered (or missing, or unlisted) is never read: the checks
+against it are replaced by one failed check naming it; the others run.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from haplo_report.params import Params
 from haplo_report.qualification.checks import Check, Comparison, failed
 from haplo_report.qualification.example import (adtte_text, example_derived, example_params,
                                                 mrd_texts)
-from haplo_report.qualification.integrity import REFERENCE_DIR
+from haplo_report.qualification.integrity import EXAMPLE_CUT, REFERENCE_DIR, shown
 
 METHODS = "Reference cases: methods on fixed cohorts"
 EXAMPLE = "Reference cases: the example cut"
@@ -69,7 +69,7 @@ class References:
 
     def path(self, name: str) -> Path:
         if name in self.unusable:
-            raise AlteredReference(f"reference/{name} failed the manifest check: not used")
+            raise AlteredReference(f"{shown(name)} failed the manifest check: not used")
         return self.folder / name
 
     def expected(self, name: str) -> pd.DataFrame:
@@ -82,6 +82,12 @@ class References:
 
     def text(self, name: str) -> str:
         return self.path(name).read_text(encoding="utf-8")
+
+    def example_cut(self) -> None:
+        """Raise :class:`AlteredReference` unless every table of the example cut is usable."""
+        for name in self.unusable:
+            if name.startswith(f"{EXAMPLE_CUT}/"):
+                self.path(name)
 
 
 def _source(file: str, script: str, made_by: str) -> str:
@@ -276,10 +282,16 @@ def _landmark_rows(c: Comparison, got: pd.DataFrame, want: pd.DataFrame) -> None
 EXAMPLE_SCRIPT = "make_expected_example.R"
 
 
-@lru_cache(maxsize=1)
-def _example() -> tuple[Derived, pd.DataFrame]:
+def _example(refs: References) -> tuple[Derived, pd.DataFrame]:
     """The bundled example cut derived by the suite, and its result rows at the report's
-    landmarks and one past every group's follow-up (computed once per process)."""
+    landmarks and one past every group's follow-up (once its tables passed the manifest)."""
+    refs.example_cut()
+    return _example_rows()
+
+
+@lru_cache(maxsize=1)
+def _example_rows() -> tuple[Derived, pd.DataFrame]:
+    """:func:`_example`, computed once per process."""
     params = example_params()
     derived = example_derived(params)
     rows = []
@@ -302,7 +314,7 @@ EXAMPLE_INPUTS = {  # R's inputs exported from the example cut (export_example.p
 def _example_input(name: str) -> Callable[[References], Iterator[Check]]:
     """The check that R's input ``inputs/<name>`` is the suite's derivation now, line by line."""
     def make(refs: References) -> Iterator[Check]:
-        derived, _ = _example()
+        derived, _ = _example(refs)
         texts = dict(zip(EXAMPLE_INPUTS, (adtte_text(derived.adtte),
                                           *mrd_texts(derived.adsl, derived.admrd))))
         shipped, now = refs.text(f"inputs/{name}").splitlines(), texts[name].splitlines()
@@ -322,7 +334,7 @@ def _example_input(name: str) -> Callable[[References], Iterator[Check]]:
 def _example_landmarks(kind: str) -> Callable[[References], Iterator[Check]]:
     """Kaplan-Meier (``km``) or cumulative incidence (``cif``) landmark checks."""
     def make(refs: References) -> Iterator[Check]:
-        derived, rows = _example()
+        derived, rows = _example(refs)
         adtte = derived.adtte
         want_all = refs.expected(f"example_{kind}_landmarks")
         codes = KM_ENDPOINTS if kind == "km" else CIF_ENDPOINTS
@@ -352,7 +364,7 @@ def _example_landmarks(kind: str) -> Callable[[References], Iterator[Check]]:
 
 
 def _example_quartiles(refs: References) -> Iterator[Check]:
-    _, rows = _example()
+    _, rows = _example(refs)
     quartiles = refs.expected("example_km_quantiles")
     quartiles["statistic"] = quartiles["quantile"].map({0.25: "q25", 0.5: "median", 0.75: "q75"})
     for (code, label), want in quartiles.groupby(["endpoint", "subgroup"], sort=False):
@@ -368,7 +380,7 @@ def _example_quartiles(refs: References) -> Iterator[Check]:
 
 
 def _example_tests(refs: References) -> Iterator[Check]:
-    _, rows = _example()
+    _, rows = _example(refs)
     for r in refs.expected("example_tests").itertuples(index=False):
         got = rows[(rows["endpoint"] == r.endpoint) & (rows["subgroup"] == r.grouping)]
         got = got.set_index("statistic")
@@ -385,7 +397,7 @@ def _example_tests(refs: References) -> Iterator[Check]:
 
 
 def _example_followup(refs: References) -> Iterator[Check]:
-    _, rows = _example()
+    _, rows = _example(refs)
     os_rows = rows[rows["endpoint"] == "OS"].set_index("statistic")
     want = refs.expected("example_followup").iloc[0]
     c = Comparison()
@@ -402,7 +414,7 @@ def _example_followup(refs: References) -> Iterator[Check]:
 
 
 def _example_recovery(refs: References) -> Iterator[Check]:
-    _, rows = _example()
+    _, rows = _example(refs)
     for r in refs.expected("example_recovery").itertuples(index=False):
         got = rows[rows["endpoint"] == r.endpoint].set_index("statistic")
         c = Comparison()
@@ -423,6 +435,7 @@ BY_R = "R, deriving from the raw tables on its own"
 def _cut_runs(refs: References) -> Iterator[tuple[str, Derived, pd.DataFrame]]:
     """Each cut of make_expected_cuts.R as the suite derives and estimates it: the example
     cut, an interim cut of the same data, the hand-built same-day cut (shipped here)."""
+    refs.example_cut()
     example = example_params().data_dir
     yield "example", *_cut(example, dt.date(2026, 7, 31), False)
     yield "interim", *_cut(example, dt.date(2025, 8, 10), False)
