@@ -79,6 +79,15 @@ class Comparison:
             if a != b:
                 self.problems.append(f"{label} [{index + 1}]: {a!r}, reference {b!r}")
 
+    def columns(self, got: pd.DataFrame, want: pd.DataFrame, *, close: Iterable[str] = (),
+                equal: Iterable[str] = ()) -> None:
+        """The same columns of two frames, row for row: ``close`` as numbers within the
+        tolerance, ``equal`` exactly (a missing flag equals "")."""
+        for column in close:
+            self.close(column, got[column], want[column])
+        for column in equal:
+            self.equal(column, got[column], want[column])
+
     def check(self, id: str, section: str, what: str, source: str,
               tolerance: str = f"{TOLERANCE:g} absolute; counts and flags exact") -> Check:
         """The check these comparisons make: passed when something was compared and every

@@ -54,6 +54,7 @@ LANDMARKS = (100, 365, 730, 5000)
 PAST_FOLLOW_UP = 5000  # the day make_expected_example.R adds past every group's follow-up
 MRD_THRESHOLD = 1e-4
 ESTIMATE_COLUMNS = ("estimate", "ci_lower", "ci_upper")
+SE_COLUMNS = ("estimate", "se", "ci_lower", "ci_upper")
 
 
 class AlteredReference(Exception):
@@ -128,11 +129,8 @@ def _km_table(refs: References) -> Iterator[Check]:
         fit = km_estimate(time, (status > 0).astype(int))
         want = km_table[km_table["dataset"] == name]
         c = Comparison()
-        c.close("time", fit.table["time"], want["time"])
-        for column in ("n_risk", "n_event", "n_censor"):
-            c.equal(column, fit.table[column], want[column])
-        for column in ("estimate", "se", "ci_lower", "ci_upper"):
-            c.close(column, fit.table[column], want[column])
+        c.columns(fit.table, want, close=("time", *SE_COLUMNS),
+                  equal=("n_risk", "n_event", "n_censor"))
         yield c.check(f"methods.km_table.{name}", METHODS,
                       f"Kaplan-Meier table of cohort {name}: every event time's number at risk, "
                       "events, censored, S, SE and 95% CI",
@@ -145,11 +143,7 @@ def _km_landmarks(refs: References) -> Iterator[Check]:
         want = km_marks[km_marks["dataset"] == name]
         got = km_at(km_estimate(time, (status > 0).astype(int)), list(LANDMARKS))
         c = Comparison()
-        for column in ("estimate", "se", "ci_lower", "ci_upper"):
-            c.close(column, got[column], want[column])
-        for column in ("n_risk", "events"):
-            c.equal(column, got[column], want[column])
-        c.equal("flag", got["flag"], want["flag"].fillna(""))
+        c.columns(got, want, close=SE_COLUMNS, equal=("n_risk", "events", "flag"))
         yield c.check(f"methods.km_landmarks.{name}", METHODS,
                       f"Kaplan-Meier at days {', '.join(map(str, LANDMARKS))} in cohort {name}: "
                       "S, SE, 95% CI, at risk, events, NE flag",
@@ -162,8 +156,7 @@ def _km_quantiles(refs: References) -> Iterator[Check]:
         want = km_quarts[km_quarts["dataset"] == name]
         got = km_quantiles(km_estimate(time, (status > 0).astype(int)))
         c = Comparison()
-        for column in ("quantile", "estimate", "ci_lower", "ci_upper"):
-            c.close(column, got[column], want[column])
+        c.columns(got, want, close=("quantile", *ESTIMATE_COLUMNS))
         yield c.check(f"methods.km_quantiles.{name}", METHODS,
                       f"Kaplan-Meier quartiles and their Brookmeyer-Crowley 95% CI in cohort {name}",
                       _source("km_quantiles", "make_expected.R", "R survival quantile.survfit"))
@@ -176,9 +169,7 @@ def _cif_table(refs: References) -> Iterator[Check]:
             cif = cumulative_incidence(time, status, cause)
             want = cif_table[(cif_table["dataset"] == name) & (cif_table["cause"] == cause)]
             c = Comparison()
-            c.close("time", cif.table["time"], want["time"])
-            for column in ("estimate", "se", "ci_lower", "ci_upper"):
-                c.close(column, cif.table[column], want[column])
+            c.columns(cif.table, want, close=("time", *SE_COLUMNS))
             yield c.check(f"methods.cif_table.{name}.cause{cause}", METHODS,
                           f"Cumulative incidence table of cause {cause} in cohort {name}: every "
                           "time's estimate, SE and 95% CI",
@@ -192,11 +183,7 @@ def _cif_landmarks(refs: References) -> Iterator[Check]:
             want = cif_marks[(cif_marks["dataset"] == name) & (cif_marks["cause"] == cause)]
             got = cif_at(cumulative_incidence(time, status, cause), list(LANDMARKS))
             c = Comparison()
-            for column in ("estimate", "se", "ci_lower", "ci_upper"):
-                c.close(column, got[column], want[column])
-            for column in ("n_risk", "events"):
-                c.equal(column, got[column], want[column])
-            c.equal("flag", got["flag"], want["flag"].fillna(""))
+            c.columns(got, want, close=SE_COLUMNS, equal=("n_risk", "events", "flag"))
             yield c.check(f"methods.cif_landmarks.{name}.cause{cause}", METHODS,
                           f"Cumulative incidence of cause {cause} at days "
                           f"{', '.join(map(str, LANDMARKS))} in cohort {name}",
