@@ -8,3 +8,10 @@ MIN_FREE_TEXT_PATIENTS = 3
 """A free-text value (site, subtype, regimen, verbatim AE term) held by fewer patients than
 this is shown as "Other": a name or phone number typed into such a field never reaches the
 derived data, tables, results or report."""
+
+MAX_NARRATIVES = 1000
+"""The most patients whose narratives a run drafts (each with its Word file, listed in the
+report above :data:`MAX_PATIENTS_SHOWN`); above it the report says so and
+``narratives/narratives.csv`` lists the patients with their reasons. Nobody edits thousands
+of narratives by hand, and drafting them costs a run at 100,000 patients minutes (about 0.3 ms
+of CPU a narrative, 10 kB of JSON and 30 ms of python-docx each)."""

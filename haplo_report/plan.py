@@ -57,6 +57,11 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                  datasets=("supplied",)),
     NotebookSpec("11_safety", "Adverse events and deaths", "14.3", params=("listing_dates",),
                  datasets=("adae", "supplied")),
+    NotebookSpec("12_narratives",
+                 "14.3.3 Narratives of deaths, other serious and significant adverse events",
+                 "14.3", endpoints=("ANC", "PLT"),
+                 params=("mrd_threshold", "mrd_window_days", "mrd_window_days_365"),
+                 datasets=("adae", "admrd", "adgvhd", "supplied")),
 )
 
 

@@ -18,6 +18,8 @@ import pytest
 
 from haplo_report.analysis.derive import derive_cut, load_derived
 from haplo_report.analysis.endpoints import endpoint_landmarks, tte_results
+from haplo_report.analysis.narratives import build_narratives
+from haplo_report.outputs.narratives import file_name
 from haplo_report.params import Params, load_params
 from haplo_report.plan import COMMON_PARAMS, NOTEBOOKS
 from haplo_report.analysis.results import read_results, results_frame
@@ -42,10 +44,11 @@ EXPECTED: dict[str, tuple[set[str], set[str], set[str]]] = {
     "10_engraftment": ({"ANC", "PLT"}, {"14.3.5"}, {"14.3.3"}),
     "11_safety": ({"DEATH", "AE", "AESOCPT", "AESOCPTGR", "AESI"},
                   {"14.3.6", "14.3.7", "14.3.8", "14.3.9", "14.3.10"}, set()),
+    "12_narratives": (set(), set(), set()),
 }
 # Chapters that depend on an optional table, and what remains without it.
 WITHOUT_OPTIONAL = {"06_mrd": set(), "08_acute_gvhd": set(), "10_engraftment": set(),
-                    "11_safety": {"DEATH"}}
+                    "11_safety": {"DEATH"}, "12_narratives": set()}
 
 
 def _value(value: object) -> object:
@@ -189,6 +192,27 @@ def test_headline_sentence_is_shown(runs):
     first = next(o["data"]["text/markdown"] for o in outputs
                  if "text/markdown" in o.get("data", {}))
     assert first.startswith("The 1-year progression-free survival was ")
+
+
+def test_narratives_notebook_writes_every_narrative_with_its_files(runs):
+    params, derived = runs["params"], runs["full"]
+    expected = build_narratives(derived.adsl, derived.adae, derived.admrd, derived.adgvhd,
+                                derived.adtte, mrd_threshold=params.mrd_threshold,
+                                mrd_window_days=params.mrd_window_days,
+                                mrd_window_days_365=params.mrd_window_days_365)
+    folder = runs["root"] / "out" / "narratives"
+    stored = json.loads((folder / "narratives.json").read_text(encoding="utf-8"))
+    assert [n["usubjid"] for n in stored["narratives"]] == [n.usubjid for n in expected]
+    assert [n["text"] for n in stored["narratives"]] == [n.text for n in expected]
+    assert len(expected) > 5 and all((folder / file_name(n.usubjid)).is_file() for n in expected)
+    markdown = "".join(o["data"]["text/markdown"] for o in _outputs(
+        runs["root"] / "out" / "notebooks" / "12_narratives.ipynb")
+        if "text/markdown" in o.get("data", {}))
+    assert markdown.count("\n## ") == len(expected)
+    bare = json.loads((runs["root"] / "bare_out" / "narratives" / "narratives.json")
+                      .read_text(encoding="utf-8"))
+    assert {n["usubjid"] for n in bare["narratives"]} == set(
+        runs["bare"].adsl.loc[runs["bare"].adsl["DTHFL"] == "Y", "USUBJID"])
 
 
 @pytest.mark.parametrize("name, table", [("06_mrd", "MRD"), ("08_acute_gvhd", "GVHD"),

@@ -127,7 +127,8 @@ def test_nothing_shown_holds_a_patient_date_or_another_identifier(real_run: Real
                                                                   run_dir: Path) -> None:
     texts = shown_text(run_dir)
     for required in ("results.csv", "tables/14.2.1.csv", "tables/14.2.1.docx",
-                     "figures/14.2.1.svg", "notebooks/03_pfs.ipynb", "notebooks/03_pfs.html"):
+                     "figures/14.2.1.svg", "notebooks/03_pfs.ipynb", "notebooks/03_pfs.html",
+                     "narratives/narratives.json", "notebooks/12_narratives.ipynb"):
         assert required in texts, required
     assert {Path(n).suffix for n in texts if n.startswith("report/")} == {".html", ".docx", ".pdf"}
     hidden = secrets(real_run)

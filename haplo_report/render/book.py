@@ -318,6 +318,17 @@ def methods_markdown(params: dict[str, Any]) -> str:
                  "table gives the subjects by their maximum grade (1-5). System organ classes "
                  "and preferred terms by decreasing number of subjects, then name. Listing "
                  "16.2.7 shows every death and serious adverse event of the enrolled patients"},
+        {"Topic": "Narratives (section 14.3.3)",
+         "Rule": "Every enrolled patient who died, had a serious adverse event, or an adverse "
+                 f"event of special interest (CRS, ICANS, infection) of grade {AT_LEAST}3; "
+                 "drafted by fixed rules from the derived data, in study days from transplant "
+                 "(days after informed consent for a patient never transplanted); each serious, "
+                 "special-interest (any grade) or fatal adverse event is named, with the "
+                 "MedDRA preferred term, grade, seriousness and relation to blinatumomab (no "
+                 "outcome is recorded besides grade 5, fatal); MRD at the landmarks as in the "
+                 "MRD rules; only the first relapse (the derived data hold no later ones); "
+                 "same-day events in the order engraftment, MRD, GVHD, adverse event, relapse, "
+                 "death; a death of a patient never transplanted is a death before transplant"},
         {"Topic": "Median follow-up",
          "Rule": "Reverse Kaplan-Meier, with 95% CI; range among patients alive at last "
                  "contact"},
