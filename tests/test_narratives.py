@@ -192,6 +192,8 @@ def test_a_patient_never_transplanted_counts_days_from_consent():
         "At the data cut the patient had died, 55 days after informed consent, without having "
         "been transplanted.")
     assert quoted_days(narrative.text) == []
+    death = narrative.sentences[2].sources[0]  # days counted from the consent record
+    assert (death.dataset, death.variables[0]) == ("ADSL", "RFICDT")
 
 
 def test_a_grade_3_icans_without_a_serious_event_needs_a_narrative_grade_2_does_not():

@@ -275,7 +275,8 @@ def _narrative(usubjid: str, reasons: tuple[str, ...], row: int, subject: dict[s
     def day_of(date: Any) -> int | None:
         return None if not _present(date) else int((pd.Timestamp(date) - origin).days)
 
-    events = [*_ae_events(usubjid, records.ae, transplanted, day_of),
+    events = [*_ae_events(usubjid, records.ae, day_of, None if transplanted else
+                          _adsl(usubjid, row, "RFICDT")),
               *_death_relapse_events(usubjid, row, subject, transplanted, day_of)]
     if transplanted:
         events += [*_engraftment_events(usubjid, records.tte),
@@ -350,12 +351,12 @@ def _transplant(usubjid: str, row: int, subject: dict[str, Any], transplanted: b
                                             "GRAFTSRC", "CD34DOSE", "CONDREG", "BLINDAYS"),))
 
 
-def _ae_source(usubjid: str, record: dict[str, Any]) -> Source:
+def _ae_source(usubjid: str, record: dict[str, Any], *dates: str) -> Source:
     day = record["ADY"]
     key = (("USUBJID", usubjid), ("ADY", int(day) if _present(day) else None),
            ("AEDECOD", _text(record["AEDECOD"])), ("AETOXGR", _grade(record)))
     return Source("ADAE", key, record["_ROW"],
-                  ("AEDECOD", "AETOXGR", "AESER", "AEREL", "AESI"))
+                  ("AEDECOD", "AETOXGR", "AESER", "AEREL", "AESI", *dates))
 
 
 def _grade(record: dict[str, Any]) -> int | None:
@@ -363,9 +364,10 @@ def _grade(record: dict[str, Any]) -> int | None:
     return int(grade) if _present(grade) else None
 
 
-def _ae_events(usubjid: str, rows: list[dict[str, Any]], transplanted: bool,
-               day_of: Any) -> list[_Event]:
-    """Serious, special-interest and fatal adverse events of the patient."""
+def _ae_events(usubjid: str, rows: list[dict[str, Any]], day_of: Any,
+               consent: Source | None) -> list[_Event]:
+    """Serious, special-interest and fatal adverse events of the patient, on their study day
+    (``ADY``), or for a patient never transplanted days after the ``consent`` record."""
     events = []
     for record in rows:
         aesi = (_text(record.get("AESI")) or "").upper()
@@ -384,11 +386,12 @@ def _ae_events(usubjid: str, rows: list[dict[str, Any]], transplanted: bool,
             _text(record["AEREL"]) or "", "relation to blinatumomab not recorded"))
         if grade == 5:
             details.append("fatal")
-        day = int(record["ADY"]) if transplanted and _present(record["ADY"]) \
-            else day_of(record["AESTDT"])
+        day = int(record["ADY"]) if consent is None else day_of(record["AESTDT"])
+        sources = (_ae_source(usubjid, record),) if consent is None else (
+            _ae_source(usubjid, record, "AESTDT"), consent)
         events.append(_Event(day, float(day), "AE", term,
                              f"the patient had {term} ({', '.join(details)})",
-                             (_ae_source(usubjid, record),)))
+                             sources))
     return events
 
 
@@ -398,7 +401,7 @@ def _death_relapse_events(usubjid: str, row: int, subject: dict[str, Any], trans
     if transplanted and subject["RELFL"] == "Y" and _present(subject["RELDT"]):
         day = day_of(subject["RELDT"])
         events.append(_Event(day, float(day), "RELAPSE", "", "the leukemia relapsed (first "
-                             "relapse)", (_adsl(usubjid, row, "RELDT"),)))
+                             "relapse)", (_adsl(usubjid, row, "HSCTDT", "RELDT"),)))
     if subject["DTHFL"] == "Y" and _present(subject["DTHDT"]):
         day = day_of(subject["DTHDT"])
         cause = _text(subject["DTHCAUS"]) or "UNKNOWN"
@@ -408,7 +411,8 @@ def _death_relapse_events(usubjid: str, row: int, subject: dict[str, Any], trans
         clause = (f"the patient died (recorded cause: {CAUSES.get(cause, cause)}; "
                   f"SAP category: {category})")
         events.append(_Event(day, float(day), "DEATH", "", clause, (_adsl(
-            usubjid, row, "DTHDT", "DTHCAUS", "DTHCAT", "RELDT", "FASFL"),)))
+            usubjid, row, "HSCTDT" if transplanted else "RFICDT", "DTHDT", "DTHCAUS", "DTHCAT",
+            "RELDT", "FASFL"),)))
     return events
 
 
@@ -520,18 +524,19 @@ def _course(events: list[_Event], transplanted: bool) -> list[Sentence]:
 
 def _status(usubjid: str, row: int, subject: dict[str, Any], transplanted: bool,
             day_of: Any) -> Sentence:
+    origin = "HSCTDT" if transplanted else "RFICDT"
     if subject["DTHFL"] == "Y" and _present(subject["DTHDT"]):
         day = day_of(subject["DTHDT"])
         text = (f"At the data cut the patient had died (Day {day})." if transplanted else
                 f"At the data cut the patient had died, {day} days after informed consent, "
                 f"without having been transplanted.")
-        return Sentence(text, "status", (_adsl(usubjid, row, "DTHFL", "DTHDT"),))
+        return Sentence(text, "status", (_adsl(usubjid, row, "DTHFL", "DTHDT", origin),))
     day = day_of(subject["LKADT"])
     text = (f"At the data cut the patient was alive, last contact on Day {day}."
             if transplanted else
             f"At the data cut the patient was alive and not transplanted, last contact "
             f"{day} days after informed consent.")
-    return Sentence(text, "status", (_adsl(usubjid, row, "DTHFL", "LKADT"),))
+    return Sentence(text, "status", (_adsl(usubjid, row, "DTHFL", "LKADT", origin),))
 
 
 def quoted_days(text: str) -> list[int]:
