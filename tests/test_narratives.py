@@ -283,6 +283,8 @@ def test_above_the_drafting_limit_only_the_list_is_written(tmp_path, monkeypatch
     assert write_narrative_files(built, needed, tmp_path, study_id="T",
                                  data_cut="2026-06-30") == {}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["narratives.csv"]
+    assert narratives_markdown(built, needed, 4, {}).startswith(
+        "2 of 4 enrolled patients qualify for a narrative")
     assert narratives_markdown(built, needed, 4, {}).endswith(
         "Narratives are drafted for at most 1 patients: none is drafted here; "
         "narratives/narratives.csv in the run folder lists the 2 patients with their "

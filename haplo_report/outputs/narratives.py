@@ -115,7 +115,8 @@ def narratives_intro(needed: dict[str, tuple[str, ...]], enrolled: int) -> str:
     """The section's first paragraph: how many patients need a narrative, and why."""
     reasons = "; ".join(f"{reason}: {sum(reason in r for r in needed.values())}"
                         for reason in REASONS)
-    return (f"{len(needed)} of {enrolled} enrolled patients have a narrative (patients by "
+    have = "have" if len(needed) <= MAX_NARRATIVES else "qualify for"
+    return (f"{len(needed)} of {enrolled} enrolled patients {have} a narrative (patients by "
             f"reason, a patient counted under each of theirs: {reasons}).\n")
 
 
