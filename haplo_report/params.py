@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from haplo_report.text import hidden_character
+
 
 class ParamsError(ValueError):
     """A parameter file or override that cannot be used; the message is one line for the user."""
@@ -92,6 +94,9 @@ REPORT_STATUSES = ("DRAFT", "FINAL")
 PAGE_SIZES = ("a4", "us-letter")
 
 
+# Text parameters printed in the report (title page, header, footer): at most this long.
+_PRINTED = ("study_title", "sponsor", "protocol", "report_version", "confidentiality")
+MAX_SHOWN_CHARS = 1000
 MAX_FILE_BYTES = 100_000  # a parameter file is a few hundred bytes
 MAX_ALIASES = 10  # YAML aliases (*name) allowed in one file: an alias bomb stops here
 
@@ -254,6 +259,13 @@ def load_params(
 
 
 def _check_values(params: Params, today: dt.date) -> None:
+    for name in _PRINTED:
+        value = getattr(params, name)
+        if hidden_character(value):
+            raise ParamsError(f"{name}: holds a line break, tab or other hidden character "
+                              f"({hidden_character(value)}); write printable text on one line")
+        if len(value) > MAX_SHOWN_CHARS:
+            raise ParamsError(f"{name}: at most {MAX_SHOWN_CHARS} characters, got {len(value)}")
     if not 0 < params.mrd_threshold < 1:
         raise ParamsError(f"mrd_threshold: must be in (0, 1), got {params.mrd_threshold}")
     if not 0 < params.mrdpre_cutoff < 1:

@@ -9,12 +9,12 @@ from pathlib import Path
 import haplo_report
 
 PACKAGE = Path(haplo_report.__file__).resolve().parent
-# Foundation modules (parameters, plan, paths, limits, number formats, the environment lock)
-# are importable by all.
+# Foundation modules (parameters, plan, paths, limits, number formats, the environment lock,
+# free-text rules) are importable by all.
 STAGES = {"foundation": 0, "data": 1, "analysis": 2, "outputs": 3, "render": 4, "run": 5,
           "qualification": 6, "cli": 7}
 FOUNDATION = {"params", "plan", "paths", "limits", "formatting", "typeface", "environment_lock",
-              "__init__"}
+              "text", "__init__"}
 
 
 def stage_of(module: str) -> str:

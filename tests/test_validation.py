@@ -178,21 +178,15 @@ def test_cut_before_first_consent_is_a_parameter_error(tmp_path: Path,
     assert not (tmp_path / "out").exists()
 
 
-def test_dates_after_pandas_range_are_kept_as_its_last_day_and_cut(tmp_path: Path) -> None:
+def test_dates_after_the_day_of_validation_are_violations(tmp_path: Path) -> None:
     folder = copy_fixture(tmp_path / "cut")
-    together(set_cell("subjects", 2, "LSTALVDT", "9999-12-31"),
-             set_cell("mrd", 2, "MRDDT", "2262-04-12"))(folder)
-    cut = validate_cut(folder, CUT)
-    assert cut.subjects["LSTALVDT"].dtype == "datetime64[ns]"
-    assert cut.subjects.loc[0, "LSTALVDT"] == pd.Timestamp("2262-04-11")
-    assert cut.mrd.loc[0, "MRDDT"] == pd.Timestamp("2262-04-11")
-    from haplo_report.analysis.derive import derive_cut  # noqa: PLC0415
-    from haplo_report.params import Params  # noqa: PLC0415
-
-    derived = derive_cut(cut, Params("T", "T", folder, CUT))
-    p01 = derived.adsl.set_index("USUBJID").loc["P01"]
-    assert p01["EOSDT"] == pd.Timestamp(CUT)  # follow-up ends at the cut
-    assert pd.Timestamp("2262-04-11") not in set(derived.admrd["MRDDT"])  # after the cut
+    tomorrow, later = dt.date.today() + dt.timedelta(days=1), dt.date.today() + dt.timedelta(2)
+    together(set_cell("subjects", 2, "LSTALVDT", tomorrow.isoformat()),
+             set_cell("mrd", 2, "MRDDT", later.isoformat()))(folder)
+    with pytest.raises(InvalidCutError) as error:
+        validate_cut(folder, CUT)
+    assert error.value.violations[["table", "row", "column", "rule"]].values.tolist() == [
+        ["mrd", 2, "MRDDT", "must not be after the day of validation (a date in the future)"]]
 
 
 def test_extra_columns_are_dropped_and_named(tmp_path: Path) -> None:

@@ -189,6 +189,11 @@ def _first_sheet(values_book: Any, formulas_book: Any) -> pd.DataFrame:
                 f"header cell {get_column_letter(column)}1 is empty (merged or blank header "
                 "cells); use one plain header cell per column")
     width = len(header)
+    outside = _cell_outside(sheet, width)
+    if outside:
+        raise UnreadableFileError(
+            f"cell {outside} holds a value outside the table (right of the header's last "
+            f"column {get_column_letter(width)}); give its column a header or remove it")
     body: list[list[str]] = []
     rows: list[int] = []
     pairs = zip(sheet.iter_rows(min_row=2, max_col=width, values_only=True),
@@ -210,6 +215,25 @@ def _first_sheet(values_book: Any, formulas_book: Any) -> pd.DataFrame:
     frame = pd.DataFrame(body, columns=header, dtype=object)
     frame.index = pd.Index(rows, dtype="int64")
     return frame
+
+
+def _cell_outside(sheet: Any, width: int) -> str | None:
+    """The first cell right of the header's ``width`` columns that holds a value, or None.
+
+    Written against openpyxl's sheet parser, which yields only the cells the file holds:
+    the padded rows of ``iter_rows`` would cost a row of 16,384 cells per row for a stray cell
+    at XFD1048576. Skipped when the sheet's recorded dimension is within the header.
+    """
+    from openpyxl.worksheet._reader import WorkSheetParser  # noqa: PLC0415
+
+    if sheet.max_column is not None and sheet.max_column <= width:
+        return None
+    with sheet._get_source() as source:
+        for number, cells in WorkSheetParser(source, sheet._shared_strings).parse():
+            for cell in cells:
+                if cell["column"] > width and cell["value"] not in (None, ""):
+                    return f"{get_column_letter(cell['column'])}{number}"
+    return None
 
 
 def _excerpt(value: object) -> str:
@@ -265,6 +289,7 @@ def read_table(path: Path) -> pd.DataFrame:
     else:
         frame = _read_typed(path)
     frame.columns = [str(c).strip() for c in frame.columns]
+    frame = _without_unnamed(frame)
     twice = frame.columns[frame.columns.duplicated()]
     if len(twice):
         raise UnreadableFileError(f"column {_excerpt(twice[0])} appears more than once in the "
@@ -272,6 +297,21 @@ def read_table(path: Path) -> pd.DataFrame:
     frame = frame.astype(str)
     frame.index.name = "row"
     return frame[(frame != "").any(axis=1)]
+
+
+def _without_unnamed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns without a header name dropped when they hold no value (Excel writes trailing
+    empty cells into a CSV header); one holding a value is named as the problem."""
+    unnamed = [i for i, name in enumerate(frame.columns) if name == ""]
+    for position in unnamed:
+        values = frame.iloc[:, position].astype(str)
+        filled = values[values.str.strip() != ""]
+        if len(filled):
+            raise UnreadableFileError(
+                f"column {position + 1} has no header name but holds values (row "
+                f"{filled.index[0]}); name the column in the header or remove it")
+    keep = [i for i in range(frame.shape[1]) if i not in set(unnamed)]
+    return frame.iloc[:, keep] if unnamed else frame
 
 
 def read_cut(data_dir: Path) -> RawCut:

@@ -9,6 +9,11 @@ reported with the value the data manager wrote. Decisions, each tested:
 - Dates are strict ISO ``YYYY-MM-DD`` and must exist (``2026-02-30`` fails).
 - Numbers are plain decimals (``5e-4`` is fine); ``0.5%`` or a decimal comma are violations.
 - Columns whose name indicates names, initials or a birth date are refused in every table.
+- Free text and identifiers are plain printable text (issue 28): no control characters (line
+  breaks, tabs), no format characters (bidirectional controls such as U+202E, zero-width
+  characters), at most :data:`MAX_TEXT_BYTES` bytes (the SAS transport limit of a value) and
+  identifiers at most :data:`MAX_ID_CHARS` characters; a date after the day of validation
+  cannot have been exported and is a violation.
 
 :func:`typed_frame` turns a validated text frame into the typed frame of ``docs/architecture.md``;
 the type of each column is read from its check (date, whole number, number, else text).
@@ -28,6 +33,8 @@ import pandera.extensions as extensions
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from haplo_report.text import PRINTABLE_RULE, hidden_character
+
 # ASCII digits only: "３０" (full-width) or "٣٠" (Arabic-Indic) are violations, not numbers.
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
@@ -38,6 +45,12 @@ MAX_DIGITS = 9  # a whole number without an upper bound in the spec: at most 9 d
 # holds nanosecond dates (pandas' default, so outputs keep their bytes): a date after
 # LAST_NS_DATE is necessarily after the data cut, which derive cuts, and is kept as that date.
 FIRST_DATE = "1900-01-01"
+# A date after today (plus one day for time zones) is not a record of an export: a violation.
+FUTURE_SLACK = dt.timedelta(days=1)
+# Free text and identifiers (issue 28): XPT v5 holds at most 200 bytes of a character value;
+# a patient identifier is short (SDTM USUBJID: study, site and subject; 64 is generous).
+MAX_TEXT_BYTES = 200
+MAX_ID_CHARS = 64
 LAST_NS_DATE = pd.Timestamp("2262-04-11")
 # Columns that identify a person (data-cut spec v2): names, initials, birth dates, contact
 # details, record and national id numbers, matched on the name's letters (upper case).
@@ -119,6 +132,31 @@ def date_from(values: pd.Series, *, first: str) -> pd.Series:
     return _each(values, lambda text: not _is_date(text) or text >= first)
 
 
+@extensions.register_check_method()
+def not_future(values: pd.Series) -> pd.Series:
+    """A date not after today (text that is no date is left to :func:`iso_date`)."""
+    last = (dt.date.today() + FUTURE_SLACK).isoformat()
+    return _each(values, lambda text: not _is_date(text) or text <= last)
+
+
+@extensions.register_check_method()
+def printable(values: pd.Series) -> pd.Series:
+    """Text without control, format (bidi, zero-width), private or unassigned characters."""
+    return _each(values, lambda text: hidden_character(text) is None)
+
+
+@extensions.register_check_method(statistics=["limit"])
+def max_bytes(values: pd.Series, *, limit: int) -> pd.Series:
+    """Text of at most ``limit`` bytes in UTF-8."""
+    return _each(values, lambda text: len(text.encode("utf-8", "surrogatepass")) <= limit)
+
+
+@extensions.register_check_method(statistics=["limit"])
+def max_chars(values: pd.Series, *, limit: int) -> pd.Series:
+    """Text of at most ``limit`` characters."""
+    return _each(values, lambda text: len(text) <= limit)
+
+
 @extensions.register_check_method(statistics=["low", "high"])
 def whole_number(values: pd.Series, *, low: int, high: int | None) -> pd.Series:
     """A whole number written without decimals, within ``[low, high]``."""
@@ -137,6 +175,14 @@ def rule_text(check: str, statistics: dict) -> str:
         return "must be a real date written YYYY-MM-DD"
     if check == "date_from":
         return f"must be on or after {statistics['first']}"
+    if check == "not_future":
+        return "must not be after the day of validation (a date in the future)"
+    if check == "printable":
+        return PRINTABLE_RULE
+    if check == "max_bytes":
+        return f"must be at most {statistics['limit']} bytes of text (UTF-8)"
+    if check == "max_chars":
+        return f"must be at most {statistics['limit']} characters"
     if check == "whole_number":
         low, high = statistics["low"], statistics["high"]
         return (f"must be a whole number from {low} to {high}" if high is not None
@@ -153,13 +199,23 @@ def rule_text(check: str, statistics: dict) -> str:
 
 # Field builders: the spec's column types, so each model below reads like its spec table.
 def text(*, required: bool = False, codes: list[str] | None = None, unique: bool = False):
-    """Text, optionally one of fixed ``codes``."""
-    return pa.Field(nullable=not required, isin=codes, unique=unique)
+    """Text: one of fixed ``codes``, or free text (printable, at most :data:`MAX_TEXT_BYTES`)."""
+    if codes is not None:
+        return pa.Field(nullable=not required, isin=codes, unique=unique)
+    return pa.Field(nullable=not required, unique=unique, printable=(),
+                    max_bytes={"limit": MAX_TEXT_BYTES})
+
+
+def identifier(*, unique: bool = False):
+    """A patient identifier: required, printable, at most :data:`MAX_ID_CHARS` characters."""
+    return pa.Field(nullable=False, unique=unique, printable=(),
+                    max_chars={"limit": MAX_ID_CHARS})
 
 
 def date(*, required: bool = False):
-    """A date ``YYYY-MM-DD``."""
-    return pa.Field(nullable=not required, iso_date=(), date_from={"first": FIRST_DATE})
+    """A date ``YYYY-MM-DD`` from :data:`FIRST_DATE`, not after the day of validation."""
+    return pa.Field(nullable=not required, iso_date=(), date_from={"first": FIRST_DATE},
+                    not_future=())
 
 
 def integer(low: int, high: int | None = None, *, required: bool = False):
@@ -182,7 +238,7 @@ CHRONIC_GRADES = ["MILD", "MODERATE", "SEVERE"]  # NIH 2014
 class CutTable(pa.DataFrameModel):
     """Common to every table: extra columns are kept and ignored; every failure collected."""
 
-    USUBJID: Series[pd.StringDtype] = text(required=True)
+    USUBJID: Series[pd.StringDtype] = identifier()
 
     class Config:
         strict = False
@@ -191,7 +247,7 @@ class CutTable(pa.DataFrameModel):
 class Subjects(CutTable):
     """subjects: one row per registered patient."""
 
-    USUBJID: Series[pd.StringDtype] = text(required=True, unique=True)
+    USUBJID: Series[pd.StringDtype] = identifier(unique=True)
     SITEID: Series[pd.StringDtype] = text(required=True)
     AGE: Series[pd.StringDtype] = integer(0, 100, required=True)
     SEX: Series[pd.StringDtype] = text(required=True, codes=["M", "F"])
@@ -220,7 +276,7 @@ class Relapses(CutTable):
 class Deaths(CutTable):
     """deaths: at most one row per patient."""
 
-    USUBJID: Series[pd.StringDtype] = text(required=True, unique=True)
+    USUBJID: Series[pd.StringDtype] = identifier(unique=True)
     DTHDT: Series[pd.StringDtype] = date(required=True)
     DTHCAUS: Series[pd.StringDtype] = text(required=True, codes=["RELAPSE", "INFECTION", "GVHD", "TMA",
                                                       "VOD", "HEMORRHAGE", "OTHER", "UNKNOWN"])
@@ -257,7 +313,7 @@ class Mrd(CutTable):
 class Engraftment(CutTable):
     """engraftment: at most one row per transplanted patient."""
 
-    USUBJID: Series[pd.StringDtype] = text(required=True, unique=True)
+    USUBJID: Series[pd.StringDtype] = identifier(unique=True)
     ANCDT: Series[pd.StringDtype] = date()  # empty if no neutrophil recovery
     PLTDT: Series[pd.StringDtype] = date()  # empty if no platelet recovery
 

@@ -30,6 +30,11 @@ MRD_RANGE = "must be a number in [0, 1]"
 PEOPLE = ("identifies people (names, initials, birth dates, contact details, record or national "
           "id numbers): remove the column from the cut")
 WHOLE = "must be a whole number from {} to {}"
+PRINTABLE = ("must be printable text: no line breaks, tabs or other control characters, no "
+             "bidirectional or zero-width characters")
+FUTURE = "must not be after the day of validation (a date in the future)"
+OUTSIDE = ("cell {} holds a value outside the table (right of the header's last column {}); "
+           "give its column a header or remove it")
 
 
 def copy_fixture(folder: Path) -> Path:
@@ -164,6 +169,16 @@ def rename_column(table: str, column: str, new: str) -> Mutation:
         rows = _rows(folder, table)
         rows[0][rows[0].index(column)] = new
         _write(folder, table, rows)
+    return mutate
+
+
+def rename_patient(old: str, new: str) -> Mutation:
+    """Patient ``old`` called ``new`` in every table."""
+    def mutate(folder: Path) -> None:
+        for path in folder.glob("*.csv"):
+            rows = _rows(folder, path.stem)
+            _write(folder, path.stem, [[new if r and i == 0 and v == old else v
+                                        for i, v in enumerate(r)] for r in rows])
     return mutate
 
 
@@ -309,22 +324,32 @@ CASES: tuple[Case, ...] = (
     Case("header_only_subjects_relapses_deaths", together(
         *(header_only(t) for t in ("subjects", "relapses", "deaths", "gvhd", "mrd",
                                    "engraftment", "adverse_events")))),
-    # (2) a stray cell at XFD1048576: read in bounded memory; the cell is outside the table
-    Case("xlsx_stray_cell_at_xfd1048576", as_xlsx("relapses", cells={"XFD1048576": "x"})),
+    # (2) a stray cell at XFD1048576: read in bounded memory; (issue 28) the cell outside the
+    # table is named, not silently ignored
+    Case("xlsx_stray_cell_at_xfd1048576", as_xlsx("relapses", cells={"XFD1048576": "x"}),
+         (("relapses", None, "", OUTSIDE.format("XFD1048576", "C")),)),
+    Case("xlsx_stray_cell_right_of_the_table", as_xlsx("subjects", cells={"S4": "note"}),
+         (("subjects", None, "", OUTSIDE.format("S4", "Q")),)),
     Case("xlsx_stray_value_far_down", as_xlsx("relapses", cells={"C1048576": "BM"}),
          (("relapses", 1048576, "USUBJID", "must not be empty"),
           ("relapses", 1048576, "RELDT", "must not be empty"))),
-    # (4) dates over the whole ISO range: after the cut they are legal (and cut)
-    Case("last_alive_2300", set_cell("subjects", 2, "LSTALVDT", "2300-01-01")),
-    Case("last_alive_9999_12_31", set_cell("subjects", 2, "LSTALVDT", "9999-12-31")),
-    Case("mrd_date_2262_04_12", set_cell("mrd", 2, "MRDDT", "2262-04-12")),
+    # (4) dates over the whole ISO range: after the cut they are legal (and cut); (issue 28)
+    # after the day of validation they cannot have been exported: a violation
+    Case("last_alive_2300", set_cell("subjects", 2, "LSTALVDT", "2300-01-01"),
+         (("subjects", 2, "LSTALVDT", FUTURE),)),
+    Case("last_alive_9999_12_31", set_cell("subjects", 2, "LSTALVDT", "9999-12-31"),
+         (("subjects", 2, "LSTALVDT", FUTURE),)),
+    Case("mrd_date_2262_04_12", set_cell("mrd", 2, "MRDDT", "2262-04-12"),
+         (("mrd", 2, "MRDDT", FUTURE),)),
     Case("death_after_far_future_last_alive", together(
         set_cell("subjects", 3, "LSTALVDT", "9999-12-31"),
         set_cell("deaths", 2, "DTHDT", "9999-12-30")),
-         (("deaths", 2, "DTHDT", "must be on or after LSTALVDT (9999-12-31)"),)),
+         (("subjects", 3, "LSTALVDT", FUTURE), ("deaths", 2, "DTHDT", FUTURE),
+          ("deaths", 2, "DTHDT", "must be on or after LSTALVDT (9999-12-31)"))),
     Case("parquet_date32_year_9999", together(set_cell("subjects", 5, "LSTALVDT", "9999-12-31"),
                                               as_parquet("subjects", dates=("RFICDT", "HSCTDT",
-                                                                            "LSTALVDT")))),
+                                                                            "LSTALVDT"))),
+         (("subjects", 5, "LSTALVDT", FUTURE),)),
     Case("date_before_1900", set_cell("subjects", 2, "RFICDT", "1899-12-31"),
          (("subjects", 2, "RFICDT", "must be on or after 1900-01-01"),)),
     # (5) numbers
@@ -384,6 +409,51 @@ CASES: tuple[Case, ...] = (
            "nothing); copy the file itself into the folder"),)),
     Case("very_long_value_is_cut", set_cell("subjects", 2, "SEX", "M" * 100_000),
          (("subjects", 2, "SEX", "must be one of M, F"),)),
+    # Issue 28: free text is printable, bounded text; everything else in it is shown as typed.
+    Case("ae_term_line_break", set_cell("adverse_events", 6, "AETERM", "Nausea\n# Heading"),
+         (("adverse_events", 6, "AETERM", PRINTABLE),)),
+    Case("ae_term_tab_inside", set_cell("adverse_events", 6, "AEDECOD", "Nau\tsea"),
+         (("adverse_events", 6, "AEDECOD", PRINTABLE),)),
+    Case("ae_term_carriage_return", write_bytes("adverse_events", lambda b: b.replace(
+        b"Nausea,Nausea", b'Nausea,"Nau\rsea"')),
+         (("adverse_events", 6, "AEDECOD", PRINTABLE),)),
+    Case("ae_term_escape_character", set_cell("adverse_events", 6, "AETERM", "Nausea\x1b[31m"),
+         (("adverse_events", 6, "AETERM", PRINTABLE),)),
+    Case("ae_term_bidi_override", set_cell("adverse_events", 6, "AEDECOD", "Nausea \u202eY=RESEA"),
+         (("adverse_events", 6, "AEDECOD", PRINTABLE),)),
+    Case("soc_bidi_isolate", set_cell("adverse_events", 6, "AEBODSYS",
+                                      "Gastrointestinal \u2066disorders\u2069"),
+         (("adverse_events", 6, "AEBODSYS", PRINTABLE),)),
+    Case("site_zero_width_space", set_cell("subjects", 2, "SITEID", "S0\u200b1"),
+         (("subjects", 2, "SITEID", PRINTABLE),)),
+    Case("subtype_line_separator", set_cell("subjects", 2, "SUBTYPE", "Ph-negative\u2028B-ALL"),
+         (("subjects", 2, "SUBTYPE", PRINTABLE),)),
+    Case("ae_term_over_200_bytes", set_cell("adverse_events", 6, "AETERM", "\xe9" * 101),
+         (("adverse_events", 6, "AETERM", "must be at most 200 bytes of text (UTF-8)"),)),
+    Case("ae_term_of_200_bytes", set_cell("adverse_events", 6, "AETERM", "\xe9" * 100)),
+    Case("usubjid_10000_characters", rename_patient("P08", "P" * 10_000),
+         tuple((table, row, "USUBJID", "must be at most 64 characters")
+               for table, row in (("subjects", 9), ("deaths", 4), ("adverse_events", 7)))),
+    Case("usubjid_bidi_override", rename_patient("P05", "P\u202e50"),
+         tuple((table, row, "USUBJID", PRINTABLE) for table, row in (
+             ("subjects", 6), ("relapses", 3), ("relapses", 4), ("mrd", 6),
+             ("engraftment", 6), ("adverse_events", 6)))),
+    Case("usubjid_mathtext_and_markup", together(
+        rename_patient("P05", "$\\frac{1}{0}$"), rename_patient("P07", "<b>P07</b>_x_"))),
+    Case("ae_terms_key_syntax_markup_and_formulas", together(*(
+        set_cell("adverse_events", row, column, value) for row, column, value in (
+            (2, "AETERM", "Nausea;AESER=Y"), (3, "AETERM", "@SUM(1+1)*cmd|' /C calc'!A0"),
+            (4, "AETERM", "-@x"), (5, "AETERM", "\\trowd \\row \\cell }{"),
+            (6, "AEDECOD", "&lt;b&gt; <!-- c --> _i_ &amp; -- $x$ [click](file:///etc)"),
+            (7, "AETERM", '=HYPERLINK("http://example.org","x")'),
+            (7, "AEBODSYS", "Infections;PT=Sepsis"))))),
+    Case("csv_header_ends_in_empty_cells", write_bytes(
+        "subjects", lambda b: b.replace(b"\n", b",,\n"))),
+    Case("csv_unnamed_column_holds_a_value", write_bytes(
+        "deaths", lambda b: b.replace(b"DTHCAUS\n", b"DTHCAUS,\n")
+        .replace(b"RELAPSE\n", b"RELAPSE,note\n")),
+         (("deaths", None, "", "column 4 has no header name but holds values (row 2); name "
+           "the column in the header or remove it"),)),
 )
 
 
@@ -449,6 +519,20 @@ CLI_CASES: tuple[CliCase, ...] = (
                 GOOD + ALIAS_BOMB.replace("a:", "x:", 1).replace("*a", "*x").replace("&a", "&x")
                 + "landmarks_days: *i\n")), 2,
             "more than 10 aliases (*name); write the values out"),
+    # Issue 28: text parameters printed in the report are printable, on one line
+    CliCase("sponsor_control_character", command("validate", "{params}", params=params_file(
+        GOOD + 'sponsor: "Acme\\aCorp"\n')), 2,
+        "sponsor: holds a line break, tab or other hidden character (U+0007); write "
+        "printable text on one line"),
+    CliCase("study_title_bidi_override", command("validate", "{params}", params=params_file(
+        GOOD.replace("study_title: Corpus", 'study_title: "Corpus \\u202eevil"'))), 2,
+        "study_title: holds a line break, tab or other hidden character (U+202E)"),
+    CliCase("confidentiality_line_break", command("validate", "{params}", params=params_file(
+        GOOD + 'confidentiality: "Confidential\\n# Injected heading"\n')), 2,
+        "confidentiality: holds a line break, tab or other hidden character (U+000A)"),
+    CliCase("sponsor_too_long", command("validate", "{params}", params=params_file(
+        GOOD + "sponsor: " + "x" * 1001 + "\n")), 2,
+        "sponsor: at most 1000 characters, got 1001"),
     CliCase("yaml_duplicate_key", command("validate", "{params}", params=params_file(
         GOOD + "study_id: OTHER\n")), 2, "YAML line 6: key 'study_id' appears more than once"),
     CliCase("yaml_mixed_type_keys", command("validate", "{params}", params=params_file(

@@ -1,0 +1,82 @@
+"""Free text from the data and the parameters: what is refused, and one escape per format.
+
+Text from a data cut or a parameter file is shown literally in every output: never markup,
+code or a formula. Each output format has one function here, applied at its boundary:
+
+- :func:`hidden_character`: the spec refuses text holding control, format (bidirectional
+  controls such as U+202E, zero-width characters), private-use or unassigned characters
+  (validation names the row; parameters are refused with one line). Such characters reorder or
+  hide text, and break XML, RTF and text layout, so they never reach an output.
+- :func:`markdown_literal`: text for Pandoc Markdown (HTML, PDF through Typst, DOCX): every
+  ASCII punctuation character backslash-escaped, so ``<b>``, ``&amp;``, ``_i_``, ``--``, ``@x``
+  and ``$x$`` stay as typed.
+- :func:`spreadsheet_safe` / :func:`spreadsheet_safe_frame`: CSV cells a spreadsheet would run as
+  a formula (text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) get a
+  leading single quote, as OWASP recommends; numbers stay numbers.
+
+RTF (rtflite escapes), DOCX (python-docx writes text nodes), XML (lxml) and JSON escape text
+themselves.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # params.py imports this module, and the fast path imports no pandas
+    import pandas as pd
+
+# Unicode categories refused in text: control (Cc), format (Cf: bidirectional controls,
+# zero-width characters), surrogate (Cs), private use (Co), unassigned (Cn), line and
+# paragraph separators (Zl, Zp).
+NOT_PRINTABLE: frozenset[str] = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+PRINTABLE_RULE = ("must be printable text: no line breaks, tabs or other control characters, "
+                  "no bidirectional or zero-width characters")
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+# OWASP "CSV injection": cells starting with these are formulas to Excel, LibreOffice, Sheets.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def hidden_character(text: str) -> str | None:
+    """The first character of ``text`` that is not printable (:data:`NOT_PRINTABLE`), as
+    ``U+XXXX``, or None."""
+    for char in text:
+        if unicodedata.category(char) in NOT_PRINTABLE:
+            return f"U+{ord(char):04X}"
+    return None
+
+
+def markdown_literal(text: str) -> str:
+    """``text`` as Pandoc Markdown that renders exactly as typed (inline, one line).
+
+    Pandoc's Markdown lets a backslash escape any ASCII punctuation character, so escaping all
+    of them leaves no markup, HTML, entity, citation (``@``), math (``$``) or smart dash
+    (``--``); a line break (refused in data and parameters) becomes a space.
+    """
+    return _PUNCTUATION.sub(r"\\\1", " ".join(str(text).splitlines()))
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A CSV cell a spreadsheet shows as typed: text starting like a formula gets a leading
+    ``'`` (OWASP); numbers (``-0.2``), other text and missing values are returned unchanged."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_START):
+        return value
+    if _NUMBER.fullmatch(value):
+        return value
+    return "'" + value
+
+
+def spreadsheet_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with :func:`spreadsheet_safe` applied to every text cell and column name."""
+    import pandas as pd  # noqa: PLC0415
+
+    out = frame.copy()
+    for position in range(out.shape[1]):
+        column = out.iloc[:, position]
+        if column.dtype == object or isinstance(column.dtype, pd.StringDtype):
+            out.isetitem(position, column.map(spreadsheet_safe, na_action="ignore")
+                         .astype(column.dtype))
+    out.columns = [spreadsheet_safe(c) for c in out.columns]
+    return out
