@@ -10,6 +10,7 @@ statistics of whole-number data (age in years, days) without decimals when they 
 from __future__ import annotations
 
 import math
+import re
 
 NE = "NE"  # one meaning (SAP v2): not estimable, the time point is beyond follow-up
 NO_CI = "-"  # an undefined confidence interval, never "NE" (SAP v2)
@@ -139,14 +140,22 @@ def fmt_quantile_ci(estimate: float | None, lower: float | None, upper: float | 
     return fmt_estimate_ci(estimate, lower, upper, percent=False, decimals=0)
 
 
-# Characters with a meaning in Pandoc Markdown inline text (HTML tags and entities, emphasis,
-# code, links, math, sub/superscript, citations, attributes, table pipes, escapes). "_" is left
-# as it is: inside a word (01_population) Pandoc shows it as typed.
-_MARKDOWN_SPECIAL = frozenset("\\`*[]<>&|$~^@{}")
-
-
 def escape_markdown(text: str) -> str:
-    """``text`` (data or a parameter) as literal Markdown text: each special character
-    backslash-escaped, so Pandoc and Quarto show it as typed in HTML, Word and Typst/PDF
-    (``<script>`` stays text, never markup) and a table's ``|`` stays inside its cell."""
-    return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in str(text))
+    """``text`` (data or a parameter) as literal Markdown text, the one escape of free text for
+    Pandoc and Quarto (HTML, Word and Typst/PDF), with backslashes (Pandoc's Markdown allows
+    one before any ASCII punctuation): every character that can open markup anywhere (HTML
+    tags, comments and entities, so ``&amp;`` stays ``&amp;``; emphasis; code; links; math;
+    sub/superscript; citations; quotes), ``_`` unless inside a word (Pandoc keeps
+    ``01_population`` as typed), and ``- . : = +`` where they are markup: doubled (``--`` a
+    dash, ``...`` an ellipsis, ``:::`` a div) or at the start (a list item, ``1.``). A table's
+    ``|`` stays inside its cell; a line break becomes a space (issue 28)."""
+    escaped = _MARKUP.sub(r"\\\g<0>", " ".join(str(text).splitlines()))
+    return _LIST_NUMBER.sub(r"\1\\.", escaped)
+
+
+_MARKUP = re.compile(
+    r"""[\\`*\[\]<>&|$~^@{}#"']"""  # always markup
+    r"|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])"  # "_" except inside a word
+    r"|([-.:=+])(?=\1)|(?<=([-.:=+]))(?=\2)[-.:=+]"  # doubled: "--", "...", ":::", "=="
+    r"|^[-.:=+]")  # first: a list item, a div, a header underline
+_LIST_NUMBER = re.compile(r"^([0-9]+)\.(?=\s|$)")  # "1. " at the start: an ordered list

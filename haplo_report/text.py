@@ -7,9 +7,9 @@ code or a formula. Each output format has one function here, applied at its boun
   controls such as U+202E, zero-width characters), private-use or unassigned characters
   (validation names the row; parameters are refused with one line). Such characters reorder or
   hide text, and break XML, RTF and text layout, so they never reach an output.
-- :func:`markdown_literal`: text for Pandoc Markdown (HTML, PDF through Typst, DOCX): every
-  ASCII punctuation character backslash-escaped, so ``<b>``, ``&amp;``, ``_i_``, ``--``, ``@x``
-  and ``$x$`` stay as typed.
+- ``formatting.escape_markdown``: text for Pandoc Markdown (HTML, PDF through Typst, DOCX):
+  every ASCII punctuation character backslash-escaped, so ``<b>``, ``&amp;``, ``_i_``, ``--``,
+  ``@x`` and ``$x$`` stay as typed.
 - :func:`spreadsheet_safe` / :func:`spreadsheet_safe_frame`: CSV cells a spreadsheet would run as
   a formula (text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) get a
   leading single quote, as OWASP recommends; numbers stay numbers.
@@ -33,7 +33,6 @@ if TYPE_CHECKING:  # params.py imports this module, and the fast path imports no
 NOT_PRINTABLE: frozenset[str] = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 PRINTABLE_RULE = ("must be printable text: no line breaks, tabs or other control characters, "
                   "no bidirectional or zero-width characters")
-_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 # OWASP "CSV injection": cells starting with these are formulas to Excel, LibreOffice, Sheets.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
@@ -46,16 +45,6 @@ def hidden_character(text: str) -> str | None:
         if unicodedata.category(char) in NOT_PRINTABLE:
             return f"U+{ord(char):04X}"
     return None
-
-
-def markdown_literal(text: str) -> str:
-    """``text`` as Pandoc Markdown that renders exactly as typed (inline, one line).
-
-    Pandoc's Markdown lets a backslash escape any ASCII punctuation character, so escaping all
-    of them leaves no markup, HTML, entity, citation (``@``), math (``$``) or smart dash
-    (``--``); a line break (refused in data and parameters) becomes a space.
-    """
-    return _PUNCTUATION.sub(r"\\\1", " ".join(str(text).splitlines()))
 
 
 def spreadsheet_safe(value: object) -> object:

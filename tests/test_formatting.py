@@ -1,4 +1,7 @@
 import math
+from pathlib import Path
+
+import pytest
 
 from haplo_report.formatting import (fmt_ci, fmt_count_percent, fmt_estimate_ci, fmt_p_value,
                                      fmt_percent, fmt_quantile_ci, fmt_scientific)
@@ -69,3 +72,28 @@ def test_escape_markdown_keeps_text_literal() -> None:
         "a\\|b \\*c\\* \\[l\\](u) \\$x\\$ \\&amp; \\`c\\`")
     assert escape_markdown("Ph-negative B-ALL 5/10 01_population") == (
         "Ph-negative B-ALL 5/10 01_population")
+
+
+HOSTILE_TEXT = ("&lt;b&gt;", "<!-- c -->", "_i_", "&amp;", "--", "---", "...", "@SUM(A1)",
+                "-@x", "$x$", "[click](file:///etc/passwd)", "<b>bold</b>", "*a* **b**",
+                "x^2^ H~2~O", "`code`", "it's \"quoted\"", "1. not a list", "- not a list",
+                "# not a heading", "::: div", "a\\b", "\\trowd \\row \\cell }{", "{#id .cls}",
+                "Nausea;AESER=Y|x", "==mark==", "+ item", "<http://example.org>",
+                "[@cite]", "x_y_z 01_population", "2 > 1 & 1 < 2", "\\(x\\)")
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXT)
+def test_escaped_text_renders_as_typed_through_pandoc(text: str, tmp_path: Path) -> None:
+    """Pandoc (the report's reader, with smart quotes and every default extension) shows the
+    escaped text exactly as typed, in a paragraph and in a pipe-table cell (issue 28)."""
+    import html  # noqa: PLC0415
+    import re  # noqa: PLC0415
+
+    from haplo_report.formatting import escape_markdown  # noqa: PLC0415
+    from haplo_report.render.markdown import run_pandoc  # noqa: PLC0415
+
+    source = f"{escape_markdown(text)}\n\n| a |\n|---|\n| {escape_markdown(text)} |\n"
+    out = run_pandoc(["-f", "markdown+smart+mark", "-t", "html", "--wrap=none"], tmp_path,
+                     stdin=source)
+    shown = [html.unescape(t) for t in re.findall(r"<(?:p|td)>(.*?)</(?:p|td)>", out)]
+    assert shown == [text, text], out
