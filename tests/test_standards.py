@@ -192,3 +192,19 @@ def test_reporting_event_of_hand_built_rows():
              if r["operationId"].endswith("_FLAG")]
     assert flags == ["NE"]
     assert event["outputs"][0]["name"] == "Table 14.2.4"
+
+
+def test_ars_round_trips_subgroup_keys_holding_free_text():
+    """Issue 28: levels holding ";", "=", "\\" and a missing level come back as the same keys."""
+    from haplo_report.analysis.results import ResultRow, results_frame  # noqa: PLC0415
+    from haplo_report.analysis.summaries import count_row  # noqa: PLC0415
+    from haplo_report.outputs.standards.ars import reporting_event  # noqa: PLC0415
+
+    keys = ["SOC=Infections\\;PT=Sepsis;PT=ZS1 Sepsis\\;AESER=Y",
+            "SOC=Infections\\;PT=Sepsis;PT=ZS1 Sepsis\\;AESER=Y;AESER=Y",
+            "SUBTYPE=", "SUBTYPE=Missing", "SUBTYPE=a\\\\b", "AGE"]
+    rows: list[ResultRow] = [count_row("AESOCPT", k, 1, 5) for k in keys]
+    frame = results_frame(rows).assign(notebook="11_safety")
+    event = reporting_event(frame, study_id="S", study_title="T", data_cut_date="2026-01-01")
+    back = rows_from_ars(event)
+    assert sorted(back["subgroup"]) == sorted(keys)

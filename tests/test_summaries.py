@@ -90,7 +90,7 @@ def test_categorical_levels_sorted_with_missing_last_and_fixed_levels_keep_zeros
     fas = make_adsl().iloc[:5]
     rows = categorical_rows(fas, "SEX", "BASELINE")
     assert [(r.subgroup, r.estimate, r.n) for r in rows] == [
-        ("SEX=F", 3, 5), ("SEX=M", 1, 5), ("SEX=Missing", 1, 5)]
+        ("SEX=F", 3, 5), ("SEX=M", 1, 5), ("SEX=", 1, 5)]
     fixed = categorical_rows(fas, "DISSTAT", "BASELINE", levels=["CR1", "CR2", "CR3+", "CR4"])
     assert [r.estimate for r in fixed] == [3, 1, 1, 0]
 

@@ -434,3 +434,50 @@ def test_mrd_listing_names_missing_columns():
                                 window_days_365=30)
     with pytest.raises(TableInputError, match="lacks column\\(s\\) REASON"):
         listing_16_2_6(landmarks, status.drop(columns="REASON"), "2026-07-31", threshold=1e-4)
+
+
+def test_free_text_holding_the_key_syntax_keeps_its_own_rows():
+    """Issue 28: a preferred term "ZS1 Sepsis;AESER=Y" beside "ZS1 Sepsis", a term
+    "Rash;MAXGRADE=2" and a SOC holding ";PT=" each keep their row, label and counts."""
+    adsl, adae = make_adsl(), make_adae()
+    adae["AEDECOD"] = pd.array(["ZS1 Sepsis", "ZS1 Sepsis;AESER=Y", "Rash;MAXGRADE=2",
+                                "a\\;b", "ZS1 Sepsis", "Nausea", "ZS1 Sepsis;AESER=Y",
+                                "Nausea"], dtype="string")
+    adae["AEBODSYS"] = pd.array(["Infections;PT=Sepsis"] * 3 + ["Other"] * 5, dtype="string")
+    rows = ae_by_soc_pt(adae, adsl) + ae_by_max_grade(adae, adsl)
+    written = read_results(_roundtrip(rows))
+    socpt = BUILDERS["14.3.7"](written, CUT)
+    labels = [(r[0], level) for r, level in zip(socpt.rows, socpt.indents)]
+    assert labels == [("Any adverse event", 0), ("Other", 0), ("Nausea", 1),
+                      ("ZS1 Sepsis", 1), ("a\\;b", 1), ("Infections;PT=Sepsis", 0), ("Rash;MAXGRADE=2", 1),
+                      ("ZS1 Sepsis", 1), ("ZS1 Sepsis;AESER=Y", 1)]
+    assert socpt.rows[8] == ("ZS1 Sepsis;AESER=Y", "1 (20.0)", "1 (20.0)", "1 (20.0)", "0",
+                             "0")
+    by_grade = BUILDERS["14.3.8"](written, CUT)
+    assert [r[0] for r in by_grade.rows] == [r[0] for r in socpt.rows]
+    assert by_grade.rows[6] == ("Rash;MAXGRADE=2", "0", "0", "1 (20.0)", "0", "0")
+
+
+def _roundtrip(rows):
+    import tempfile  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    path = Path(tempfile.mkdtemp()) / "results.csv"
+    write_results(rows, path)
+    return path
+
+
+def test_a_level_typed_missing_and_a_missing_level_never_share_a_label():
+    adsl = make_adsl()
+    fas = adsl["FASFL"].eq("Y").to_numpy()
+    subtypes = ["Missing", None, '"Missing"', "Ph-like B-ALL", "Missing", None]
+    adsl["SUBTYPE"] = pd.array((subtypes * 10)[:len(adsl)], dtype="string")
+    rows = [r for r in baseline_summary(adsl) if r.subgroup.startswith("SUBTYPE=")]
+    assert [r.subgroup for r in rows] == ['SUBTYPE="Missing"', "SUBTYPE=Missing",
+                                          "SUBTYPE=Ph-like B-ALL", "SUBTYPE="][:len(rows)]
+    table = BUILDERS["14.1.2"](disposition_summary(adsl) + baseline_summary(adsl), CUT)
+    labels = [r[0] for r in table.rows]
+    shown = labels[labels.index("Subtype, n (%)") + 1:][:len(rows)]
+    assert len(set(shown)) == len(shown) == len(rows)
+    assert "Missing" in shown and '"Missing"' in shown and '""Missing""' in shown
+    assert sum(fas) > 0

@@ -8,6 +8,7 @@ missing ``estimate`` with ``flag == "NE"``, never a carried-forward or fake numb
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -22,7 +23,7 @@ class ResultRow:
     """One reported number with its context."""
 
     endpoint: str  # endpoint code: PFS, OS, CIR, NRM, MRD, AGVHD24, ..., or a summary code
-    subgroup: str  # "All", or "VARIABLE=level" (e.g. "DISGRP=CR1")
+    subgroup: str  # "All", or "VARIABLE=level" pairs (e.g. "DISGRP=CR1"): subgroup_key
     statistic: str  # survival, cif, median, q25, q75, proportion, logrank_p, gray_p, ...
     time_days: float | None  # landmark in days; None when the statistic has no time
     estimate: float | None
@@ -35,6 +36,57 @@ class ResultRow:
 
 
 RESULT_COLUMNS: list[str] = [f.name for f in fields(ResultRow)]
+KEY_SEPARATOR = ";"
+ESCAPE = "\\"
+
+
+# Subgroup keys (issue 28): "NAME=value" pairs joined by ";". A value is data (a preferred term,
+# a subtype), so it is escaped, reversibly: "\" -> "\\", ";" -> "\;" ("=" needs no escape: a
+# pair splits at its first "=" and names are the suite's own). A missing value is empty
+# ("SUBTYPE="): data values are never empty, so a subtype named "Missing" and a missing
+# subtype keep two keys. Written by hand: the key must stay one readable CSV/ARS column.
+def escape_level(value: str | None) -> str:
+    """A level as it stands in a key: escaped, or "" when missing."""
+    if value is None:
+        return ""
+    return str(value).replace(ESCAPE, ESCAPE * 2).replace(KEY_SEPARATOR, ESCAPE + KEY_SEPARATOR)
+
+
+def subgroup_key(*pairs: tuple[str, str | None]) -> str:
+    """``("SOC", soc), ("PT", term)`` -> ``"SOC=...;PT=..."`` with each level escaped."""
+    return KEY_SEPARATOR.join(f"{name}={escape_level(level)}" for name, level in pairs)
+
+
+def key_parts(key: str) -> list[str]:
+    """A key's ``NAME=value`` parts, split at each unescaped ``;`` (values stay escaped, so a
+    part compares with a suffix such as ``"AESER=Y"`` as written)."""
+    parts, current, escaped = [], [], False
+    for char in key:
+        if escaped or char not in (ESCAPE, KEY_SEPARATOR):
+            current.append(char)
+            escaped = False
+        elif char == ESCAPE:
+            current.append(char)
+            escaped = True
+        else:
+            parts.append("".join(current))
+            current = []
+    parts.append("".join(current))
+    return parts
+
+
+def part_level(part: str) -> tuple[str, str | None]:
+    """``"PT=a\\;b"`` -> ``("PT", "a;b")``; an empty level is missing (None)."""
+    name, _, level = part.partition("=")
+    if level == "":
+        return name, None
+    return name, re.sub(r"\\(.)", r"\1", level)
+
+
+def key_pairs(key: str) -> list[tuple[str, str | None]]:
+    """The (name, level) pairs of a key, levels unescaped (missing: None); the inverse of
+    :func:`subgroup_key`. ``"All"`` has none."""
+    return [] if key == "All" else [part_level(part) for part in key_parts(key)]
 
 
 def _clean(value: float | None) -> float | None:

@@ -4,7 +4,9 @@ Every descriptive number a table shows is a :class:`ResultRow` too, so tables ar
 rows only. Conventions (docs/architecture.md, "Numbered outputs"):
 
 - a count: ``statistic="count"``, ``estimate`` = patients, ``n`` = denominator,
-  ``subgroup`` names the category (``"SEX=F"``, ``"SOC=Infections and infestations;PT=Sepsis"``);
+  ``subgroup`` names the category (``"SEX=F"``, ``"SOC=Infections and infestations;PT=Sepsis"``;
+  levels escaped by :func:`~haplo_report.analysis.results.subgroup_key`, a missing level empty:
+  ``"SUBTYPE="``);
 - a continuous variable: ``statistic`` ``median``, ``q25``, ``q75``, ``min``, ``max`` with
   ``subgroup`` = the variable name and ``n`` = patients with a value.
 
@@ -22,7 +24,7 @@ import pandas as pd
 
 from haplo_report.analysis.derive import of_subjects
 from haplo_report.analysis.frames import flagged, require_columns
-from haplo_report.analysis.results import ResultRow
+from haplo_report.analysis.results import ResultRow, subgroup_key
 from haplo_report.params import Params
 
 COUNT_METHOD = "Number of patients (% of N)"
@@ -73,18 +75,18 @@ def categorical_rows(frame: pd.DataFrame, variable: str, endpoint: str,
     """Patients per level of ``variable`` (denominator: all rows of ``frame``).
 
     Levels are ``levels`` in that order (zero counts kept) or the observed ones sorted;
-    missing values get a trailing ``"Missing"`` row when there are any.
+    missing values get a trailing row (level missing: ``"VARIABLE="``) when there are any.
     """
     require_columns(frame, [variable], endpoint)
     values = frame[variable].astype("string")
     counts = values.value_counts(dropna=True)
     order = list(levels) if levels is not None else sorted(counts.index)
     total = len(frame)
-    rows = [count_row(endpoint, f"{variable}={level}", int(counts.get(level, 0)), total)
-            for level in order]
+    rows = [count_row(endpoint, subgroup_key((variable, level)), int(counts.get(level, 0)),
+                      total) for level in order]
     n_missing = int(values.isna().sum())
     if n_missing:
-        rows.append(count_row(endpoint, f"{variable}={MISSING}", n_missing, total))
+        rows.append(count_row(endpoint, subgroup_key((variable, None)), n_missing, total))
     return rows
 
 
@@ -230,9 +232,9 @@ def _soc_pt_order(events: pd.DataFrame) -> list[tuple[tuple[str, ...], str]]:
     pts = events.groupby(["SOC", "PT"])["USUBJID"].nunique()
     order: list[tuple[tuple[str, ...], str]] = [(("Any",), "AE=Any")]
     for soc in sorted(socs.index, key=lambda name: (-int(socs[name]), name)):
-        order.append(((soc,), f"SOC={soc}"))
+        order.append(((soc,), subgroup_key(("SOC", soc))))
         terms = pts.loc[soc]
-        order += [((soc, term), f"SOC={soc};PT={term}")
+        order += [((soc, term), subgroup_key(("SOC", soc), ("PT", term)))
                   for term in sorted(terms.index, key=lambda name: (-int(terms[name]), name))]
     return order
 
@@ -299,7 +301,7 @@ def aesi_summary(adae: pd.DataFrame, adsl: pd.DataFrame) -> list[ResultRow]:
         if kind == "INFECTION":
             for name, pattern in REACTIVATIONS.items():
                 virus = term.str.contains(pattern, case=False, regex=True).fillna(False)
-                categories[f"AESI={kind};PT={name}"] = chosen & virus
+                categories[subgroup_key(("AESI", kind), ("PT", name))] = chosen & virus
     rows: list[ResultRow] = []
     for subgroup, mask in categories.items():
         counts = _column_counts(events[mask.to_numpy(dtype=bool)].assign(ALL="Any"), ["ALL"])
@@ -359,7 +361,8 @@ def death_summary(adsl: pd.DataFrame) -> list[ResultRow]:
         rows.append(count_row("DEATH", f"DTHCAT={level}", len(in_level), total))
         counts = in_level.value_counts()
         ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-        rows += [count_row("DEATH", f"DTHCAT={level};DTHCAUS={name}", int(count), total)
+        rows += [count_row("DEATH", subgroup_key(("DTHCAT", level), ("DTHCAUS", name)),
+                           int(count), total)
                  for name, count in ordered]
     return rows
 
@@ -384,7 +387,7 @@ def _max_grade_rows(episodes: pd.DataFrame, patients: pd.Series, endpoint: str,
         organs = organs[organs["ORGAN"].fillna("").ne("")]
         per_organ = organs.groupby("ORGAN")["USUBJID"].nunique()
         ordered = sorted(per_organ.items(), key=lambda item: (-item[1], item[0]))
-        rows += [count_row(endpoint, f"ORGAN={organ}", int(count), total)
+        rows += [count_row(endpoint, subgroup_key(("ORGAN", organ)), int(count), total)
                  for organ, count in ordered]
     return rows
 

@@ -26,7 +26,8 @@ import nbformat
 import pandas as pd
 
 from haplo_report.analysis.derive import PARAMS, SUBGROUP_COLUMNS
-from haplo_report.analysis.results import FLOAT_FORMAT, RESULT_COLUMNS, read_results
+from haplo_report.analysis.results import (FLOAT_FORMAT, RESULT_COLUMNS, escape_level, key_pairs,
+                                           key_parts, read_results)
 from haplo_report.formatting import fmt_number, fmt_p_value, fmt_percent
 from haplo_report.plan import NOTEBOOKS
 
@@ -98,16 +99,13 @@ def _formatted(field: str, statistic: str, value: Any) -> str | None:
 
 
 def _subgroup_pairs(subgroup: str) -> list[tuple[str, str]] | None:
-    """``"A=x;B=y"`` as pairs; None when the text is not of that form."""
-    if subgroup == "All":
-        return []
-    pairs = []
-    for part in subgroup.split(";"):
-        variable, sep, level = part.partition("=")
-        if not sep or not variable or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", variable):
-            return None
-        pairs.append((variable, level))
-    return pairs
+    """``"A=x;B=y"`` as (variable, level) pairs, levels unescaped (a missing level ""); None
+    when the text is not of that form."""
+    if subgroup != "All" and not all(
+            re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*=.*", part) for part in key_parts(subgroup)):
+        return None
+    pairs = key_pairs(subgroup)
+    return [(variable, "" if level is None else level) for variable, level in pairs]
 
 
 def _analysis_set(endpoint: str) -> str:
@@ -398,7 +396,8 @@ def rows_from_ars(event: dict[str, Any]) -> pd.DataFrame:
                     subgroup.append(group["groupValue"])
                 else:
                     level = groups.get(group.get("groupId"), group.get("groupValue"))
-                    subgroup.append(f"{variables[group['groupingId']]}={level}")
+                    subgroup.append(f"{variables[group['groupingId']]}="
+                                    f"{escape_level(level or None)}")
             key = (analysis["id"], statistic, ";".join(subgroup))
             record = records.setdefault(key, {
                 "endpoint": endpoint, "subgroup": ";".join(subgroup) or "All",

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from haplo_report.analysis.results import ResultRow, results_frame
+from haplo_report.analysis.summaries import MISSING
 from haplo_report.formatting import escape_markdown, fmt_scientific
 from haplo_report.outputs.tables.layout import Page
 from haplo_report.outputs.tables.notes import table_notes
@@ -223,6 +224,17 @@ def level_label(level: str) -> str:
     """A subgroup level for display: ">=1e-3" -> "≥1×10⁻³", "child" -> "Child"."""
     level = re.sub(r"\d+(?:\.\d+)?e-?\d+", lambda m: fmt_scientific(float(m.group()), 0), level)
     return sentence_case(level.replace(">=", "\u2265").replace("<=", "\u2264"))
+
+
+def data_label(level: str | None) -> str:
+    """A level from the data shown as typed; missing -> "Missing". A value typed "Missing" (or
+    one already in double quotes) is shown in double quotes, so a missing value and a value
+    typed "Missing" never share one label (issue 28)."""
+    if level is None:
+        return MISSING
+    if level == MISSING or (len(level) > 1 and level[0] == level[-1] == '"'):
+        return f'"{level}"'
+    return level
 
 
 def header_n(label: str, n: int) -> str:

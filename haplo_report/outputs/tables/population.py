@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from haplo_report.analysis.derive import FREE_TEXT
+from haplo_report.analysis.results import key_pairs
 from haplo_report.analysis.summaries import BASELINE_VARIABLES, TRANSPLANT_VARIABLES
 from haplo_report.formatting import (EN_DASH, fmt_count_percent, fmt_estimate_ci, fmt_number, fmt_range,
                                      fmt_scientific, fmt_whole)
 from haplo_report.params import Params
 from haplo_report.outputs.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame, count,
-                                      header_n, level_label, unique_methods, value)
+                                      data_label, header_n, level_label, unique_methods, value)
 
 VARIABLE_LABELS: dict[str, str] = {
     "AGE": "Age, years", "SEX": "Sex", "SUBTYPE": "Subtype", "DISSTAT": "Disease status at "
@@ -57,9 +59,11 @@ def _categorical(lookup: RowLookup, endpoint: str, variable: str
     if found.empty:
         raise TableInputError(f"Table {lookup.number}: no count rows for {variable}")
     lines = [((VARIABLE_LABELS.get(variable, variable) + ", n (%)", ""), 0)]
+    free_text = variable in FREE_TEXT["adsl"]  # shown as typed; codes get their labels
     for _, row in found.iterrows():
-        level = row["subgroup"].split("=", 1)[1]
-        label = LEVEL_LABELS.get(row["subgroup"], level_label(level))
+        [(_, level)] = key_pairs(row["subgroup"])
+        label = LEVEL_LABELS.get(row["subgroup"]) or (
+            data_label(level) if free_text or level is None else level_label(level))
         lines.append(((label, fmt_count_percent(count(row), count(row, "n"))), 1))
     return lines
 

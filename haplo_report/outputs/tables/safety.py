@@ -8,9 +8,11 @@ from collections.abc import Callable
 import pandas as pd
 
 from haplo_report.formatting import AT_LEAST, fmt_count_percent, fmt_median_range
+from haplo_report.analysis.results import KEY_SEPARATOR, key_pairs, key_parts
 from haplo_report.analysis.summaries import AE_GRADES, FATAL, GRADE3, RELATED, SERIOUS
 from haplo_report.outputs.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame,
-                                              code_label, count, header_n, unique_methods, value)
+                                              code_label, count, data_label, header_n,
+                                              unique_methods, value)
 from haplo_report.outputs.tables.efficacy import stacked_tte_table, subgroup_table
 
 AE_OVERVIEW: tuple[tuple[str, str], ...] = (
@@ -43,14 +45,15 @@ def _with_distribution(estimates: Table, rows: Rows, endpoint: str, heading: str
     body = list(estimates.rows) + [(heading, "")]
     indents = list(estimates.indents) + [0]
     for _, row in grades.iterrows():
-        level = row["subgroup"].split("=", 1)[1]
-        body.append((GRADE_LABELS.get(level, level), _cell(row)))
+        [(_, level)] = key_pairs(row["subgroup"])
+        body.append((GRADE_LABELS.get(level, data_label(level)), _cell(row)))
         indents.append(1)
     if not organs.empty:
         body.append((organ_heading, ""))
         indents.append(0)
         for _, row in organs.iterrows():
-            body.append((code_label(row["subgroup"].split("=", 1)[1]), _cell(row)))
+            [(_, organ)] = key_pairs(row["subgroup"])
+            body.append((code_label(data_label(organ)), _cell(row)))
             indents.append(1)
     notes = (*estimates.footnotes, "Maximum grade per patient over all episodes up to the "
              "data cut; organ involvement: a patient counts once per organ ever involved.")
@@ -153,27 +156,35 @@ SOC_PT_NOTE = ("System organ classes, and preferred terms within them, by decrea
 def _categories(lookup: RowLookup, endpoint: str, suffixes: tuple[str, ...]
                 ) -> list[str]:
     """The category subgroups of ``endpoint``'s count rows in their order: rows that are not
-    one of a category's columns (ending in one of ``suffixes``), a ``;MAXGRADE=g`` suffix
-    (Table 14.3.8) taken off."""
+    one of a category's columns (a last key part in ``suffixes``), a ``MAXGRADE=g`` last part
+    (Table 14.3.8) taken off. Keys are split into their parts, so a preferred term holding
+    ``;AESER=Y`` (escaped in the key) stays a category."""
     counts = lookup.select(endpoint, "count")
     if counts.empty:
         raise TableInputError(f"Table {lookup.number}: no {endpoint} count rows")
-    names = counts["subgroup"].str.replace(r";MAXGRADE=\d+$", "", regex=True)
-    return [name for name in dict.fromkeys(names)
-            if not any(name.endswith(f";{suffix}") for suffix in suffixes)]
+    names = []
+    for subgroup in counts["subgroup"]:
+        parts = key_parts(subgroup)
+        if len(parts) > 1 and parts[-1].startswith("MAXGRADE="):
+            parts = parts[:-1]
+        if not (len(parts) > 1 and parts[-1] in suffixes):
+            names.append(KEY_SEPARATOR.join(parts))
+    return list(dict.fromkeys(names))
 
 
 def _soc_pt_label(subgroup: str) -> tuple[str, int]:
     if subgroup == "AE=Any":
         return "Any adverse event", 0
-    if ";PT=" in subgroup:
-        return subgroup.split(";PT=", 1)[1], 1
-    return subgroup.split("=", 1)[1], 0
+    pairs = dict(key_pairs(subgroup))
+    if "PT" in pairs:
+        return data_label(pairs["PT"]), 1
+    return data_label(pairs.get("SOC")), 0
 
 
 def _aesi_label(subgroup: str) -> tuple[str, int]:
-    if ";PT=" in subgroup:
-        return subgroup.split(";PT=", 1)[1], 1
+    pairs = dict(key_pairs(subgroup))
+    if "PT" in pairs:
+        return data_label(pairs["PT"]), 1
     return AESI_LABELS.get(subgroup, subgroup), 0
 
 
@@ -244,12 +255,13 @@ def table_14_3_10(rows: Rows, data_cut: str) -> Table:
     body, indents = [], []
     for _, row in counts.iterrows():
         subgroup = row["subgroup"]
+        pairs = dict(key_pairs(subgroup))
         if subgroup == "DTHFL=Y":
             label, level = "Deaths", 0
-        elif ";DTHCAUS=" in subgroup:
-            label, level = code_label(subgroup.split(";DTHCAUS=", 1)[1]), 2
+        elif "DTHCAUS" in pairs:
+            label, level = code_label(data_label(pairs["DTHCAUS"])), 2
         else:
-            label, level = subgroup.split("=", 1)[1], 1
+            label, level = data_label(pairs.get("DTHCAT")), 1
         body.append((label, _cell(row)))
         indents.append(level)
     n = count(counts.iloc[0], "n")
