@@ -12,7 +12,9 @@ code or a formula. Each output format has one function here, applied at its boun
   ``@x`` and ``$x$`` stay as typed.
 - :func:`spreadsheet_safe` / :func:`spreadsheet_safe_frame`: CSV cells a spreadsheet would run as
   a formula (text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) get a
-  leading single quote, as OWASP recommends; numbers stay numbers.
+  leading single quote, as OWASP recommends (a spreadsheet shows the quote: ``'=1+1``); numbers
+  stay numbers; text starting with a quote gets one more, so :func:`spreadsheet_value` reverses
+  it exactly.
 
 RTF (rtflite escapes), DOCX (python-docx writes text nodes), XML (lxml) and JSON escape text
 themselves.
@@ -24,7 +26,7 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # params.py imports this module, and the fast path imports no pandas
+if TYPE_CHECKING:
     import pandas as pd
 
 # Unicode categories refused in text: control (Cc), format (Cf: bidirectional controls,
@@ -35,7 +37,10 @@ PRINTABLE_RULE = ("must be printable text: no line breaks, tabs or other control
                   "no bidirectional or zero-width characters")
 # OWASP "CSV injection": cells starting with these are formulas to Excel, LibreOffice, Sheets.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+QUOTE = "'"
+_QUOTED = (*FORMULA_START, QUOTE)
+# Not formulas: numbers ("-0.2", "+1e-3") and a lone "-" (a table's "not defined").
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|-")
 
 
 def hidden_character(text: str) -> str | None:
@@ -48,24 +53,38 @@ def hidden_character(text: str) -> str | None:
 
 
 def spreadsheet_safe(value: object) -> object:
-    """A CSV cell a spreadsheet shows as typed: text starting like a formula gets a leading
-    ``'`` (OWASP); numbers (``-0.2``), other text and missing values are returned unchanged."""
-    if not isinstance(value, str) or not value.startswith(FORMULA_START):
+    """A CSV cell a spreadsheet shows as typed: text starting like a formula (or with the
+    quote itself, so :func:`spreadsheet_value` can undo it) gets a leading ``'`` (OWASP);
+    numbers (``-0.2``), other text and missing values are returned unchanged."""
+    if (not isinstance(value, str) or not value.startswith(_QUOTED)
+            or _NUMBER.fullmatch(value)):
         return value
-    if _NUMBER.fullmatch(value):
-        return value
-    return "'" + value
+    return QUOTE + value
+
+
+def spreadsheet_value(cell: str) -> str:
+    """The text :func:`spreadsheet_safe` was given (for the suite's own reading of its CSVs)."""
+    if cell.startswith(QUOTE) and cell[1:].startswith(_QUOTED):
+        return cell[1:]
+    return cell
 
 
 def spreadsheet_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with :func:`spreadsheet_safe` applied to every text cell and column name."""
-    import pandas as pd  # noqa: PLC0415
+    """``frame`` with :func:`spreadsheet_safe` applied to every text cell and column name
+    (vectorised: derived datasets have a million rows at registry size)."""
+    import pandas as pd  # noqa: PLC0415  (params.py imports this module; the fast path no pandas)
 
     out = frame.copy()
     for position in range(out.shape[1]):
         column = out.iloc[:, position]
-        if column.dtype == object or isinstance(column.dtype, pd.StringDtype):
-            out.isetitem(position, column.map(spreadsheet_safe, na_action="ignore")
-                         .astype(column.dtype))
+        if not (column.dtype == object or isinstance(column.dtype, pd.StringDtype)):
+            continue
+        text = column.astype("string")
+        risky = (text.str.startswith(_QUOTED).fillna(False)
+                 & ~text.str.fullmatch(_NUMBER.pattern).fillna(False)).to_numpy(dtype=bool)
+        if risky.any():
+            fixed = column.astype(object).copy()
+            fixed[risky] = QUOTE + text[risky].astype(object)
+            out.isetitem(position, fixed.astype(column.dtype))
     out.columns = [spreadsheet_safe(c) for c in out.columns]
     return out

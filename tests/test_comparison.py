@@ -207,8 +207,11 @@ def test_report_chapter_lists_changes_and_escapes_data(tmp_path, base):
 
     newer = {k: v.copy() for k, v in base.items()}
     events = newer["adverse_events"]
-    row = events.index[events["AESTDT"] <= pd.Timestamp(OLD_CUT)][0]
-    events.loc[row, "AETERM"] = "<script>alert(1)</script>"
+    before = events[events["AESTDT"] <= pd.Timestamp(OLD_CUT)]
+    patients = list(dict.fromkeys(before["USUBJID"]))
+    held = before["USUBJID"].isin(patients[:3])  # a term of 3 patients is shown, escaped
+    events.loc[before.index[held], "AETERM"] = "-@<script>alert(1)</script>"
+    events.loc[before.index[~held][0], "AETERM"] = "=HYPERLINK(\"http://x\",\"Jane Roe\")"
     comparison = compare_runs(make_run(tmp_path, base, OLD_CUT),
                               make_run(tmp_path, newer, NEW_CUT))
     comparison.write(tmp_path / "run" / "comparison")
@@ -216,6 +219,12 @@ def test_report_chapter_lists_changes_and_escapes_data(tmp_path, base):
     assert text.startswith("# Changes since the data cut of 2026-07-31")
     assert "AETERM: " in text and "<script>" not in text
     assert "\\<script\\>alert(1)\\</script\\>" in text
+    # issue 28: text of fewer than 3 patients is "Other", in the chapter and the CSV
+    assert "Jane Roe" not in text and "HYPERLINK" not in text
+    retrospective = (tmp_path / "run" / "comparison" / "retrospective.csv").read_text()
+    assert "Jane Roe" not in retrospective and "\u2192 Other" in text
+    # a formula to a spreadsheet is quoted in the CSV (OWASP), shown as typed in the chapter
+    assert ",'-@<script>" in retrospective and "\u2192 -\\@\\<script" in text
     assert "Headline estimates, previous and this data cut" in text
 
 

@@ -27,12 +27,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from haplo_report.analysis.derive import derive_cut
+from haplo_report.analysis.derive import (FREE_TEXT, HLA_MATCH, OTHER, controlled_organs,
+                                          derive_cut)
 from haplo_report.analysis.endpoints import (CIF_ENDPOINTS, KM_ENDPOINTS, endpoint_landmarks,
                                              main_landmark, tte_results)
 from haplo_report.analysis.results import FLOAT_FORMAT, read_results
 from haplo_report.data.cut import REQUIRED_TABLES, TABLES, Cut
+from haplo_report.limits import MIN_FREE_TEXT_PATIENTS
 from haplo_report.params import Params
+from haplo_report.text import spreadsheet_safe_frame
 
 INPUT_DIR = Path("data") / "input"
 COMPARISON_DIR = "comparison"
@@ -141,8 +144,8 @@ class Comparison:
         written = []
         for name in ("patients", "new_events", "retrospective", "headlines"):
             path = folder / f"{name}.csv"
-            getattr(self, name).to_csv(path, index=False, lineterminator="\n",
-                                       float_format=FLOAT_FORMAT)
+            spreadsheet_safe_frame(getattr(self, name)).to_csv(
+                path, index=False, lineterminator="\n", float_format=FLOAT_FORMAT)
             written.append(path)
         path = folder / "summary.json"
         path.write_text(json.dumps(self.summary(), indent=2) + "\n", encoding="utf-8")
@@ -297,7 +300,41 @@ def retrospective_changes(old: RunFolder, new: RunFolder) -> pd.DataFrame:
     """:func:`table_changes` of every table, in the data-cut spec's order."""
     frames = [table_changes(name, old.table(name), new.table(name), old.data_cut_date)
               for name in TABLES]
-    return pd.concat(frames, ignore_index=True)
+    return private_free_text(pd.concat(frames, ignore_index=True), old, new)
+
+
+# The report's privacy rule for free text (derive.FREE_TEXT, issue 12) by input table.
+PRIVATE_TEXT: dict[str, tuple[str, ...]] = {
+    "subjects": (*FREE_TEXT["adsl"], "HLAMATCH"), "adverse_events": FREE_TEXT["adae"],
+    "gvhd": ("ORGANS",)}
+
+
+def private_free_text(changes: pd.DataFrame, old: RunFolder, new: RunFolder) -> pd.DataFrame:
+    """``changes`` with the old and new values of free-text columns shown as the report shows
+    them (issue 28): a value held by fewer than ``MIN_FREE_TEXT_PATIENTS`` patients of its
+    export as "Other", an HLA match not ``k/n`` as "Other", organs off the list as "OTHER".
+    Changes are found on the values as recorded, so a correction between two rare values is
+    still listed (as "Other -> Other")."""
+    out = changes.copy()
+    for table, columns in PRIVATE_TEXT.items():
+        for column in columns:
+            rows = ((out["table"] == table) & (out["column"] == column)).to_numpy(dtype=bool)
+            if not rows.any():
+                continue
+            for side, run in (("old", old), ("new", new)):
+                values = out.loc[rows, side].astype(str)
+                if column == "ORGANS":
+                    shown = controlled_organs(values.replace("", pd.NA)).fillna("")
+                elif column == "HLAMATCH":
+                    shown = values.where(values.str.fullmatch(HLA_MATCH) | values.eq(""), OTHER)
+                else:
+                    frame = run.table(table)
+                    held = (frame.groupby(frame[column].astype("string"))["USUBJID"].nunique()
+                            if frame is not None and column in frame else pd.Series(dtype=int))
+                    common = set(held.index[held >= MIN_FREE_TEXT_PATIENTS])
+                    shown = values.where(values.isin(common) | values.eq(""), OTHER)
+                out.loc[rows, side] = shown.to_numpy()
+    return out
 
 
 def _headline_rows(results: pd.DataFrame, params: dict) -> pd.DataFrame:

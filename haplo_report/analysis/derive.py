@@ -31,6 +31,7 @@ from haplo_report.data.cut import TABLES, Cut
 from haplo_report.data.schemas import on_distinct
 from haplo_report.limits import MIN_FREE_TEXT_PATIENTS
 from haplo_report.params import Params
+from haplo_report.text import spreadsheet_safe_frame
 
 DATASETS: tuple[str, ...] = ("adsl", "adtte", "admrd", "adgvhd", "adae")
 SUBGROUP_COLUMNS: tuple[str, ...] = ("MRDGRP", "DISGRP", "PHGRP")
@@ -146,7 +147,8 @@ class Derived:
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_csv(path, index=False, date_format="%Y-%m-%d", float_format="%.10g",
+    """A derived dataset as CSV, text cells a spreadsheet would run as formulas quoted."""
+    spreadsheet_safe_frame(frame).to_csv(path, index=False, date_format="%Y-%m-%d", float_format="%.10g",
                  lineterminator="\n")
 
 

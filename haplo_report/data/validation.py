@@ -20,6 +20,7 @@ from haplo_report.params import ParamsError
 from haplo_report.data.readers import read_cut
 from haplo_report.data.schemas import (SCHEMAS, extra_columns, identifying_columns,
                                        nanosecond_dates, normalise_text, rule_text, typed_frame)
+from haplo_report.text import spreadsheet_safe_frame
 
 VIOLATION_COLUMNS: list[str] = ["table", "row", "column", "value", "rule"]
 IDENTIFIES_PEOPLE = ("identifies people (names, initials, birth dates, contact details, record "
@@ -87,7 +88,7 @@ def write_violations(violations: pd.DataFrame | None, path: Path) -> None:
         raise ParamsError(f"--report: use a .csv or .json file name, got {path.name}")
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".csv":
-        frame.to_csv(path, index=False, lineterminator="\n")
+        spreadsheet_safe_frame(frame).to_csv(path, index=False, lineterminator="\n")
         return
     records = [{k: (None if pd.isna(v) else int(v) if k == "row" else v) for k, v in r.items()}
                for r in frame.to_dict(orient="records")]

@@ -12,6 +12,7 @@ from haplo_report.analysis.comparison import COMPARISON_DIR
 from haplo_report.formatting import escape_markdown, fmt_days, fmt_percent
 from haplo_report.limits import MAX_PATIENTS_SHOWN
 from haplo_report.render.book import pipe_table
+from haplo_report.text import spreadsheet_value
 
 STATISTIC_WORDS = {"survival": "survival probability (%)", "cif": "cumulative incidence (%)",
                    "median": "median (days)", "median_followup": "median follow-up (days)",
@@ -50,6 +51,12 @@ def _listing(frame: pd.DataFrame, caption: str, what: str) -> list[str]:
     return parts
 
 
+def _read_text(path: Path) -> pd.DataFrame:
+    """A comparison CSV of text, each cell as the comparison held it (the quote that keeps a
+    spreadsheet from running a cell as a formula taken off: the report shows text as typed)."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False).map(spreadsheet_value)
+
+
 def changes_markdown(run_dir: Path) -> str:
     """The chapter, from ``run_dir/comparison/``."""
     folder = Path(run_dir) / COMPARISON_DIR
@@ -61,9 +68,8 @@ def changes_markdown(run_dir: Path) -> str:
         note = summary["note"]
         return f"# Changes since the previous data cut\n\n{escape_markdown(note[:1].upper() + note[1:])}.\n"
     previous = summary["previous_cut"]
-    patients = pd.read_csv(folder / "patients.csv", dtype=str, keep_default_na=False)
-    events = pd.read_csv(folder / "new_events.csv", dtype=str, keep_default_na=False)
-    changes = pd.read_csv(folder / "retrospective.csv", dtype=str, keep_default_na=False)
+    patients, events, changes = (_read_text(folder / f"{name}.csv") for name in
+                                 ("patients", "new_events", "retrospective"))
     headlines = pd.read_csv(folder / "headlines.csv", keep_default_na=False,
                             na_values={c: [""] for c in ("time_days", "estimate_old",
                                                          "estimate_new", "difference")})

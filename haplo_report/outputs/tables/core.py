@@ -21,6 +21,7 @@ from haplo_report.outputs.tables.layout import Page
 from haplo_report.outputs.tables.notes import table_notes
 from haplo_report.outputs.tables.rtf import write_rtf
 from haplo_report.outputs.tables.word import save_docx, write_docx
+from haplo_report.text import spreadsheet_safe_frame
 
 __all__ = ["Table", "TableInputError", "save_docx"]
 
@@ -119,12 +120,13 @@ class Table:
     def to_csv(self, path: Path) -> Path:
         """Headers and cells as CSV with a byte-order mark (Excel then reads "≥" and "×10⁻³");
         a table's first column is each row's hierarchy level. No title or notes: those are in
-        the DOCX and RTF."""
+        the DOCX and RTF. Cells a spreadsheet would run as formulas are quoted (OWASP)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         frame = self.frame()
         if self.kind == "Table":
             frame.insert(0, LEVEL_COLUMN, list(self.levels), allow_duplicates=True)
-        frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8-sig")
+        spreadsheet_safe_frame(frame).to_csv(path, index=False, lineterminator="\n",
+                                             encoding="utf-8-sig")
         return path
 
     def write(self, folder: Path, study_id: str, page_size: str = "a4") -> list[Path]:

@@ -1,0 +1,52 @@
+"""Free text (issue 28): CSV cells a spreadsheet would run are quoted; shown as typed elsewhere."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from corpus.cases import DATA_CUT_DATE, copy_fixture, set_cell, together
+from haplo_report.cli import main
+from haplo_report.outputs.tables import Table
+from haplo_report.text import spreadsheet_safe, spreadsheet_safe_frame, spreadsheet_value
+
+FORMULAS = ['=HYPERLINK("http://example.org","x")', "+cmd|' /C calc'!A0", "@SUM(1+1)",
+            "-@x", "-2+3"]
+
+
+def test_formula_cells_get_a_quote_numbers_and_text_do_not():
+    assert [spreadsheet_safe(v) for v in FORMULAS] == ["'" + v for v in FORMULAS]
+    kept = ["-0.2", "+1e-3", "-", "12 (40.0)", "Nausea", "a=b", "", None, 3.5]
+    assert [spreadsheet_safe(v) for v in kept] == kept
+    assert spreadsheet_safe("'quoted") == "''quoted"
+    for value in [*FORMULAS, *kept[:6], "'quoted", "''"]:
+        assert spreadsheet_value(spreadsheet_safe(value)) == value
+    frame = pd.DataFrame({"=A": FORMULAS, "n": range(5)})
+    safe = spreadsheet_safe_frame(frame)
+    assert list(safe.columns) == ["'=A", "n"] and safe["n"].tolist() == list(range(5))
+    assert safe["'=A"].tolist() == ["'" + v for v in FORMULAS]
+
+
+def test_table_csv_quotes_formula_cells(tmp_path: Path):
+    table = Table("14.3.7", "AEs", "Safety", "2026-01-01", ("Term", "Difference"),
+                  tuple((v, "-0.2") for v in FORMULAS) + (("Nausea", "-"),))
+    with open(table.to_csv(tmp_path / "t.csv"), encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert [r[1] for r in rows[1:]] == ["'" + v for v in FORMULAS] + ["Nausea"]
+    assert {r[2] for r in rows[1:]} == {"-0.2", "-"}
+
+
+def test_validate_report_csv_quotes_formula_values(tmp_path: Path):
+    cut = copy_fixture(tmp_path / "cut")
+    together(set_cell("subjects", 2, "SEX", "=1+1"), set_cell("subjects", 3, "SEX", "@x"))(cut)
+    params = tmp_path / "params.yml"
+    params.write_text(f"study_id: T\nstudy_title: T\ndata_dir: {cut}\n"
+                      f"data_cut_date: {DATA_CUT_DATE}\n", encoding="utf-8")
+    assert main(["validate", str(params), "--report", str(tmp_path / "v.csv")]) == 1
+    assert main(["validate", str(params), "--report", str(tmp_path / "v.json")]) == 1
+    rows = list(csv.DictReader(open(tmp_path / "v.csv", encoding="utf-8", newline="")))
+    assert [r["value"] for r in rows] == ["'=1+1", "'@x"]
+    assert [r["value"] for r in json.loads((tmp_path / "v.json").read_text())] == ["=1+1", "@x"]
