@@ -271,3 +271,22 @@ def test_save_figure_writes_identical_png_and_svg(tmp_path):
         assert one.read_bytes() == two.read_bytes()
     assert first[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"<dc:date>" not in first[1].read_bytes()
+
+
+def test_swimmer_plot_draws_hostile_patient_ids_as_typed(tmp_path):
+    """Issue 28: identifiers are data, never mathtext ("$\\undefinedcmd$" made matplotlib
+    fail; "$\\frac{1}{0}$" was drawn as a fraction)."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import pandas as pd  # noqa: PLC0415
+
+    from haplo_report.outputs.figures import save_figure, swimmer_figure  # noqa: PLC0415
+
+    ids = ["$\\undefinedcmd$", "$\\frac{1}{0}$", "a_b^c", "<b>P</b>", "P" * 64]
+    timeline = pd.DataFrame({"USUBJID": ids, "ADY": [100.0, 200.0, 300.0, 50.0, 20.0],
+                             "EVENT": "Last follow-up"})
+    figure = swimmer_figure(timeline, title="Timeline")
+    labels = {label.get_text() for label in figure.axes[0].get_yticklabels()}
+    assert labels == set(ids)
+    assert all(not label.get_parse_math() for label in figure.axes[0].get_yticklabels())
+    assert len(save_figure(figure, tmp_path, "swimmer")) == 2
+    plt.close(figure)

@@ -50,3 +50,17 @@ def test_validate_report_csv_quotes_formula_values(tmp_path: Path):
     rows = list(csv.DictReader(open(tmp_path / "v.csv", encoding="utf-8", newline="")))
     assert [r["value"] for r in rows] == ["'=1+1", "'@x"]
     assert [r["value"] for r in json.loads((tmp_path / "v.json").read_text())] == ["=1+1", "@x"]
+
+
+def test_rtf_control_words_in_a_term_stay_text(tmp_path: Path):
+    """A term holding RTF's own control words (``\\trowd \\row \\cell``) and braces is written
+    as escaped text; the rows are still found and indented by level."""
+    from haplo_report.outputs.tables.layout import Page  # noqa: PLC0415
+    from haplo_report.outputs.tables.rtf import write_rtf  # noqa: PLC0415
+
+    term = "\\trowd \\row \\cell }{\\b bold"
+    table = Table("14.3.7", "AEs", "Safety", "2026-01-01", ("Term", "n"),
+                  (("SOC", "2"), (term, "1"), ("\\", "1")), indents=(0, 1, 1))
+    code = write_rtf(table, tmp_path / "t.rtf", Page("S", "2026-01-01")).read_text()
+    assert "\\\\trowd \\\\row \\\\cell \\}\\{\\\\b bold" in code
+    assert code.count("\\trowd\\trkeep") == 4  # header and three body rows

@@ -77,9 +77,10 @@ _PAPER_TICKS = {
 def set_style() -> None:
     """The one style of every figure: seaborn's ticks style, paper context and colour-blind
     palette (:data:`_PAPER_TICKS`), the report's typeface
-    (:data:`haplo_report.typeface.FAMILY`)."""
+    (:data:`haplo_report.typeface.FAMILY`). Text is never mathtext: labels from the data
+    (patient identifiers such as ``$\\frac{1}{0}$``) are drawn as typed (issue 28)."""
     plt.rcParams.update(_PAPER_TICKS)
-    plt.rcParams.update({"svg.hashsalt": SVG_SALT, "figure.dpi": 100,
+    plt.rcParams.update({"svg.hashsalt": SVG_SALT, "figure.dpi": 100, "text.parse_math": False,
                          "font.family": "sans-serif", "font.sans-serif": [FAMILY],
                          "axes.titleweight": "bold", "legend.frameon": False,
                          "hatch.linewidth": 0.6})

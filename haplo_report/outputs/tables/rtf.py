@@ -32,6 +32,10 @@ TWIPS_PER_CM = 1440 / 2.54
 LINE_CM = BODY_PT * 1.32 / 72 * 2.54  # a 9 pt table line with rtflite's spacing
 SPARE_LINES = 6  # rtflite's line count is an estimate: leave room for caption and header
 HEADER_ROW = re.compile(r"\{\\f\d+\\b ")  # a bold cell: the column header, on every page
+# Control words of rtflite's output, never the same letters in escaped text (where every
+# backslash is doubled, so the word's backslash follows another): "\trowd \row" in a term.
+ROW_START = re.compile(r"(?<!\\)\\trowd(?![a-z])")
+ROW_END = re.compile(r"(?<!\\)\\row(?![a-z])")
 
 
 def escape(text: str) -> str:
@@ -118,16 +122,16 @@ def rtf_document(table: Table, page: Page) -> rtf.RTFDocument:
 def indent_rows(code: str, levels: Sequence[int]) -> str:
     """Each body row's label indented by its level (``\\li`` of its first cell), counting
     body rows across pages; every row kept whole (``\\trkeep``)."""
-    chunks = re.split(r"(?=\\trowd)", code)
+    chunks = re.split(f"(?={ROW_START.pattern})", code)
     body = [i for i, chunk in enumerate(chunks)
-            if chunk.startswith("\\trowd")
-            and not HEADER_ROW.search(chunk.split("\\row", 1)[0])]  # the row, not what follows
+            if ROW_START.match(chunk)
+            and not HEADER_ROW.search(ROW_END.split(chunk, 1)[0])]  # the row, not what follows
     if len(body) != len(levels):
         raise ValueError(f"RTF has {len(body)} body rows for {len(levels)} table rows")
     for i, level in zip(body, levels):
         indent = round(INDENT_CM * level * TWIPS_PER_CM)
         chunks[i] = chunks[i].replace("\\li0", f"\\li{indent}", 1)
-    return "".join(chunks).replace("\\trowd", "\\trowd\\trkeep")
+    return ROW_START.sub(r"\\trowd\\trkeep", "".join(chunks))
 
 
 def write_rtf(table: Table, path: Path, page: Page) -> Path:
