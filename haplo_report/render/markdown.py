@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import nbformat
 import pypandoc
 
+from haplo_report.formatting import escape_markdown
 from haplo_report.plan import NOTEBOOKS
 
 # The notes block under each table (outputs.tables.core.Table) and figure (outputs.captions).
@@ -114,9 +115,26 @@ def _as_command_line_input(text: str) -> str:
 
 
 def write_markdown(document: dict[str, Any], cwd: Path) -> str:
-    """A Pandoc AST as Pandoc Markdown with pipe tables, characters as they are."""
+    """A Pandoc AST as Pandoc Markdown with pipe tables, characters as they are.
+
+    Every text node (``Str``) is written through :func:`escape_markdown` as raw Markdown:
+    Pandoc's own Markdown writer leaves ``&lt;``, ``-@x`` and ``--`` as they are (with ``smart``
+    off), and reading them back would make an entity, a citation and a dash of text that was
+    typed (issue 28)."""
     return run_pandoc(["-f", "json", "-t", PIPE_MARKDOWN, "--wrap=none"], cwd,
-                      stdin=json.dumps(document))
+                      stdin=json.dumps(_literal_text(document)))
+
+
+def _literal_text(node: Any) -> Any:
+    """``node`` with each ``Str`` whose text has a Markdown meaning as escaped raw Markdown."""
+    if isinstance(node, list):
+        return [_literal_text(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if node.get("t") == "Str":
+        escaped = escape_markdown(node["c"])
+        return node if escaped == node["c"] else {"t": "RawInline", "c": ["markdown", escaped]}
+    return {key: _literal_text(value) for key, value in node.items()}
 
 
 def _output_markdown(output: Any, media: Path, stem: str, index: int) -> str | None:
