@@ -12,7 +12,7 @@ reported with the value the data manager wrote. Decisions, each tested:
 - Free text and identifiers are plain printable text (issue 28): no control characters (line
   breaks, tabs), no format characters (bidirectional controls such as U+202E, zero-width
   characters), at most :data:`MAX_TEXT_BYTES` bytes (the SAS transport limit of a value) and
-  identifiers at most :data:`MAX_ID_CHARS` characters; a date after the day of validation
+  identifiers at most :data:`MAX_ID_BYTES` bytes; a date after the day of validation
   cannot have been exported and is a violation.
 
 :func:`typed_frame` turns a validated text frame into the typed frame of ``docs/architecture.md``;
@@ -48,9 +48,9 @@ FIRST_DATE = "1900-01-01"
 # A date after today (plus one day for time zones) is not a record of an export: a violation.
 FUTURE_SLACK = dt.timedelta(days=1)
 # Free text and identifiers (issue 28): XPT v5 holds at most 200 bytes of a character value;
-# a patient identifier is short (SDTM USUBJID: study, site and subject; 64 is generous).
+# a patient identifier is short (SDTM USUBJID: study, site and subject; 64 bytes is generous).
 MAX_TEXT_BYTES = 200
-MAX_ID_CHARS = 64
+MAX_ID_BYTES = 64
 LAST_NS_DATE = pd.Timestamp("2262-04-11")
 # Columns that identify a person (data-cut spec v2): names, initials, birth dates, contact
 # details, record and national id numbers, matched on the name's letters (upper case).
@@ -151,12 +151,6 @@ def max_bytes(values: pd.Series, *, limit: int) -> pd.Series:
     return _each(values, lambda text: len(text.encode("utf-8", "surrogatepass")) <= limit)
 
 
-@extensions.register_check_method(statistics=["limit"])
-def max_chars(values: pd.Series, *, limit: int) -> pd.Series:
-    """Text of at most ``limit`` characters."""
-    return _each(values, lambda text: len(text) <= limit)
-
-
 @extensions.register_check_method(statistics=["low", "high"])
 def whole_number(values: pd.Series, *, low: int, high: int | None) -> pd.Series:
     """A whole number written without decimals, within ``[low, high]``."""
@@ -181,8 +175,6 @@ def rule_text(check: str, statistics: dict) -> str:
         return PRINTABLE_RULE
     if check == "max_bytes":
         return f"must be at most {statistics['limit']} bytes of text (UTF-8)"
-    if check == "max_chars":
-        return f"must be at most {statistics['limit']} characters"
     if check == "whole_number":
         low, high = statistics["low"], statistics["high"]
         return (f"must be a whole number from {low} to {high}" if high is not None
@@ -207,9 +199,9 @@ def text(*, required: bool = False, codes: list[str] | None = None, unique: bool
 
 
 def identifier(*, unique: bool = False):
-    """A patient identifier: required, printable, at most :data:`MAX_ID_CHARS` characters."""
+    """A patient identifier: required, printable, at most :data:`MAX_ID_BYTES` bytes."""
     return pa.Field(nullable=False, unique=unique, printable=(),
-                    max_chars={"limit": MAX_ID_CHARS})
+                    max_bytes={"limit": MAX_ID_BYTES})
 
 
 def date(*, required: bool = False):

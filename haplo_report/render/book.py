@@ -245,7 +245,10 @@ def methods_markdown(params: dict[str, Any]) -> str:
                  "last-known-alive date after the cut ends follow-up at the cut; a determined "
                  "curve past its last time keeps the confidence interval of that time; a "
                  "patient without a value of a subgroup variable is left out of that subgroup "
-                 "analysis only"},
+                 "analysis only; free text (site, subtype, regimen, verbatim term) held by fewer "
+                 "than 3 patients is shown as Other, here and in the changes since the previous "
+                 "cut; patients without a value are counted as Missing, a value typed "
+                 "\"Missing\" is shown in quotes"},
         {"Topic": "Disposition",
          "Rule": "Alive at last contact; alive with last contact more than "
                  f"{params.get('ltfu_days', 180)} days before the cut: lost to follow-up"},

@@ -432,7 +432,7 @@ CASES: tuple[Case, ...] = (
          (("adverse_events", 6, "AETERM", "must be at most 200 bytes of text (UTF-8)"),)),
     Case("ae_term_of_200_bytes", set_cell("adverse_events", 6, "AETERM", "\xe9" * 100)),
     Case("usubjid_10000_characters", rename_patient("P08", "P" * 10_000),
-         tuple((table, row, "USUBJID", "must be at most 64 characters")
+         tuple((table, row, "USUBJID", "must be at most 64 bytes of text (UTF-8)")
                for table, row in (("subjects", 9), ("deaths", 4), ("adverse_events", 7)))),
     Case("usubjid_bidi_override", rename_patient("P05", "P\u202e50"),
          tuple((table, row, "USUBJID", PRINTABLE) for table, row in (
