@@ -8,8 +8,9 @@ code or a formula. Each output format has one function here, applied at its boun
   (validation names the row; parameters are refused with one line). Such characters reorder or
   hide text, and break XML, RTF and text layout, so they never reach an output.
 - ``formatting.escape_markdown``: text for Pandoc Markdown (HTML, PDF through Typst, DOCX):
-  every ASCII punctuation character backslash-escaped, so ``<b>``, ``&amp;``, ``_i_``, ``--``,
-  ``@x`` and ``$x$`` stay as typed.
+  each punctuation character that can be markup backslash-escaped, so ``<b>``, ``&amp;``,
+  ``_i_``, ``--``, ``@x`` and ``$x$`` stay as typed (``render.markdown.write_markdown`` writes
+  every text node of the report document through it).
 - :func:`spreadsheet_safe` / :func:`spreadsheet_safe_frame`: CSV cells a spreadsheet would run as
   a formula (text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) get a
   leading single quote, as OWASP recommends (a spreadsheet shows the quote: ``'=1+1``); numbers

@@ -29,7 +29,7 @@ HOSTILE_PT = "Nausea;AESER=Y"
 MARKUP_PT = "&lt;b&gt; <!-- c --> _i_ &amp; -- -@x $x$ \\trowd \\row \\cell }{"
 HOSTILE_SOC = "Infections;PT=Sepsis"
 FORMULA_TERM = '=HYPERLINK("http://example.org","x")'
-HOSTILE_ID = "$\\frac{1}{0}$ <b>P</b>"
+HOSTILE_ID = "$\\nu$<i>"  # no wider than the other identifiers: listings keep their layout
 HOSTILE_SPONSOR = "[click](file:///etc/passwd) <b>Sponsor</b> & Co -- @x"
 HOSTILE_CONFIDENTIALITY = "<!-- c --> _Confidential_ &amp; $x$"
 

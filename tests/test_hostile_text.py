@@ -51,7 +51,7 @@ def test_html_shows_free_text_and_parameters_as_typed(run_dir: Path) -> None:
     text = html.unescape(re.sub(r"<[^>]+>", "", source))
     for value in SHOWN:
         assert value in text, value
-    for live in ("<b>Sponsor</b>", "<b>P</b>", "<!-- c -->", 'href="file:', "<em>i</em>",
+    for live in ("<b>Sponsor</b>", HOSTILE_ID, "<!-- c -->", 'href="file:', "<em>i</em>",
                  "<em>Confidential</em>"):
         assert live not in source, live
 
