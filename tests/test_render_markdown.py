@@ -83,3 +83,24 @@ def test_no_texts_no_process_and_no_negative_shift(tmp_path: Path):
     assert parse_many([], tmp_path) == []
     with pytest.raises(ValueError, match="shift >= 0"):
         parse_many([MarkdownText("a", "# A\n", -1)], tmp_path)
+
+
+def test_written_document_keeps_hostile_text_as_typed(tmp_path):
+    """Issue 28: text read from the notebooks, written to the report document and read again
+    (as both renderers do) is still the text typed: Pandoc's own Markdown writer leaves
+    ``&lt;``, ``-@x`` and ``--`` live."""
+    import html  # noqa: PLC0415
+    import json  # noqa: PLC0415
+    import re  # noqa: PLC0415
+
+    from haplo_report.formatting import escape_markdown  # noqa: PLC0415
+    from haplo_report.render.markdown import run_pandoc, write_markdown  # noqa: PLC0415
+    from test_formatting import HOSTILE_TEXT  # noqa: PLC0415
+
+    source = "".join(f"| {escape_markdown(text)} |\n|---|\n\n{escape_markdown(text)}\n\n"
+                     for text in HOSTILE_TEXT)
+    ast = json.loads(run_pandoc(["-f", "markdown", "-t", "json"], tmp_path, stdin=source))
+    written = write_markdown(ast, tmp_path)
+    out = run_pandoc(["-f", "markdown", "-t", "html", "--wrap=none"], tmp_path, stdin=written)
+    shown = [html.unescape(t) for t in re.findall(r"<(?:p|th)>(.*?)</(?:p|th)>", out)]
+    assert shown == [text for text in HOSTILE_TEXT for _ in range(2)]
