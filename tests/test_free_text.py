@@ -64,3 +64,17 @@ def test_rtf_control_words_in_a_term_stay_text(tmp_path: Path):
     code = write_rtf(table, tmp_path / "t.rtf", Page("S", "2026-01-01")).read_text()
     assert "\\\\trowd \\\\row \\\\cell \\}\\{\\\\b bold" in code
     assert code.count("\\trowd\\trkeep") == 4  # header and three body rows
+
+
+def test_narratives_csv_quotes_formula_cells(tmp_path: Path):
+    from haplo_report.outputs.narratives import write_narrative_files  # noqa: PLC0415
+
+    write_narrative_files([], {"=1+1": ("died",), "P02": ("serious AE",)}, tmp_path,
+                          study_id="S", data_cut="2026-01-01")
+    rows = _csv_rows(tmp_path / "narratives.csv")
+    assert [r[0] for r in rows[1:]] == ["'=1+1", "P02"]
+
+
+def _csv_rows(path: Path) -> list[list[str]]:
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        return list(csv.reader(handle))

@@ -27,6 +27,7 @@ from haplo_report.outputs.tables.core import Table
 from haplo_report.outputs.tables.layout import CAPTION_STYLE, NOTES_STYLE, Page
 from haplo_report.outputs.tables.word import (FIXED_DOC_TIME, add_table, save_docx, set_page,
                                               set_styles)
+from haplo_report.text import spreadsheet_safe
 
 FOLDER = "narratives"  # in the run folder
 LIST_COLUMNS = ("Patient", "Reasons", "Word file")
@@ -67,7 +68,8 @@ def write_narrative_files(narratives: Sequence[Narrative], needed: dict[str, tup
     with (folder / "narratives.csv").open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(LIST_COLUMNS)
-        writer.writerows((usubjid, "; ".join(reasons), _where(names.get(usubjid, "")))
+        writer.writerows([spreadsheet_safe(cell) for cell in  # formulas quoted (OWASP)
+                          (usubjid, "; ".join(reasons), _where(names.get(usubjid, "")))]
                          for usubjid, reasons in needed.items())
     return names
 
