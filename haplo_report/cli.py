@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from haplo_report.params import ParamsError, load_params
+from haplo_report.render import RENDERER_CHOICES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -72,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="execute every notebook, ignoring the cache")
     run.add_argument("--formats", default="html,docx,pdf",
                      help="report formats, comma-separated (default html,docx,pdf)")
+    run.add_argument("--renderer", choices=RENDERER_CHOICES, default="auto",
+                     help="what renders the report: quarto, pandoc (Pandoc + Typst, always "
+                     "installed) or auto, quarto when the quarto command is on PATH (default)")
     run.add_argument("--stall-timeout", type=float, default=None, metavar="SECONDS",
                      help="a notebook cell running longer than this fails the run as stalled "
                      "(default 1800)")
@@ -218,16 +222,20 @@ def _run(args: argparse.Namespace) -> int:
         # nothing to do; run() closes the kernels on any error
         result, begun = fast_path.begin(params, jobs=jobs, force=args.force, formats=formats,
                                         notebooks=plan.NOTEBOOKS, notebooks_dir=NOTEBOOKS_DIR,
-                                        render=True, compare_to=args.compare_to)
+                                        render=True, compare_to=args.compare_to,
+                                        renderer=args.renderer)
         if result is None:
             from haplo_report.run import run
 
             result = run(params, jobs=args.jobs, force=args.force, formats=formats,
-                         stall_timeout=stall, compare_to=args.compare_to, begun=begun)
+                         stall_timeout=stall, compare_to=args.compare_to, begun=begun,
+                         renderer=args.renderer)
     except RunFailed as exc:
         print(f"run failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    print(f"report written to {result.run_dir}")
+    rendered = "" if result.up_to_date or result.renderer is None else \
+        f" (rendered with {result.renderer})"
+    print(f"report written to {result.run_dir}{rendered}")
     return EXIT_OK
 
 

@@ -146,7 +146,7 @@ def test_render_runs_once_and_is_skipped_when_nothing_changed(previous, monkeypa
         (run_dir / "report" / "TEST_2026-06-30.html").write_text("report")
         return RenderResult(renderer, {"html": run_dir / "report" / "TEST_2026-06-30.html"})
 
-    monkeypatch.setattr(fast_path, "choose_renderer", lambda: "stub")
+    monkeypatch.setattr(fast_path, "choose_renderer", lambda renderer="auto": "stub")
     monkeypatch.setattr(build, "render_report", fake_render)
     params = make_params(previous)
     kwargs = dict(jobs=2, notebooks=SPECS, notebooks_dir=NOTEBOOKS_DIR, formats=("html",))

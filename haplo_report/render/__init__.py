@@ -20,6 +20,7 @@ from haplo_report.plan import REPORT_FORMATS
 
 FORMATS = REPORT_FORMATS
 RENDERER_NAMES: tuple[str, ...] = ("quarto", "pandoc")
+RENDERER_CHOICES: tuple[str, ...] = ("auto", *RENDERER_NAMES)  # auto: quarto when on PATH
 
 
 class RenderError(RuntimeError):
@@ -40,12 +41,16 @@ def quarto_path() -> str | None:
 
 
 def choose_renderer(renderer: str = "auto") -> str:
-    """``renderer`` itself, or for "auto" quarto when installed, else pandoc."""
+    """``renderer`` itself, or for "auto" quarto when installed, else pandoc;
+    :class:`RenderError` for an unknown name, or quarto when it is not on PATH."""
     if renderer == "auto":
         return "quarto" if quarto_path() else "pandoc"
     if renderer not in RENDERER_NAMES:
         raise RenderError(f"unknown renderer {renderer!r} "
                           f"(known: auto, {', '.join(RENDERER_NAMES)})")
+    if renderer == "quarto" and quarto_path() is None:
+        raise RenderError("--renderer quarto: the quarto command is not on PATH (install "
+                          "Quarto >= 1.9, or use --renderer pandoc or auto)")
     return renderer
 
 
@@ -58,5 +63,5 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
 
 
-__all__ = ["FORMATS", "RENDERERS", "RENDERER_NAMES", "RenderError", "RenderResult",
+__all__ = ["FORMATS", "RENDERERS", "RENDERER_CHOICES", "RENDERER_NAMES", "RenderError", "RenderResult",
            "choose_renderer", "quarto_path", "render_report"]

@@ -133,8 +133,15 @@ def write_reference_docx(path: Path, furniture: Furniture) -> Path:
 
 
 def _text_width(document: docx.document.Document) -> int:
-    section = document.sections[-1]
-    return section.page_width - section.left_margin - section.right_margin
+    """The text width of the document's last section; the reference document's A4 text width
+    when the document has no page set-up (no section, or one without size or margins)."""
+    sections = document.sections
+    if len(sections):
+        section = sections[-1]
+        sizes = (section.page_width, section.left_margin, section.right_margin)
+        if None not in sizes:
+            return sizes[0] - sizes[1] - sizes[2]
+    return PAGE_SIZES["a4"][0] - 2 * MARGIN
 
 
 def _set_widths(table: Table, widths: list[int]) -> None:

@@ -51,7 +51,8 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
         formats: tuple[str, ...] = FORMATS, notebooks: tuple[NotebookSpec, ...] = plan.NOTEBOOKS,
         notebooks_dir: Path = NOTEBOOKS_DIR, render: bool = True,
         stream: TextIO | None = None, stall_timeout: float = plan.STALL_TIMEOUT_S,
-        compare_to: str | None = None, begun: RunStart | None = None) -> RunResult:
+        compare_to: str | None = None, begun: RunStart | None = None,
+        renderer: str = "auto") -> RunResult:
     """Build the report of ``params``' cut into ``OUTPUT/<study_id>/<data_cut_date>/``.
 
     Raises :class:`ParamsError` for bad ``jobs``, ``formats`` or ``stall_timeout`` before any
@@ -60,12 +61,14 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
     A cut whose full analysis set is empty (nobody transplanted by the cut, or no subjects)
     executes no notebook: its report shows the analysis sets and says so. ``begun``: the
     run's start (:func:`fast_path.begin`) when the caller has found the report not up to
-    date; its kernels are used and closed by this run.
+    date; its kernels are used and closed by this run. ``renderer``: auto (Quarto when on
+    PATH, else Pandoc + Typst), quarto or pandoc; ParamsError when unknown or not installed.
     """
     try:
         return _run(params, jobs=jobs, force=force, formats=formats, notebooks=notebooks,
                     notebooks_dir=notebooks_dir, render=render, stream=stream,
-                    stall_timeout=stall_timeout, compare_to=compare_to, begun=begun)
+                    stall_timeout=stall_timeout, compare_to=compare_to, begun=begun,
+                    renderer=renderer)
     finally:
         if begun is not None and begun.kernels is not None:
             begun.kernels.close()  # at once on any failure; after the notebooks, already closed
@@ -74,7 +77,7 @@ def run(params: Params, *, jobs: int | None = None, force: bool = False,
 def _run(params: Params, *, jobs: int | None, force: bool, formats: tuple[str, ...],
          notebooks: tuple[NotebookSpec, ...], notebooks_dir: Path, render: bool,
          stream: TextIO | None, stall_timeout: float, compare_to: str | None,
-         begun: RunStart | None) -> RunResult:
+         begun: RunStart | None, renderer: str) -> RunResult:
     """:func:`run`, the caller's ``begun`` closed by the caller."""
     jobs = (os.cpu_count() or 1) if jobs is None else jobs
     plan.check_run_options(jobs, tuple(formats), stall_timeout)
@@ -86,7 +89,8 @@ def _run(params: Params, *, jobs: int | None, force: bool, formats: tuple[str, .
         result, begun = fast_path.begin(params, jobs=jobs, force=force, formats=tuple(formats),
                                         notebooks=tuple(notebooks),
                                         notebooks_dir=Path(notebooks_dir), render=render,
-                                        compare_to=compare_to, stream=stream)
+                                        compare_to=compare_to, stream=stream,
+                                        renderer=renderer)
         if result is not None:
             return result
     kernels = begun.kernels  # importing the suite while this process validates and derives

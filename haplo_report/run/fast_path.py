@@ -14,10 +14,10 @@ from typing import Any, TextIO
 
 from filelock import Timeout
 
-from haplo_report.params import Params
+from haplo_report.params import Params, ParamsError
 from haplo_report.paths import MANIFEST, RunFolders, resolve_previous
 from haplo_report.plan import NotebookSpec
-from haplo_report.render import choose_renderer
+from haplo_report.render import RenderError, choose_renderer
 from haplo_report.run import cache
 from haplo_report.run.errors import RunFailed
 from haplo_report.run.folder import fast_path_lock, os_error_message, recover
@@ -53,20 +53,23 @@ class RunStart:
 
 def begin(params: Params, *, jobs: int, force: bool, formats: tuple[str, ...],
           notebooks: tuple[NotebookSpec, ...], notebooks_dir: Path, render: bool,
-          compare_to: str | None, stream: TextIO | None = None
+          compare_to: str | None, stream: TextIO | None = None, renderer: str = "auto"
           ) -> tuple[RunResult | None, RunStart | None]:
     """The result of a run with nothing to do, or the run's start with its kernels.
 
     A cold run (``force``, or no report yet) starts its kernels at once, so that they import
     while the run imports the suite, validates and derives; a run with a report first asks
     whether it is up to date and starts one kernel only when it is not. The kernels are
-    closed again when working out the start fails.
+    closed again when working out the start fails. ``renderer``: auto, quarto or pandoc
+    (:func:`start`).
     """
+    chosen_renderer(renderer, render)  # a usage error before any kernel starts
     folders = RunFolders.of(params.output_dir, params.study_id, str(params.data_cut_date))
     kernels = cold_run_kernels(folders, force, min(jobs, len(notebooks)))
     try:
         begun = start(params, formats=formats, notebooks=notebooks,
-                      notebooks_dir=notebooks_dir, render=render, compare_to=compare_to)
+                      notebooks_dir=notebooks_dir, render=render, compare_to=compare_to,
+                      renderer=renderer)
         result = (None if force or kernels is not None
                   else if_up_to_date(begun, Progress(len(notebooks), stream)))
     except BaseException:
@@ -79,16 +82,29 @@ def begin(params: Params, *, jobs: int, force: bool, formats: tuple[str, ...],
 
 
 def start(params: Params, *, formats: tuple[str, ...], notebooks: tuple[NotebookSpec, ...],
-          notebooks_dir: Path, render: bool, compare_to: str | None) -> RunStart:
-    """The run's :class:`RunStart`; ParamsError when ``compare_to`` names no run folder."""
+          notebooks_dir: Path, render: bool, compare_to: str | None,
+          renderer: str = "auto") -> RunStart:
+    """The run's :class:`RunStart`; ParamsError when ``compare_to`` names no run folder, or
+    ``renderer`` (auto, quarto, pandoc: :func:`choose_renderer`) is unknown or not installed."""
     folders = RunFolders.of(params.output_dir, params.study_id, str(params.data_cut_date))
     compare_with = resolve_previous(compare_to, folders.study_dir, params.data_cut_date)
-    renderer = choose_renderer() if render else None
+    chosen = chosen_renderer(renderer, render)
     data = cache.data_files(params.data_dir)
     key = cache.run_key(params, data, formats=formats, notebooks=notebooks,
-                        notebooks_dir=notebooks_dir, renderer=renderer,
+                        notebooks_dir=notebooks_dir, renderer=chosen,
                         compared_with=_identity(compare_with))
-    return RunStart(folders, compare_with, renderer, data, key)
+    return RunStart(folders, compare_with, chosen, data, key)
+
+
+def chosen_renderer(renderer: str, render: bool) -> str | None:
+    """The renderer a run uses (:func:`choose_renderer`; None when it renders nothing);
+    ParamsError when ``renderer`` is unknown, or quarto and Quarto is not on PATH."""
+    if not render:
+        return None
+    try:
+        return choose_renderer(renderer)
+    except RenderError as exc:
+        raise ParamsError(str(exc)) from None
 
 
 def _identity(run_dir: Path | None) -> dict[str, Any] | None:
