@@ -5,6 +5,8 @@ A run of one cut owns these names inside ``OUTPUT/<study_id>/``: the report fold
 report ``.<cut>.previous/`` (aside for an instant during the swap), the lock ``.<cut>.lock``
 with its holder ``.<cut>.lock.holder`` (both there only while a run holds the lock), and a kept
 failed build ``.failed/<cut>/``. Nothing of the run's own machinery is inside ``<cut>/``.
+The build folder is hidden, and Quarto ignores a project under a hidden folder: the Quarto
+renderer renders elsewhere (:mod:`haplo_report.render.quarto`).
 """
 
 from __future__ import annotations

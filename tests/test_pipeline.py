@@ -146,7 +146,8 @@ def test_render_runs_once_and_is_skipped_when_nothing_changed(previous, monkeypa
         (run_dir / "report" / "TEST_2026-06-30.html").write_text("report")
         return RenderResult(renderer, {"html": run_dir / "report" / "TEST_2026-06-30.html"})
 
-    monkeypatch.setattr(fast_path, "choose_renderer", lambda renderer="auto": "stub")
+    monkeypatch.setattr(fast_path, "choose_renderer",
+                        lambda renderer="auto": "stub" if renderer == "auto" else renderer)
     monkeypatch.setattr(build, "render_report", fake_render)
     params = make_params(previous)
     kwargs = dict(jobs=2, notebooks=SPECS, notebooks_dir=NOTEBOOKS_DIR, formats=("html",))
@@ -161,6 +162,10 @@ def test_render_runs_once_and_is_skipped_when_nothing_changed(previous, monkeypa
     assert second.up_to_date and len(calls) == 1
     third = pipeline.run(params, **{**kwargs, "formats": ("html", "docx")})
     assert not third.up_to_date and len(calls) == 2
+    # another renderer is another report: rendered again, and the manifest says which
+    fourth = pipeline.run(params, **{**kwargs, "formats": ("html", "docx")}, renderer="pandoc")
+    assert not fourth.up_to_date and fourth.executed == () and calls[-1][1] == "pandoc"
+    assert json.loads((previous / RUN / "manifest.json").read_text())["renderer"] == "pandoc"
 
 
 def test_missing_notebook_and_bad_jobs_are_refused(tmp_path):
