@@ -17,8 +17,8 @@ from filelock import FileLock
 from haplo_report import run as pipeline
 from haplo_report.run import collect, execute, folder
 from haplo_report.paths import RunFolders
-from pipeline_fixtures import (ALPHA, BETA, DIE, FAIL, SPECS, STALL, good_run,  # noqa: F401
-                               make_params, previous, run_fake, tree_hashes)
+from pipeline_fixtures import (ALPHA, BETA, DIE, FAIL, NOTEBOOKS_DIR, SPECS, STALL,  # noqa: F401
+                               good_run, make_params, previous, run_fake, tree_hashes)
 
 RUN = Path("TEST") / "2026-06-30"
 
@@ -165,3 +165,29 @@ def test_crash_during_the_swap_is_recovered(previous, crash):
     assert run_fake(make_params(previous)).up_to_date
     assert tree_hashes(folders.final) == before
     assert not folders.previous.exists() and not folders.build.exists()
+
+
+def test_a_refused_render_keeps_the_failed_build_and_the_previous_report(previous, monkeypatch):
+    from haplo_report.render import RenderError
+    from haplo_report.run import build, fast_path
+
+    def refused(run_dir, formats, *, renderer):
+        (run_dir / "report").mkdir()
+        (run_dir / "report" / "TEST_2026-06-30.html").write_text("<img src='figures/1.png'>")
+        raise RenderError("Quarto's output refused: the HTML report is not self-contained: 1 "
+                          "reference(s) to files outside it (first: figures/1.png)")
+
+    monkeypatch.setattr(fast_path, "choose_renderer", lambda renderer="auto": "quarto")
+    monkeypatch.setattr(build, "render_report", refused)
+    before = tree_hashes(previous / RUN)
+    with pytest.raises(pipeline.RunFailed) as caught:
+        pipeline.run(make_params(previous), notebooks=SPECS, notebooks_dir=NOTEBOOKS_DIR,
+                     formats=("html",), jobs=2)
+    folders = _folders(previous)
+    assert str(caught.value).splitlines() == [
+        "rendering the report failed: Quarto's output refused: the HTML report is not "
+        "self-contained: 1 reference(s) to files outside it (first: figures/1.png)",
+        f"the failed build is kept in {folders.failed}; the previous report is unchanged"]
+    assert tree_hashes(previous / RUN) == before
+    assert not folders.build.exists()
+    assert (folders.failed / "report" / "TEST_2026-06-30.html").is_file()
