@@ -15,6 +15,7 @@ from docx.oxml.ns import qn
 
 import haplo_report.render as render
 from haplo_report.cli import main
+from haplo_report.paths import PROJECT_ROOT
 from haplo_report.render import RenderError, choose_renderer, render_report
 from haplo_report.render import quarto as quarto_module
 from haplo_report.render.acceptance import docx_problem, html_problem
@@ -114,7 +115,7 @@ def test_auto_prefers_quarto_when_on_path_and_quarto_needs_it(monkeypatch):
 
 def test_cli_renderer_quarto_without_quarto_is_a_usage_error(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(render, "quarto_path", lambda: None)
-    code = main(["run", "params/example.yml", "--renderer", "quarto",
+    code = main(["run", str(PROJECT_ROOT / "params" / "example.yml"), "--renderer", "quarto",
                  "--output-dir", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 2
