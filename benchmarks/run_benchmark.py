@@ -85,6 +85,8 @@ def measure(cmd: list[str], *, env: dict[str, str] | None = None) -> tuple[Measu
 def write_params(base: dict, folder: Path, data_dir: Path, **changes) -> Path:
     params = {**base, "data_dir": str(data_dir), **changes}
     params.pop("output_dir", None)
+    if "extends" in params:  # the study file, named from the example's folder
+        params["extends"] = str((EXAMPLE_PARAMS.parent / params["extends"]).resolve())
     path = folder / "params.yml"
     path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     return path

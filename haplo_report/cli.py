@@ -101,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare = sub.add_parser(
         "compare", help="what changed between two data cuts of one study",
         description="Compare two run folders of the same study (earlier cut first): new "
-        "patients, new events, retrospective changes of earlier records, headline numbers.",
+        "parameters that differ, patients, new events, retrospective changes of earlier records, "
+        "headline estimates explained in three steps (corrections, parameters, new "
+        "information) and the section 14 cells corrections and parameters changed.",
     )
     compare.add_argument("old", type=Path, help="run folder of the earlier data cut")
     compare.add_argument("new", type=Path, help="run folder of the later data cut")
@@ -257,7 +259,8 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from haplo_report.analysis.comparison import ComparisonError, compare_runs, summary_lines
+    from haplo_report.analysis.comparison import ComparisonError, summary_lines
+    from haplo_report.run.comparison import compare_runs
 
     try:
         comparison = compare_runs(args.old, args.new)

@@ -1,14 +1,20 @@
-"""Run parameters: one YAML file per data cut, validated before anything runs.
+"""Run parameters: a study file and one YAML file per data cut, validated before anything runs.
 
-Relative paths in the file are resolved against the file's own folder, so a parameter file
-works from any working directory. CLI flags (``--data-dir``, ``--data-cut-date``,
-``--output-dir``) override the file, so one file serves several cuts.
+A per-cut file names the study file it extends (``extends: study.yml``) and holds only what is
+the cut's (data folder, cut date, and what the user chooses to override); the study's
+parameters (sponsor, protocol, SAP options) are written once in the study file, so no cut
+loses one by omission. A study file may extend another; the file that extends wins.
+
+Relative paths are resolved against the folder of the file that states them, so a parameter
+file works from any working directory. CLI flags (``--data-dir``, ``--data-cut-date``,
+``--output-dir``) override the files. ``Params.origins`` says where each value came from.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import re
 import reprlib
 from dataclasses import dataclass, field
@@ -51,12 +57,21 @@ class Params:
     confidentiality: str = ("Confidential: contains unpublished clinical trial data. "
                             "Do not copy or distribute without the sponsor's permission.")
     source: Path | None = field(default=None, compare=False)  # the YAML file, for messages
+    # where each value came from: a parameter file (path), DEFAULT or a command-line flag
+    origins: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    study_files: tuple[Path, ...] = field(default=(), compare=False, repr=False)  # extended
+
+    @property
+    def files(self) -> list[Path]:
+        """The parameter files the values were read from: study files first, then ``source``."""
+        return [*self.study_files, *([self.source] if self.source else [])]
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain, JSON-ready values (paths and dates as strings), without ``source``."""
+        """Plain, JSON-ready values (paths and dates as strings), without ``source``,
+        ``origins`` and ``study_files``."""
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
-            if f.name == "source":
+            if f.name in _NOT_VALUES:
                 continue
             value = getattr(self, f.name)
             if isinstance(value, (Path, dt.date)):
@@ -67,8 +82,19 @@ class Params:
         return out
 
 
+_NOT_VALUES = ("source", "origins", "study_files")
+# The Params fields that validation and derivation read: validate_cut is given data_cut_date;
+# derive_cut reads data_cut_date, mrdpre_cutoff (ADSL's MRDGRP) and gvhd_relapse_competes
+# (ADTTE's GVHD endpoints). tests/test_pipeline.py fails when derive_cut reads another field.
+DERIVATION_PARAMS: tuple[str, ...] = ("data_cut_date", "mrdpre_cutoff", "gvhd_relapse_competes")
+DEFAULT = "default"  # origin of a value no file or flag set
+EXTENDS = "extends"  # the key naming the study file a per-cut file extends
+MAX_EXTENDS = 10  # files in one chain of extends
+
+
 _REQUIRED = ("study_id", "study_title", "data_dir", "data_cut_date")
-_FIELDS = {f.name: f for f in dataclasses.fields(Params) if f.name != "source"}
+_FIELDS = {f.name: f for f in dataclasses.fields(Params) if f.name not in _NOT_VALUES}
+PARAM_NAMES: tuple[str, ...] = tuple(_FIELDS)  # the parameters, in the order of Params
 _TYPES: dict[str, tuple[type, ...]] = {
     "study_id": (str,),
     "study_title": (str,),
@@ -180,20 +206,8 @@ def _resolve(path: str | Path, base: Path) -> Path:
     return path if path.is_absolute() else (base / path).resolve()
 
 
-def load_params(
-    path: Path,
-    *,
-    data_dir: Path | None = None,
-    data_cut_date: str | dt.date | None = None,
-    output_dir: Path | None = None,
-    today: dt.date | None = None,
-) -> Params:
-    """Read and validate a parameter file, applying command-line overrides.
-
-    Raises :class:`ParamsError` with a one-line reason for a missing file, bad YAML, an unknown
-    key, a wrong type, an impossible or future data cut, or a data folder that does not exist.
-    """
-    path = Path(path)
+def _read_file(path: Path) -> dict[str, Any]:
+    """One parameter file's mapping (names checked to be text), or :class:`ParamsError`."""
     if not path.is_file():
         raise ParamsError(f"parameter file not found: {path}")
     if path.stat().st_size > MAX_FILE_BYTES:
@@ -211,14 +225,66 @@ def load_params(
         raise ParamsError(f"{path}: {exc}") from None
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: expected a mapping of parameter names to values")
-
     not_text = [key for key in raw if not isinstance(key, str)]
     if not_text:
         raise ParamsError(f"{path}: parameter names are text, got {shown(not_text[0])}")
-    unknown = sorted(set(raw) - set(_FIELDS))
+    unknown = sorted(set(raw) - set(_FIELDS) - {EXTENDS})
     if unknown:
-        known = ", ".join(sorted(_FIELDS))
+        known = ", ".join(sorted([*_FIELDS, EXTENDS]))
         raise ParamsError(f"{path}: unknown parameter {shown(unknown[0])} (known: {known})")
+    return raw
+
+
+def _layers(path: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """``path`` and the study files it extends, the farthest first (each file's mapping
+    without ``extends``). A missing study file, a loop or a chain of more than
+    :data:`MAX_EXTENDS` files is a :class:`ParamsError`."""
+    chain: list[tuple[Path, dict[str, Any]]] = []
+    seen: list[Path] = []
+    current = path
+    while True:
+        raw = _read_file(current)
+        seen.append(current.resolve())
+        chain.append((current, {k: v for k, v in raw.items() if k != EXTENDS}))
+        if EXTENDS not in raw:
+            return chain[::-1]
+        named = raw[EXTENDS]
+        if not isinstance(named, str) or not named.strip():
+            raise ParamsError(f"{current}: {EXTENDS}: expected the path of a study file, got "
+                              f"{shown(named)}")
+        following = _resolve(named, current.resolve().parent)
+        if following.resolve() in seen:
+            loop = " -> ".join(str(p) for p in [*(c for c, _ in chain), following])
+            raise ParamsError(f"{current}: {EXTENDS} makes a loop: {loop}")
+        if len(chain) >= MAX_EXTENDS:
+            raise ParamsError(f"{path}: more than {MAX_EXTENDS} files extend one another")
+        if not following.is_file():
+            raise ParamsError(f"{current}: {EXTENDS}: study file not found: {named}")
+        current = following
+
+
+def load_params(
+    path: Path,
+    *,
+    data_dir: Path | None = None,
+    data_cut_date: str | dt.date | None = None,
+    output_dir: Path | None = None,
+    today: dt.date | None = None,
+) -> Params:
+    """Read and validate a parameter file and the study files it extends, applying
+    command-line overrides.
+
+    Raises :class:`ParamsError` with a one-line reason for a missing file, bad YAML, an unknown
+    key, a wrong type, a study file that is missing or extends in a loop, an impossible or
+    future data cut, or a data folder that does not exist.
+    """
+    path = Path(path)
+    layers = _layers(path)
+    raw: dict[str, Any] = {}
+    origin_of: dict[str, Path] = {}
+    for file, values in layers:
+        raw.update(values)
+        origin_of.update({name: file for name in values})
     missing = [name for name in _REQUIRED if raw.get(name) in (None, "")]
     if data_dir is not None and "data_dir" in missing:
         missing.remove("data_dir")
@@ -227,7 +293,6 @@ def load_params(
     if missing:
         raise ParamsError(f"{path}: missing required parameter {missing[0]!r}")
 
-    base = path.resolve().parent
     values: dict[str, Any] = {}
     for name, value in raw.items():
         if name == "data_cut_date":
@@ -235,7 +300,7 @@ def load_params(
             continue
         _check_type(name, value)
         if name in ("data_dir", "output_dir"):
-            values[name] = _resolve(value, base)
+            values[name] = _resolve(value, origin_of[name].resolve().parent)
         elif name == "landmarks_days":
             if not value or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
                                     for v in value):
@@ -245,6 +310,13 @@ def load_params(
         else:
             values[name] = float(value) if _TYPES[name] == (float, int) else value
 
+    base = path.resolve().parent
+    origins = {name: _origin(origin_of[name], base) if name in origin_of else DEFAULT
+               for name in _FIELDS}
+    for name, flag in (("data_dir", data_dir), ("data_cut_date", data_cut_date),
+                       ("output_dir", output_dir)):
+        if flag is not None:
+            origins[name] = "--" + name.replace("_", "-")
     if data_dir is not None:
         values["data_dir"] = Path(data_dir).expanduser().resolve()
     if data_cut_date is not None:
@@ -253,9 +325,15 @@ def load_params(
         values["output_dir"] = Path(output_dir).expanduser().resolve()
     values.setdefault("output_dir", _resolve(Params.output_dir, base))
 
-    params = Params(**values, source=path)
+    params = Params(**values, source=path, origins=origins,
+                    study_files=tuple(file for file, _ in layers[:-1]))
     _check_values(params, today or dt.date.today())
     return params
+
+
+def _origin(file: Path, base: Path) -> str:
+    """``file`` named relative to the per-cut file's folder ``base`` (POSIX style)."""
+    return Path(os.path.relpath(file.resolve(), base)).as_posix()
 
 
 def _check_values(params: Params, today: dt.date) -> None:

@@ -85,3 +85,83 @@ def test_sap_v2_defaults_subgroup_min_n_5_and_ltfu_days_180_and_the_example_uses
     assert (example.subgroup_min_n, example.ltfu_days) == (5, 180)
     with pytest.raises(ParamsError, match="ltfu_days: must not be negative"):
         load_params(write(tmp_path, BASE + "ltfu_days: -1\n"), today=TODAY)
+
+
+STUDY = ("study_id: HAPLO-BLIN\nstudy_title: T\nsponsor: S\nprotocol: P-01\n"
+         "gvhd_relapse_competes: true\noutput_dir: out\n")
+
+
+def layered(tmp_path: Path, cut_text: str, study_text: str = STUDY) -> Path:
+    """``study/study.yml`` and ``cuts/cut.yml`` (extending ``../study/study.yml``)."""
+    (tmp_path / "study").mkdir(exist_ok=True)
+    (tmp_path / "cuts").mkdir(exist_ok=True)
+    (tmp_path / "cuts" / "data").mkdir(exist_ok=True)
+    (tmp_path / "study" / "study.yml").write_text(study_text, encoding="utf-8")
+    path = tmp_path / "cuts" / "cut.yml"
+    path.write_text(cut_text, encoding="utf-8")
+    return path
+
+
+def test_a_cut_file_extends_the_study_file_and_says_where_each_value_came_from(tmp_path):
+    path = layered(tmp_path, "extends: ../study/study.yml\ndata_dir: data\n"
+                             "data_cut_date: 2026-06-30\nprotocol: P-02\n")
+    params = load_params(path, today=TODAY)
+    assert (params.sponsor, params.protocol, params.gvhd_relapse_competes) == ("S", "P-02", True)
+    # a path is relative to the file that states it
+    assert params.output_dir == (tmp_path / "study" / "out").resolve()
+    assert params.data_dir == (tmp_path / "cuts" / "data").resolve()
+    assert params.origins["sponsor"] == "../study/study.yml"
+    assert params.origins["protocol"] == "cut.yml"
+    assert params.origins["data_cut_date"] == "cut.yml"
+    assert params.origins["ltfu_days"] == "default"
+    assert params.files == [(tmp_path / "study" / "study.yml").resolve(), path]
+    overridden = load_params(path, data_cut_date="2026-01-31", today=TODAY)
+    assert overridden.origins["data_cut_date"] == "--data-cut-date"
+
+
+@pytest.mark.parametrize(
+    ("cut_text", "study_text", "message"),
+    [
+        ("extends: nope.yml\ndata_dir: data\ndata_cut_date: 2026-06-30\n", STUDY,
+         "extends: study file not found: nope.yml"),
+        ("extends: ../study/study.yml\ndata_dir: data\ndata_cut_date: 2026-06-30\n",
+         STUDY + "extends: ../cuts/cut.yml\n", "extends makes a loop"),
+        ("extends: ../study/study.yml\ndata_dir: data\ndata_cut_date: 2026-06-30\n",
+         STUDY + "mrd_treshold: 0.01\n", "study.yml: unknown parameter 'mrd_treshold'"),
+        ("extends: [a, b]\ndata_dir: data\ndata_cut_date: 2026-06-30\n", STUDY,
+         "extends: expected the path of a study file"),
+        ("extends: ../study/study.yml\ndata_dir: data\n", STUDY,
+         "missing required parameter 'data_cut_date'"),
+    ],
+)
+def test_bad_layering_gives_one_line_reasons(tmp_path, cut_text, study_text, message):
+    with pytest.raises(ParamsError) as info:
+        load_params(layered(tmp_path, cut_text, study_text), today=TODAY)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_the_later_example_cut_keeps_the_study_identity():
+    """Issue 27: the later cut's report read "SPONSOR NOT SPECIFIED" and protocol
+    HAPLO-BLIN-ALL; both example cuts now share every study parameter."""
+    folder = Path(__file__).parents[1] / "params"
+    first = load_params(folder / "example.yml", today=TODAY)
+    later = load_params(folder / "example-later.yml", today=TODAY)
+    assert later.sponsor == "Example sponsor (simulated data)"
+    assert later.protocol == "HAPLO-BLIN-ALL-01"
+    shared = {k: v for k, v in first.to_dict().items() if k not in ("data_dir", "data_cut_date")}
+    assert shared == {k: v for k, v in later.to_dict().items()
+                      if k not in ("data_dir", "data_cut_date")}
+    assert later.output_dir == first.output_dir == (folder.parent / "output").resolve()
+
+
+def test_the_example_loads_as_an_installed_package_ships_it(tmp_path):
+    """A wheel copies haplo_report/example/*.yml (links in a checkout): the cut's file finds
+    the study file it extends beside it."""
+    from haplo_report.paths import EXAMPLE_DATA, EXAMPLE_PARAMS
+
+    for name in ("example.yml", "study.yml"):
+        (tmp_path / name).write_bytes((EXAMPLE_PARAMS.parent / name).read_bytes())
+    params = load_params(tmp_path / "example.yml", data_dir=EXAMPLE_DATA, today=TODAY)
+    assert params.protocol == "HAPLO-BLIN-ALL-01"
+    assert params.origins["protocol"] == "study.yml"

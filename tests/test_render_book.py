@@ -129,3 +129,15 @@ def test_provenance_lists_python_and_direct_dependencies_only():
     assert "manifest.json lists every installed distribution" in text and "Jinja2" not in text
     assert text.index("## Parameters") < text.index("## Software versions") < text.index(
         "## Notebooks executed")
+
+
+def test_provenance_says_which_file_each_parameter_came_from():
+    from haplo_report.render.book import provenance_markdown
+    manifest = {"params": {"sponsor": "S", "data_cut_date": "2026-10-31", "ltfu_days": 180},
+                "params_origins": {"sponsor": "study.yml", "data_cut_date": "example-later.yml",
+                                   "ltfu_days": "default"}}
+    text = re.sub(" +", " ", provenance_markdown(manifest, {"suite": "0.1.0", "commit": "abc"}))
+    assert "| parameter | value | from |" in text
+    assert "| sponsor | S | study.yml |" in text
+    assert "| data_cut_date | 2026-10-31 | example-later.yml |" in text
+    assert "| ltfu_days | 180 | default |" in text

@@ -56,8 +56,10 @@ def test_project_quarto_yml_is_one_document_not_a_book():
     notebooks = [c for c in chapters if c.name[:2].isdigit()]
     assert [c.name for c in notebooks] == [spec.name for spec in NOTEBOOKS]
     assert [c.part.split()[0] for c in notebooks] == [spec.section for spec in NOTEBOOKS]
+    # SAP v3: the changes between data cuts sit outside section 14, at the report's end
     assert [c.name for c in chapters if c.appendix] == ["validation", "independent-check",
-                                                        "provenance"]
+                                                        "provenance", "changes"]
+    assert "changes" not in [c.name for c in chapters if not c.appendix]
     assert config["execute"] == {"enabled": False, "echo": False, "warning": False}
 
 
@@ -276,3 +278,70 @@ def test_prose_columns_get_more_width_than_number_columns():
     assert _column_kind(body, 1) == "text"
     numbers = [["Age", "37 (32, 44.8)"], ["Range", "16–56"], ["Median", "Not reached"]]
     assert _column_kind(numbers, 1) == "number"
+
+
+def _write_comparison(run: Path) -> None:
+    """A later cut's ``comparison/`` as the run writes it (one row per finding)."""
+    folder = run / "comparison"
+    folder.mkdir()
+    files = {
+        "summary.json": json.dumps({
+            "study_id": "HAPLO-BLIN-ALL", "previous_cut": "2025-10-31", "data_cut": "2026-01-31",
+            "parameters_changed": ["gvhd_relapse_competes"],
+            "new_patients": {"enrolled": 2, "full analysis set": 1, "safety set": 1},
+            "new_events": {"relapse": 1}, "retrospective_changes": 0,
+            "headlines_changed": {"corrections": 0, "parameters": 1, "new_information": 1},
+            "table_cells_changed": {"corrections": 0, "parameters": 1}}),
+        "parameters.csv": "parameter,previous,current\ngvhd_relapse_competes,false,true\n",
+        "headlines.csv": (
+            "endpoint,statistic,time_days,previous,corrections,parameters,new_information,"
+            "current,code,after_corrections,after_parameters,previous_ci,current_ci,"
+            "previous_n,current_n\n"
+            "\"Chronic GVHD, any, 1 year\",cif,365,16.8,0.0,-3.3,-0.1,13.4,CGVHD,16.8,13.5,"
+            "\"(6.0, 32.4)\",\"(4.1, 28.5)\",30,31\n"),
+        "table_cells.csv": ("table,row,column,previous,current,cause\n"
+                            "14.3.3,Events by day 365,FAS (N=30),5,4,parameters\n"),
+        "retrospective.csv": "table,key,column,old,new,change\n",
+        "patients.csv": "USUBJID,analysis_set,change\n",
+        "new_events.csv": "USUBJID,table,event,date\nHB-01-001,relapses,relapse,2025-12-01\n",
+    }
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+
+
+def test_changes_are_the_last_appendix_and_a_document_of_their_own(tmp_path):
+    from haplo_report.render.document import assemble_changes
+
+    run = make_fake_run(tmp_path / "run")
+    assert assemble_changes(run) is None  # a first cut: no changes anywhere
+    assert "Changes since" not in assemble_document(run).source.read_text(encoding="utf-8")
+    _write_comparison(run)
+    report = assemble_document(run).source.read_text(encoding="utf-8")
+    headings = re.findall(r"(?m)^#+ (.+?)(?: \{.*\})?$", report)
+    assert headings.index("Changes since the data cut of 2025-10-31") > headings.index(
+        "Provenance")
+    changes = assemble_changes(run)
+    assert changes.output_stem == "changes_2026-01-31"
+    assert changes.folder == run / "document" / "changes"
+    text = changes.source.read_text(encoding="utf-8")
+    assert yaml.safe_load(text.split("---\n")[1])["title"] == (
+        "Changes between data cuts: HAPLO-BLIN-ALL")
+    assert "# Provenance" not in text and "| gvhd_relapse_competes |" in text
+    assert "\u22123.3" in text and "16.8 (6.0, 32.4); n=30" in text
+    assert "no change" in text  # corrections had no effect on the estimate
+
+
+def test_changes_say_when_another_suite_made_the_previous_report(tmp_path):
+    from haplo_report.render.changes import changes_markdown
+
+    run = tmp_path / "run"
+    run.mkdir()
+    _write_comparison(run)
+    path = run / "comparison" / "summary.json"
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    assert "made by" not in changes_markdown(run)
+    summary["suite"] = {"previous": {"version": "0.1.0", "code_sha256": "a" * 64},
+                        "current": {"version": "0.1.0", "code_sha256": "b" * 64}}
+    path.write_text(json.dumps(summary), encoding="utf-8")
+    assert ("The previous report was made by haplo-report 0.1.0 (code aaaaaaaa), this one by "
+            "haplo-report 0.1.0 (code bbbbbbbb)") in changes_markdown(run)

@@ -11,30 +11,34 @@ derived ADSL and its result rows; that is all a comparison reads. It reports:
   table's record key is ``USUBJID`` plus its natural key (:data:`RECORD_KEYS`); a key that is
   not unique is reported, never guessed; a changed key value (a corrected date that is part of
   the key) shows as one record deleted and one added;
-- the headline numbers old vs new with the difference; a time-to-event estimate is flagged
-  when the new export, cut at the previous date, no longer gives the previous estimate: only
-  retrospective changes can explain that.
+- every parameter that differs between the two runs;
+- the synopsis estimates explained in the SAP's three steps, each computed (:func:`recut_steps`):
+  corrections (this export cut at the previous date with the previous parameters, against the
+  previous report), parameters (the same data and date with this run's parameters) and new
+  information (this cut), each change the difference of two displayed values. The section 14
+  cells the first two steps change are made by the caller from :attr:`Comparison.steps`
+  (tables are an output: :mod:`haplo_report.outputs.tables.cells`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from haplo_report.analysis.derive import (FREE_TEXT, HLA_MATCH, OTHER, controlled_organs,
-                                          derive_cut)
-from haplo_report.analysis.endpoints import (CIF_ENDPOINTS, KM_ENDPOINTS, endpoint_landmarks,
-                                             main_landmark, tte_results)
-from haplo_report.analysis.results import FLOAT_FORMAT, read_results
+from haplo_report.analysis.chapters import chapter_rows
+from haplo_report.analysis.derive import (FREE_TEXT, HLA_MATCH, OTHER, Derived,
+                                          controlled_organs, derive_cut)
+from haplo_report.analysis.results import FLOAT_FORMAT, ResultRow, read_results, results_frame
+from haplo_report.analysis.synopsis import HEADLINES, Headline, shown_ci, shown_estimate
 from haplo_report.data.cut import REQUIRED_TABLES, TABLES, Cut
 from haplo_report.limits import MIN_FREE_TEXT_PATIENTS
-from haplo_report.params import Params
+from haplo_report.params import DERIVATION_PARAMS, PARAM_NAMES, Params
+from haplo_report.plan import NOTEBOOKS, NotebookSpec
 from haplo_report.text import spreadsheet_safe_frame
 
 INPUT_DIR = Path("data") / "input"
@@ -63,8 +67,6 @@ EVENT_NAMES: dict[tuple[str, str], str] = {
 FOLLOW_UP_DATE = "LSTALVDT"  # moving it later is new follow-up, not a correction
 ANALYSIS_SETS: dict[str, str] = {"ENRLFL": "enrolled", "FASFL": "full analysis set",
                                  "SAFFL": "safety set"}
-HEADLINE_STATISTICS = ("survival", "cif", "median", "proportion")
-TOLERANCE = 1e-9
 
 
 class ComparisonError(ValueError):
@@ -79,6 +81,7 @@ class RunFolder:
     study_id: str
     data_cut_date: dt.date
     params: dict
+    suite: dict = field(default_factory=dict)  # version and code_sha256 of the suite that ran
     _tables: dict[str, pd.DataFrame | None] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -88,7 +91,8 @@ class RunFolder:
             record = json.loads(manifest.read_text(encoding="utf-8"))
             params = record["params"]
             return cls(Path(path), params["study_id"],
-                       dt.date.fromisoformat(params["data_cut_date"]), params)
+                       dt.date.fromisoformat(params["data_cut_date"]), params,
+                       record.get("suite") or {})
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ComparisonError(f"{path} is not a run folder with a readable manifest.json "
                                   f"({type(exc).__name__})") from None
@@ -118,31 +122,43 @@ class Comparison:
 
     old: RunFolder
     new: RunFolder
+    parameters: pd.DataFrame  # parameter, previous, current
     patients: pd.DataFrame  # USUBJID, analysis_set, change ("new" | "left")
     new_events: pd.DataFrame  # USUBJID, table, event, date
     retrospective: pd.DataFrame  # table, key, column, old, new, change
-    headlines: pd.DataFrame  # endpoint, statistic, time_days, old/new values, difference, flag
+    headlines: pd.DataFrame  # HEADLINE_COLUMNS
+    steps: tuple[Step, Step] | None = field(default=None, repr=False)  # steps 1 and 2
+    # table, row, column, previous, current, cause (corrections | parameters): section 14
+    # cells, made from the steps by run.comparison.with_table_cells
+    table_cells: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["table", "row", "column", "previous", "current", "cause"]))
 
     def summary(self) -> dict:
         """Counts for the first lines of the chapter and of ``haplo-report compare``."""
+        changed = {step: int(self.headlines[step].map(moved).sum()) for step in STEPS}
         return {
             "study_id": self.new.study_id, "previous_cut": str(self.old.data_cut_date),
             "data_cut": str(self.new.data_cut_date),
+            "parameters_changed": list(self.parameters["parameter"]),
             "new_patients": {label: int(((self.patients["analysis_set"] == label)
                                          & (self.patients["change"] == "new")).sum())
                              for label in ANALYSIS_SETS.values()},
             "new_events": {str(k): int(v) for k, v in
                            self.new_events.groupby("event").size().items()},
             "retrospective_changes": int(len(self.retrospective)),
-            "headlines_changed_by_corrections": int(
-                (self.headlines["flag"] != "").sum()) if len(self.headlines) else 0,
+            "headlines_changed": changed,
+            "table_cells_changed": {cause: int((self.table_cells["cause"] == cause).sum())
+                                    for cause in ("corrections", "parameters")},
+            # the steps are computed by this suite: when another one made the previous report,
+            # a change of the suite shows under corrections too
+            "suite": {"previous": self.old.suite, "current": self.new.suite},
         }
 
     def write(self, folder: Path) -> list[Path]:
         """``folder/*.csv`` (one per finding) and ``folder/summary.json``."""
         folder.mkdir(parents=True, exist_ok=True)
         written = []
-        for name in ("patients", "new_events", "retrospective", "headlines"):
+        for name in FINDINGS:
             path = folder / f"{name}.csv"
             spreadsheet_safe_frame(getattr(self, name)).to_csv(
                 path, index=False, lineterminator="\n", float_format=FLOAT_FORMAT)
@@ -150,6 +166,9 @@ class Comparison:
         path = folder / "summary.json"
         path.write_text(json.dumps(self.summary(), indent=2) + "\n", encoding="utf-8")
         return [*written, path]
+
+
+FINDINGS = ("parameters", "headlines", "table_cells", "retrospective", "patients", "new_events")
 
 
 def _check_pair(old: RunFolder, new: RunFolder) -> None:
@@ -337,89 +356,203 @@ def private_free_text(changes: pd.DataFrame, old: RunFolder, new: RunFolder) -> 
     return out
 
 
-def _headline_rows(results: pd.DataFrame, params: dict) -> pd.DataFrame:
-    """The headline rows of a run: each endpoint's main landmark estimate, medians, MRD
-    rates and the AE overview and disposition counts (subgroup "All")."""
-    landmark = main_landmark(params.get("landmarks_days", (100, 365, 730)))
-    overall = results[results["subgroup"] == "All"]
-    keep = pd.Series(False, index=overall.index)
-    for endpoint in (*KM_ENDPOINTS, *CIF_ENDPOINTS):
-        days = endpoint_landmarks(endpoint, params.get("landmarks_days", (100, 365, 730)))
-        at = landmark if landmark in days else days[0]
-        keep |= ((overall["endpoint"] == endpoint)
-                 & overall["statistic"].isin(("survival", "cif"))
-                 & (overall["time_days"] == at))
-    keep |= (overall["statistic"] == "median") & overall["endpoint"].isin(KM_ENDPOINTS)
-    keep |= overall["statistic"] == "median_followup"
-    keep |= overall["endpoint"].isin(("MRD1Y",)) & (overall["statistic"] == "proportion")
-    return overall[keep]
+def parameter_changes(previous: dict[str, Any], current: dict[str, Any]) -> pd.DataFrame:
+    """Every parameter whose value differs between the two runs (in the order of
+    :class:`Params`; a parameter a run did not record shows as empty)."""
+    names = [*PARAM_NAMES, *sorted((set(previous) | set(current)) - set(PARAM_NAMES))]
+    rows = [(name, _param_text(previous, name), _param_text(current, name)) for name in names
+            if (name in previous or name in current) and name not in NOT_COMPARED_PARAMS
+            and previous.get(name) != current.get(name)]
+    return pd.DataFrame(rows, columns=["parameter", "previous", "current"])
 
 
-def _recut_estimates(new: RunFolder, before: dt.date, old_subjects: pd.DataFrame
-                     ) -> dict[tuple[str, str, float], float]:
-    """The new export cut at the previous date: time-to-event estimates by key."""
-    fields = {f.name for f in dataclasses.fields(Params)}
-    values = {k: v for k, v in new.params.items() if k in fields}
-    values.update(data_dir=new.path, data_cut_date=before,
-                  landmarks_days=tuple(values.get("landmarks_days", (100, 365, 730))))
-    params = Params(**values)
+NOT_COMPARED_PARAMS = ("output_dir",)  # where a run was written says nothing of its content
+
+
+def _param_text(values: dict[str, Any], name: str) -> str:
+    if name not in values:
+        return ""
+    value = values[name]
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def run_params(values: dict[str, Any], data_dir: Path, data_cut_date: dt.date) -> Params:
+    """:class:`Params` of a run's recorded ``values`` (fields a run did not record keep their
+    default), with ``data_dir`` and ``data_cut_date`` given."""
+    known = {k: v for k, v in values.items() if k in PARAM_NAMES}
+    known.update(data_dir=data_dir, data_cut_date=data_cut_date)
+    if "landmarks_days" in known:
+        known["landmarks_days"] = tuple(known["landmarks_days"])
+    known.pop("output_dir", None)
+    return Params(**known)
+
+
+@dataclass
+class Step:
+    """One re-derivation of the new export: its parameters and each chapter's result rows."""
+
+    name: str
+    params: Params
+    supplied: dict[str, int | None]  # rows per input table (None: not supplied)
+    rows: dict[str, list[ResultRow]]  # by notebook; empty when nobody is in the FAS
+
+    def frame(self) -> pd.DataFrame:
+        return results_frame([row for rows in self.rows.values() for row in rows])
+
+
+def _chapter_params(spec: NotebookSpec, params: Params) -> dict[str, Any]:
+    return {name: getattr(params, name) for name in spec.params}
+
+
+def _chapter_data(spec: NotebookSpec, derived: Derived) -> list[Any]:
+    """What a chapter reads of ``derived`` (as its cache key covers it)."""
+    adtte = derived.adtte
+    if "*" not in spec.endpoints:
+        adtte = adtte[adtte["PARAMCD"].isin(spec.endpoints)]
+    return [derived.adsl, adtte, *(getattr(derived, name) for name in spec.datasets)]
+
+
+def _same(first: list[Any], second: list[Any]) -> bool:
+    return all(a.equals(b) if isinstance(a, pd.DataFrame) else a == b
+               for a, b in zip(first, second))
+
+
+def _step(name: str, derived: Derived, params: Params,
+          reuse: tuple[Step, Derived] | None = None) -> Step:
+    """Each chapter's rows of ``derived`` with ``params``; a chapter whose parameters and
+    derived data are those it had in ``reuse`` (a step and its derived data) takes its rows
+    from there (the same computation gives the same rows: the suite is deterministic)."""
+    rows: dict[str, list[ResultRow]] = {}
+    if derived.adsl["FASFL"].eq("Y").any():  # an empty FAS runs no notebook
+        for spec in NOTEBOOKS:
+            if reuse is not None and _reusable(spec, reuse, derived, params):
+                rows[spec.name] = reuse[0].rows[spec.name]
+            else:
+                rows[spec.name] = chapter_rows(spec.name, derived,
+                                               **_chapter_params(spec, params))
+    return Step(name, params, dict(derived.supplied), rows)
+
+
+def _reusable(spec: NotebookSpec, reuse: tuple[Step, Derived], derived: Derived,
+              params: Params) -> bool:
+    step, data = reuse
+    return (spec.name in step.rows
+            and _chapter_params(spec, step.params) == _chapter_params(spec, params)
+            and (data is derived or _same(_chapter_data(spec, data),
+                                          _chapter_data(spec, derived))))
+
+
+def _previous_cut_of(new: RunFolder, old: RunFolder) -> Cut:
+    """The new export as it stood at the previous cut, follow-up excepted: a last-known-alive
+    date that moved later since the previous export is new follow-up, not a correction, so the
+    previous export's date is kept there and only corrections change the re-cut."""
     cut = new.cut()
-    # Follow-up accrued since (last known alive moving later) is not a correction: the
-    # re-cut keeps the previous export's date there, so only corrections can change it.
-    previous = old_subjects.set_index("USUBJID")[FOLLOW_UP_DATE]
+    previous = old.table("subjects").set_index("USUBJID")[FOLLOW_UP_DATE]
     known = cut.subjects["USUBJID"].map(previous)
     later = known.notna() & (cut.subjects[FOLLOW_UP_DATE] > known)
     cut.subjects.loc[later, FOLLOW_UP_DATE] = known[later]
-    derived = derive_cut(cut, params)
-    estimates = {}
-    for endpoint in (*KM_ENDPOINTS, *CIF_ENDPOINTS):
-        rows = tte_results(derived.adtte, endpoint,
-                           landmarks=endpoint_landmarks(endpoint, params.landmarks_days),
-                           subgroups=())
-        for row in rows:
-            if row.statistic in ("survival", "cif") and row.time_days is not None:
-                estimates[(row.endpoint, row.statistic, float(row.time_days))] = row.estimate
-    return estimates
+    return cut
 
 
-def headline_changes(old: RunFolder, new: RunFolder) -> pd.DataFrame:
-    """Headline numbers old vs new, the difference, and the retrospective flag."""
-    key = ["endpoint", "statistic", "time_days"]
-    values = ["estimate", "ci_lower", "ci_upper", "n", "events", "flag"]
-    before = _headline_rows(read_results(old.path / "results.csv"), old.params)
-    after = _headline_rows(read_results(new.path / "results.csv"), new.params)
-    merged = before[key + values].merge(after[key + values], on=key, how="outer",
-                                        suffixes=("_old", "_new"))
-    merged["difference"] = merged["estimate_new"] - merged["estimate_old"]
-    recut = _recut_estimates(new, old.data_cut_date, old.table("subjects"))
-    flags = []
-    for row in merged.itertuples(index=False):
-        time = None if pd.isna(row.time_days) else float(row.time_days)
-        previous = row.estimate_old
-        if (row.endpoint, row.statistic, time) in recut:
-            again = recut[(row.endpoint, row.statistic, time)]
-            same = ((again is None or np.isnan(again)) and pd.isna(previous)) or (
-                again is not None and pd.notna(previous) and abs(again - previous) <= TOLERANCE)
-            flags.append("" if same else "changed by retrospective corrections")
-        else:
-            flags.append("")
-    merged["flag"] = flags
-    merged = merged.rename(columns={"flag_old": "ne_old", "flag_new": "ne_new"})
-    return merged.reset_index(drop=True)
+def recut_steps(old: RunFolder, new: RunFolder) -> tuple[Step, Step]:
+    """Steps 1 and 2 of the SAP's explanation of changes, each derived and computed again:
+    this export cut at the previous date with the previous parameters (``corrections``), then
+    the same data and date with this run's parameters (``parameters``). Step 2 derives again
+    only when a parameter of the derivation differs; each of its chapters is computed again
+    when the chapter's derived data or parameters differ from step 1's."""
+    corrected_params = run_params(old.params, new.path, old.data_cut_date)
+    current_params = run_params(new.params, new.path, old.data_cut_date)
+    first = derive_cut(_previous_cut_of(new, old), corrected_params)
+    corrected = _step("corrections", first, corrected_params)
+    values = (corrected_params.to_dict(), current_params.to_dict())
+    second = first
+    if any(values[0][name] != values[1][name] for name in DERIVATION_PARAMS):
+        second = derive_cut(_previous_cut_of(new, old), current_params)
+    return corrected, _step("parameters", second, current_params, reuse=(corrected, first))
 
 
-def compare_runs(old_dir: Path, new_dir: Path) -> Comparison:
-    """The comparison of run folder ``old_dir`` (previous cut) with ``new_dir``."""
-    return compare_folders(RunFolder.open(old_dir), RunFolder.open(new_dir))
+def _find_headline(results: pd.DataFrame, headline: Headline) -> pd.Series | None:
+    rows = results[(results["statistic"] == headline.statistic)
+                   & (results["subgroup"] == "All")]
+    if headline.endpoint is not None:
+        rows = rows[rows["endpoint"] == headline.endpoint]
+    rows = (rows[rows["time_days"].isna()] if headline.time_days is None
+            else rows[rows["time_days"] == headline.time_days])
+    return None if rows.empty else rows.iloc[0]
+
+
+STEPS = ("corrections", "parameters", "new_information")
+NOT_REPORTED = "not reported"
+
+
+def moved(change: str) -> bool:
+    """Whether a step's change (:func:`_change`) is one: not "0", "0.0" or empty."""
+    number = _shown_number(change)
+    return bool(change) and (number is None or number != 0)
+
+
+def _shown_number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def displayed_change(before: str, after: str, headline: Headline) -> str:
+    """``after - before`` as displayed ("17.1" to "17.0" is "-0.1"; "0.0" when equal); when
+    either is not a number (not estimable, "NE", or not reported) both values, "NE to 45.2"."""
+    first, second = _shown_number(before), _shown_number(after)
+    if first is None or second is None:
+        if before == after:
+            return "0.0" if headline.percent else "0"
+        return f"{before or NOT_REPORTED} to {after or NOT_REPORTED}"
+    decimals = 1 if headline.percent else 0
+    change = round(second - first, decimals)
+    return f"{change:+.{decimals}f}" if change != 0 else f"{0:.{decimals}f}"
+
+
+HEADLINE_COLUMNS = ["endpoint", "statistic", "time_days", "previous", "corrections",
+                    "parameters", "new_information", "current", "code", "after_corrections",
+                    "after_parameters", "previous_ci", "current_ci", "previous_n", "current_n"]
+
+
+def headline_steps(previous: pd.DataFrame, corrected: Step, reparametrised: Step,
+                   current: pd.DataFrame) -> pd.DataFrame:
+    """One row per synopsis estimate (:data:`HEADLINES`, the synopsis' order and names): the
+    previous and this cut's value as displayed, and the change due to each step (corrections,
+    parameters, new information), each the difference of two displayed values."""
+    frames = (previous, corrected.frame(), reparametrised.frame(), current)
+    rows = []
+    for headline in HEADLINES:
+        found = [_find_headline(frame, headline) for frame in frames]
+        shown = [shown_estimate(headline, row) for row in found]
+        cis = [shown_ci(headline, row) for row in found]
+        counts = ["" if row is None or pd.isna(row["n"]) else str(int(row["n"])) for row in found]
+        rows.append({
+            "endpoint": headline.label, "statistic": headline.statistic,
+            "time_days": "" if headline.time_days is None else str(int(headline.time_days)),
+            "previous": shown[0], "corrections": displayed_change(shown[0], shown[1], headline),
+            "parameters": displayed_change(shown[1], shown[2], headline),
+            "new_information": displayed_change(shown[2], shown[3], headline), "current": shown[3],
+            "code": headline.endpoint or "", "after_corrections": shown[1],
+            "after_parameters": shown[2], "previous_ci": cis[0], "current_ci": cis[3],
+            "previous_n": counts[0], "current_n": counts[3]})
+    return pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
 
 
 def compare_folders(old: RunFolder, new: RunFolder) -> Comparison:
-    """The comparison of ``old`` (previous cut) with ``new`` (e.g. a run's build folder)."""
+    """The comparison of ``old`` (previous cut) with ``new`` (e.g. a run's build folder);
+    its section 14 cells are left to the caller (:attr:`Comparison.steps` holds the rows)."""
     _check_pair(old, new)
     for run in (old, new):
         run.cut()  # both keep their inputs
-    return Comparison(old, new, patient_changes(old, new), new_events(new, old.data_cut_date),
-                      retrospective_changes(old, new), headline_changes(old, new))
+    corrected, reparametrised = recut_steps(old, new)
+    headlines = headline_steps(read_results(old.path / "results.csv"), corrected,
+                               reparametrised, read_results(new.path / "results.csv"))
+    return Comparison(old, new, parameter_changes(old.params, new.params),
+                      patient_changes(old, new), new_events(new, old.data_cut_date),
+                      retrospective_changes(old, new), headlines,
+                      steps=(corrected, reparametrised))
 
 
 def summary_lines(summary: dict) -> list[str]:
@@ -430,28 +563,10 @@ def summary_lines(summary: dict) -> list[str]:
             f"(this cut {summary['data_cut']}):",
             f"  new patients: {patients}",
             f"  new events: {events or 'none'}",
+            f"  parameters changed: {', '.join(summary['parameters_changed']) or 'none'}",
             f"  retrospective changes of earlier records: {summary['retrospective_changes']}",
-            f"  headline estimates changed by those corrections: "
-            f"{summary['headlines_changed_by_corrections']}"]
-
-
-def write_comparison(run_dir: Path, params: Params, previous: Path | None) -> dict:
-    """``run_dir/comparison/``: the comparison of ``previous`` with the run being built in
-    ``run_dir`` (its inputs, ADSL and result rows written); its summary, or a ``note`` saying
-    in one line why there is nothing to compare."""
-    folder = run_dir / COMPARISON_DIR
-    if previous is None:
-        summary = {"note": "no earlier data cut of this study was found under the output "
-                           "folder: nothing to compare"}
-    else:
-        current = RunFolder(run_dir, params.study_id, params.data_cut_date, params.to_dict())
-        try:
-            comparison = compare_folders(RunFolder.open(previous), current)
-        except ComparisonError as exc:
-            summary = {"note": f"not compared with {previous.name}: {exc}"}
-        else:
-            comparison.write(folder)
-            return comparison.summary()
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    return summary
+            "  headline estimates changed by " + ", ".join(
+                f"{step.replace('_', ' ')}: {count}"
+                for step, count in summary["headlines_changed"].items()),
+            "  section 14 cells changed by " + ", ".join(
+                f"{cause}: {count}" for cause, count in summary["table_cells_changed"].items())]

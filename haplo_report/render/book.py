@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
@@ -21,6 +20,7 @@ from haplo_report.formatting import (AT_LEAST, EN_DASH, PLUS_MINUS, escape_markd
                                      fmt_estimate_ci, fmt_median_range, fmt_number,
                                      fmt_scientific)
 from haplo_report.analysis.mrd import rate_text
+from haplo_report.analysis.synopsis import HEADLINES
 from haplo_report.outputs.tables.notes import method_label
 from haplo_report.analysis.results import NOT_ESTIMABLE
 from haplo_report.environment_lock import normalised
@@ -37,37 +37,6 @@ SUITE_DISTRIBUTION = "haplo-report"
 class BookError(ValueError):
     """A run folder that cannot be made into a report; the message is one line for the user."""
 
-
-@dataclass(frozen=True)
-class Headline:
-    """One synopsis line: which result row it shows and how."""
-
-    label: str
-    endpoint: str | None  # None: any endpoint (statistic alone identifies the row)
-    statistic: str
-    time_days: float | None
-    percent: bool = True  # estimate is a proportion shown as %
-
-
-# The synopsis: every endpoint's headline result (SAP report-at time points).
-HEADLINES: tuple[Headline, ...] = (
-    Headline("Progression-free survival (primary), 1 year", "PFS", "survival", 365),
-    Headline("Overall survival, 1 year", "OS", "survival", 365),
-    Headline("GVHD-free, relapse-free survival, 1 year", "GRFS", "survival", 365),
-    Headline("Cumulative incidence of relapse, 1 year", "CIR", "cif", 365),
-    Headline("Non-relapse mortality, 1 year", "NRM", "cif", 365),
-    Headline("MRD-negative at 1 year, primary rate (success / (success + failure))", "MRD1Y",
-             "proportion", 365),
-    Headline("Acute GVHD grade II-IV, day 100", "AGVHD24", "cif", 100),
-    Headline("Acute GVHD grade III-IV, day 100", "AGVHD34", "cif", 100),
-    Headline("Chronic GVHD, any, 1 year", "CGVHD", "cif", 365),
-    Headline("Chronic GVHD, moderate-severe, 1 year", "CGVHDMS", "cif", 365),
-    Headline("Neutrophil recovery, median day among patients who recovered", "ANC",
-             "median_days", None, percent=False),
-    Headline("Platelet recovery, median day among patients who recovered", "PLT",
-             "median_days", None, percent=False),
-    Headline("Median follow-up, days", None, "median_followup", None, percent=False),
-)
 
 # Analysis-set sizes: result rows with statistic "count" and subgroup "<ADSL flag>=Y".
 ANALYSIS_SETS: tuple[tuple[str, str], ...] = (
@@ -343,6 +312,18 @@ def methods_markdown(params: dict[str, Any]) -> str:
                  f"84.9); median (Q1, Q3) alike; median with range as 13 (10{EN_DASH}16); "
                  "percentages with one decimal; whole-number data (age, days) without decimals "
                  "unless a median or quartile falls between two values (44.8)"},
+        {"Topic": "Changes between data cuts",
+         "Rule": "A later cut's appendix (and document of its own) explains each synopsis "
+                 "estimate's change in three re-computed steps: corrections (this export cut at "
+                 "the previous date with the previous run's parameters), parameters (the same "
+                 "data and date with this run's parameters), new information (this cut); each "
+                 "change is the difference of the displayed values. Where the plan is silent: a "
+                 "last-known-alive date that moved later since the previous export is new "
+                 "follow-up, so step 1 keeps the previous export's date; every parameter that "
+                 "differs is listed, the data folder and the cut date included; a section 14 "
+                 "cell is named by its table, its row with the rows it sits under, and its "
+                 "column header, columns matched by position (a header's N may change), and a "
+                 "cell changed by both steps is listed once per step"},
     ])
     return "\n".join([
         "# Statistical methods", "",
@@ -428,8 +409,21 @@ def provenance_markdown(manifest: dict[str, Any], identity: dict[str, str]) -> s
                 f"{lock_sentence(manifest)}", "",
                 pipe_table(software_frame(manifest))]
     return "\n".join([*parts, *_section(manifest, "inputs", "Input files (SHA-256, first 16 hex digits)", "file"),
-                      *_section(manifest, "params", "Parameters", "parameter"), *software,
+                      *_parameters(manifest), *software,
                       *_section(manifest, "notebooks", "Notebooks executed", "notebook")])
+
+
+def _parameters(manifest: dict[str, Any]) -> list[str]:
+    """The parameters with the file each value came from (the study file, the cut's file,
+    a command-line flag, or the default)."""
+    origins = manifest.get("params_origins") or {}
+    frame = _records(manifest.get("params"), "parameter")
+    if not frame.empty and origins:
+        frame["from"] = [origins.get(name, "") for name in frame["parameter"]]
+    return ["## Parameters", "",
+            "Each value with the parameter file it came from (a per-cut file holds what is the "
+            "cut's and extends the study file; \"default\": set by no file).", "",
+            pipe_table(frame) if not frame.empty else "None recorded.\n"]
 
 
 def _section(manifest: dict[str, Any], key: str, title: str, column: str) -> list[str]:

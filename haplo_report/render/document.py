@@ -33,7 +33,7 @@ from haplo_report.analysis.results import read_results
 from haplo_report.paths import QUARTO_YML
 from haplo_report.render.book import (BookError, index_markdown, methods_markdown,
                                       provenance_markdown, run_identity, validation_markdown)
-from haplo_report.render.changes import changes_markdown
+from haplo_report.render.changes import changes_markdown, has_changes
 from haplo_report.render.independent_check import CHAPTER as INDEPENDENT_CHECK
 from haplo_report.render.independent_check import independent_check_markdown
 from haplo_report.render.markdown import (CAPTION, TITLE_CLASS, MarkdownText,
@@ -52,6 +52,9 @@ FONTS_DIR = "fonts"  # named by _quarto.yml (format: typst: font-paths) and repo
 SOURCE = "report.qmd"
 FOLDER = "document"
 CONTENTS_KEY = "report-contents"  # the list of chapters in _quarto.yml
+CHANGES = "changes"  # the appendix that is also a document of its own (a later cut only)
+CHANGES_FOLDER = "changes"  # its document folder, inside the report's
+CHANGES_TITLE = "Changes between data cuts"
 NOT_SPECIFIED = "not specified"
 PAGE_BREAK_OPENXML = '<w:p><w:r><w:br w:type="page"/></w:r></w:p>'
 
@@ -94,6 +97,7 @@ class ReportDocument:
     config: dict[str, Any]  # the folder's _quarto.yml (formats and options)
     study_id: str
     data_cut: str
+    stem: str | None = None  # the output's file name without extension, when not the report's
 
     @property
     def source(self) -> Path:
@@ -101,8 +105,9 @@ class ReportDocument:
 
     @property
     def output_stem(self) -> str:
-        """File name of the report without extension, e.g. ``HAPLO-BLIN-ALL_2026-01-31``."""
-        return f"{self.study_id}_{self.data_cut}"
+        """File name without extension: the report's ``HAPLO-BLIN-ALL_2026-01-31``, or the
+        changes document's ``changes_2026-01-31``."""
+        return self.stem or f"{self.study_id}_{self.data_cut}"
 
     @property
     def epoch(self) -> int:
@@ -157,12 +162,12 @@ def furniture(manifest: dict[str, Any], identity: dict[str, str]) -> Furniture:
 
 
 def front_matter(config: dict[str, Any], identity: dict[str, str],
-                 page: Furniture) -> dict[str, Any]:
+                 page: Furniture, title: str | None = None) -> dict[str, Any]:
     """The document's metadata: title block values (``author`` is the sponsor, so every
     template that prints an author has one) and the page furniture typst-show.typ reads.
     No ``date``: Quarto parses a date field ("Data cut 2026-07-31" lost its words in the
     book's Word title, issue 14); the data cut has its own field."""
-    title = (config.get(CONTENTS_KEY) or {}).get("title") or "Clinical Study Report"
+    title = title or (config.get(CONTENTS_KEY) or {}).get("title") or "Clinical Study Report"
     meta: dict[str, Any] = {
         "title": f"{title}: {identity['study_id']}",
         "subtitle": identity["study_title"] or None,
@@ -284,9 +289,21 @@ def document_config(project: dict[str, Any], page: Furniture) -> dict[str, Any]:
     return config
 
 
-def assemble_document(run_dir: Path, folder: Path | None = None) -> ReportDocument:
+def assemble_changes(run_dir: Path) -> ReportDocument | None:
+    """The changes appendix of ``run_dir`` as a document of its own
+    (``document/changes/``, rendered as ``report/changes_<cut>.*``, with the report's title
+    page and page furniture); None for a run that compared itself with no earlier cut."""
+    if not has_changes(run_dir):
+        return None
+    return assemble_document(run_dir, Path(run_dir) / FOLDER / CHANGES_FOLDER,
+                             only=(Chapter(CHANGES),))
+
+
+def assemble_document(run_dir: Path, folder: Path | None = None, *,
+                      only: tuple[Chapter, ...] | None = None) -> ReportDocument:
     """Write the report document of ``run_dir`` into ``folder`` (default
-    ``run_dir/document``), replacing it."""
+    ``run_dir/document``), replacing it; ``only``: these chapters instead of the report's
+    (the changes document)."""
     run_dir = Path(run_dir)
     folder = Path(folder) if folder is not None else run_dir / FOLDER
     manifest = _read_json(run_dir / "manifest.json")
@@ -311,17 +328,19 @@ def assemble_document(run_dir: Path, folder: Path | None = None) -> ReportDocume
 
     generated = {
         "synopsis": index_markdown(identity, results),
-        "changes": changes_markdown(run_dir),
         "methods": methods_markdown(manifest.get("params") or {}),
         "validation": validation_markdown(validation),
         "provenance": provenance_markdown(manifest, identity),
     }
+    if has_changes(run_dir):  # a first cut has no changes
+        generated[CHANGES] = changes_markdown(run_dir)
     independent_check = independent_check_markdown(run_dir)
     if independent_check is not None:  # a run folder without qc.csv: the appendix is left out
         generated[INDEPENDENT_CHECK] = independent_check
     notebooks = {p.stem: p for p in sorted((run_dir / "notebooks").glob("*.ipynb"))}
-    chapters = report_chapters(project)
-    missing = [c.name for c in chapters if c.name not in generated and c.name not in notebooks]
+    chapters = list(only) if only is not None else report_chapters(project)
+    missing = [c.name for c in chapters if c.name not in generated and c.name not in notebooks
+               and c.name != CHANGES]
     if missing:
         log.warning("report chapters without a notebook in the run, left out: %s",
                     ", ".join(missing))
@@ -371,10 +390,11 @@ def assemble_document(run_dir: Path, folder: Path | None = None) -> ReportDocume
     ]), folder)["blocks"]
     body = {"pandoc-api-version": api_version or front["pandoc-api-version"], "meta": {},
             "blocks": _page_breaks(front + blocks)}
-    meta = front_matter(project, identity, page)
+    meta = front_matter(project, identity, page, CHANGES_TITLE if only is not None else None)
     text = ("---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000)
             + "---\n\n" + write_markdown(body, folder))
     (folder / SOURCE).write_text(text, encoding="utf-8")
     (folder / "_quarto.yml").write_text(yaml.safe_dump(config, sort_keys=False,
                                                        allow_unicode=True), encoding="utf-8")
-    return ReportDocument(folder, config, identity["study_id"], identity["data_cut"])
+    return ReportDocument(folder, config, identity["study_id"], identity["data_cut"],
+                          f"{CHANGES}_{identity['data_cut']}" if only is not None else None)

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 import haplo_report
 from haplo_report import plan
-from haplo_report.analysis.comparison import summary_lines, write_comparison
+from haplo_report.analysis.comparison import summary_lines
 from haplo_report.analysis.derive import Derived, derive_cut
 from haplo_report.analysis.results import ResultRow
 from haplo_report.analysis.summaries import disposition_summary
@@ -30,6 +30,7 @@ from haplo_report.plan import NotebookSpec
 from haplo_report.render import FORMATS, RenderError, render_report
 from haplo_report.run import cache, fast_path
 from haplo_report.run.cache import NotebookJob
+from haplo_report.run.comparison import write_comparison
 from haplo_report.run.collect import collect_results, validation_record, write_data
 from haplo_report.run.errors import NotebookFailed, RunFailed
 from haplo_report.run.execute import execute_all
@@ -139,7 +140,7 @@ def _validate_and_build(params: Params, folders: RunFolders, compare_with: Path 
                                                   cache.recorded_data(spec, record["digests"]),
                                                   notebooks_dir) for spec in notebooks]
                     inputs = [*find_tables(params.data_dir)[0].values(),
-                              *([params.source] if params.source else [])]
+                              *params.files]
                     derivation = {"key": derivation_key, "digests": record["digests"],
                                   "files": record["files"]}
                     adam = cache.take_over_adam(read_manifest(folders.final / MANIFEST),
@@ -161,7 +162,7 @@ def _validate_and_build(params: Params, folders: RunFolders, compare_with: Path 
                 progress.say("no patient in the full analysis set (nobody transplanted on or "
                              "before the data cut): the report shows the analysis sets only")
             validation = validation_record(cut)
-            inputs = [*cut.files.values(), *([params.source] if params.source else [])]
+            inputs = [*cut.files.values(), *params.files]
             began = time.monotonic()
             write_tables(cut, folders.build / "data" / "input")
             # At 100,000 patients dropping the input tables frees ~300 MB before the derived

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import haplo_report
 from haplo_report import plan
-from haplo_report.params import Params
+from haplo_report.params import DERIVATION_PARAMS, Params
 from haplo_report.plan import NotebookSpec
 from haplo_report.run.manifest import computing_versions, sha256_file, toolchain_versions
 
@@ -35,11 +35,6 @@ if TYPE_CHECKING:  # the derived data's type only: the fast path does not import
 
 OK_STATUSES: tuple[str, ...] = ("executed", "cached")
 ADAM_FILES = "data/adam/"  # the standard outputs made from the derived data alone
-
-# The Params fields that validation and derivation read: validate_cut is given data_cut_date;
-# derive_cut reads data_cut_date, mrdpre_cutoff (ADSL's MRDGRP) and gvhd_relapse_competes
-# (ADTTE's GVHD endpoints). tests/test_pipeline.py fails when derive_cut reads another field.
-DERIVATION_PARAMS: tuple[str, ...] = ("data_cut_date", "mrdpre_cutoff", "gvhd_relapse_competes")
 
 
 @dataclass(frozen=True)
@@ -88,14 +83,14 @@ def run_key(params: Params, data: dict[str, str] | None, *, formats: tuple[str, 
             notebooks: tuple[NotebookSpec, ...], notebooks_dir: Path,
             renderer: str | None, compared_with: dict[str, Any] | None = None) -> str | None:
     """SHA-256 of everything a run's outputs depend on, computed before validating: the data
-    folder's files (``data``: :func:`data_files`), the parameters file and values, the
+    folder's files (``data``: :func:`data_files`), the parameter files and values, the
     notebooks (plan entries and sources), the formats, the renderer, the earlier run the report
     compares with (``compared_with``), the suite and the toolchain's versions. None when a file
     cannot be read (the full path then reports the problem)."""
     if data is None:
         return None
     try:
-        source = sha256_file(params.source) if params.source else None
+        source = [sha256_file(path) for path in params.files] or None
         sources = {spec.name: sha256_file(notebooks_dir / f"{spec.name}.ipynb")
                    for spec in notebooks}
     except OSError:

@@ -166,6 +166,7 @@ def build_manifest(params: Params, *, inputs: list[Path], run_dir: Path, final: 
         "study_id": params.study_id,
         "data_cut_date": str(params.data_cut_date),
         "params": manifest_params(params),
+        "params_origins": params.origins,
         "inputs": input_records(params, inputs),
         "location": location(params, final),
         "outputs": output_records(run_dir),
