@@ -18,7 +18,7 @@ import pandas as pd
 from haplo_report.analysis.results import ResultRow, results_frame
 from haplo_report.analysis.summaries import MISSING
 from haplo_report.formatting import escape_markdown, fmt_scientific
-from haplo_report.outputs.tables.layout import Page
+from haplo_report.outputs.tables.layout import Page, column_needs, orientation
 from haplo_report.outputs.tables.notes import table_notes
 from haplo_report.outputs.tables.rtf import write_rtf
 from haplo_report.outputs.tables.word import save_docx, write_docx
@@ -132,9 +132,12 @@ class Table:
 
     def write(self, folder: Path, study_id: str, page_size: str = "a4") -> list[Path]:
         """Write ``<number>.csv``, ``<number>.docx`` and ``<number>.rtf`` into ``folder``, the
-        DOCX and RTF with ``study_id`` and the data cut in every page's header."""
+        DOCX and RTF with ``study_id`` and the data cut in every page's header, on landscape
+        pages when the table needs them (:func:`.layout.orientation`)."""
         folder = Path(folder)
-        page = Page(study_id, self.data_cut, page_size)
+        turn = orientation(column_needs(self.columns, self.rows, self.levels), self.kind,
+                           page_size)
+        page = Page(study_id, self.data_cut, page_size, turn)
         return [self.to_csv(folder / f"{self.number}.csv"),
                 write_docx(self, folder / f"{self.number}.docx", page),
                 write_rtf(self, folder / f"{self.number}.rtf", page)]

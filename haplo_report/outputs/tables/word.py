@@ -1,7 +1,9 @@
 """A table as a Word document laid out like the consolidated report (:mod:`.layout`): caption
-in Word's caption style, column widths fitted to the content, bold header row repeated on
-every page, rows that do not split, levels as paragraph indents, notes kept with the table,
-running header (study, data cut) and footer (page x of y); identical bytes for identical tables.
+in the report's caption style, one typeface (theme fonts replaced), column widths fitted to
+the content, landscape when the table needs it, bold header row repeated on every page, rows
+that do not split nor leave a row orphaned (:func:`kept_rows`), levels as paragraph indents,
+notes kept with the table, running header (study, data cut; from page 2 the title
+"(continued)") and footer (page x of y); identical bytes for identical tables.
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import zipfile
 from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from docx import Document
 from docx.document import Document as DocxDocument
+from docx.enum.section import WD_ORIENT
 from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_TAB_ALIGNMENT
@@ -23,8 +27,8 @@ from docx.text.paragraph import Paragraph
 
 from haplo_report.outputs.tables.layout import (BODY_PT, CAPTION_PT, CAPTION_STYLE,
                                                 HEADER_DISTANCE_CM, INDENT_CM, MARGIN_CM,
-                                                NOTE_PT, NOTES_STYLE, PAGE_SIZES_CM,
-                                                RULE_EIGHTHS_PT, FONT, PAGE_OF, Page,
+                                                NOTE_PT, NOTES_STYLE,
+                                                RULE_EIGHTHS_PT, WORD_FONT, PAGE_OF, Page,
                                                 column_widths)
 
 if TYPE_CHECKING:
@@ -54,17 +58,37 @@ def save_docx(document: DocxDocument, path: Path) -> Path:
     return path
 
 
+def one_typeface(document: DocxDocument, name: str = WORD_FONT) -> None:
+    """``name`` for every script in the document defaults and in every style, the theme's
+    fonts replaced (a style's ``asciiTheme`` outranks its font name: Word drew headings in the
+    theme's Aptos Display)."""
+    styles = document.styles.element
+    defaults = styles.find(qn("w:docDefaults"))
+    elements = [] if defaults is None else list(defaults.iter(qn("w:rPr")))
+    elements += [style.get_or_add_rPr() for style in styles.iter(qn("w:style"))]
+    for rpr in elements:
+        fonts = rpr.find(qn("w:rFonts"))
+        if fonts is None:
+            fonts = OxmlElement("w:rFonts")
+            rpr.insert(0, fonts)
+        for key in ("asciiTheme", "hAnsiTheme", "eastAsiaTheme", "cstheme"):
+            fonts.attrib.pop(qn(f"w:{key}"), None)
+        for key in ("ascii", "hAnsi", "eastAsia", "cs"):
+            fonts.set(qn(f"w:{key}"), name)
+
+
 def set_styles(document: DocxDocument) -> None:
-    """The report's typeface and sizes on Normal, header and footer; Word's Caption style bold
-    upright black (the template's is blue italic); a Table Notes style for notes."""
+    """The Word typeface and sizes on Normal, header and footer; the report's caption style
+    (bold upright black, kept with the table); a Table Notes style for notes."""
     for name, size in (("Normal", BODY_PT), ("Header", NOTE_PT), ("Footer", NOTE_PT)):
         style = document.styles[name]
-        style.font.name, style.font.size = FONT, Pt(size)
+        style.font.size = Pt(size)
         style.paragraph_format.space_after = Pt(0)
         style.paragraph_format.space_before = Pt(0)
         style.paragraph_format.line_spacing = 1.0
-    caption = document.styles[CAPTION_STYLE]
-    caption.font.name, caption.font.size = FONT, Pt(CAPTION_PT)
+    caption = document.styles.add_style(CAPTION_STYLE, WD_STYLE_TYPE.PARAGRAPH)
+    caption.base_style = document.styles["Normal"]
+    caption.font.size = Pt(CAPTION_PT)
     caption.font.bold, caption.font.italic, caption.font.color.rgb = True, False, BLACK
     caption.paragraph_format.space_after = Pt(6)
     caption.paragraph_format.keep_with_next = True
@@ -72,13 +96,18 @@ def set_styles(document: DocxDocument) -> None:
     notes.base_style = document.styles["Normal"]
     notes.font.size = Pt(NOTE_PT)
     notes.paragraph_format.keep_together = True
+    one_typeface(document)
 
 
-def set_page(document: DocxDocument, page: Page) -> None:
-    """Page size and margins; running header "study ... Data cut" and footer "Page x of y"."""
+def set_page(document: DocxDocument, page: Page, continued: str = "") -> None:
+    """Page size, orientation and margins; running header "study ... Data cut" and footer
+    "Page x of y"; from the second page on, ``continued`` (the title with "(continued)")
+    under the running header."""
     section = document.sections[0]
-    width, height = PAGE_SIZES_CM[page.size]
+    width, height = page.dimensions_cm
     section.page_width, section.page_height = Cm(width), Cm(height)
+    section.orientation = (WD_ORIENT.LANDSCAPE if page.orientation == "landscape"
+                           else WD_ORIENT.PORTRAIT)
     for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
         setattr(section, side, Cm(MARGIN_CM))
     section.header_distance = section.footer_distance = Cm(HEADER_DISTANCE_CM)
@@ -88,19 +117,34 @@ def set_page(document: DocxDocument, page: Page) -> None:
                                                    WD_TAB_ALIGNMENT.RIGHT)
     left, right = page.header
     header.add_run(f"{left}\t{right}")
-    footer = section.footer.paragraphs[0]
-    footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    footer.add_run(PAGE_OF[0])
-    page_field(footer, "PAGE")
-    footer.add_run(PAGE_OF[1])
-    page_field(footer, "NUMPAGES")
+    if continued:
+        section.different_first_page_header_footer = True
+        first = section.first_page_header.paragraphs[0]
+        first.paragraph_format.tab_stops.add_tab_stop(Cm(page.text_width_cm),
+                                                      WD_TAB_ALIGNMENT.RIGHT)
+        first.add_run(f"{left}\t{right}")
+        title = section.header.add_paragraph(continued, style=CAPTION_STYLE)
+        title.paragraph_format.space_before = Pt(6)
+    footers = [section.footer] + ([section.first_page_footer] if continued else [])
+    for part in footers:
+        footer = part.paragraphs[0]
+        footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        footer.add_run(PAGE_OF[0])
+        page_field(footer, "PAGE")
+        footer.add_run(PAGE_OF[1])
+        page_field(footer, "NUMPAGES")
 
 
-def page_field(paragraph: Paragraph, code: str) -> None:
-    """A Word field (PAGE, NUMPAGES) whose value Word and LibreOffice fill in."""
+def page_field(paragraph: Paragraph, code: str, points: float = NOTE_PT) -> None:
+    """A Word field (PAGE, NUMPAGES) whose value Word and LibreOffice fill in, its result in
+    the size of the text around it (a field run without one is drawn at the default size)."""
     field = OxmlElement("w:fldSimple")
     field.set(qn("w:instr"), code)
     run = OxmlElement("w:r")
+    properties = OxmlElement("w:rPr")
+    for tag in ("w:sz", "w:szCs"):
+        properties.append(_element(tag, val=str(round(points * 2))))
+    run.append(properties)
     text = OxmlElement("w:t")
     text.text = "1"
     run.append(text)
@@ -138,6 +182,7 @@ def add_table(document: DocxDocument, table: Table, width_cm: float) -> None:
     for column, width in zip(grid.columns, widths):
         column.width = Cm(width)
     right = [not listing and i > 0 for i in range(len(table.columns))]
+    keep = kept_rows(levels)
     for r, row in enumerate(grid.rows):
         row_properties = row._tr.get_or_add_trPr()
         row_properties.append(_element("w:cantSplit"))
@@ -159,8 +204,20 @@ def add_table(document: DocxDocument, table: Table, width_cm: float) -> None:
                     borders, "w:shd", "w:noWrap", "w:tcMar", "w:textDirection", "w:tcFitText",
                     "w:vAlign", "w:hideMark")
                 cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.BOTTOM
-            if r == len(table.rows):  # the last row stays with the notes below
+            if r in keep:
                 paragraph.paragraph_format.keep_with_next = True
+
+
+def kept_rows(levels: Sequence[int]) -> set[int]:
+    """Rows (0: the header) kept with the next one, so that no page break orphans a row: the
+    header with the first two rows, a group heading row (a label followed by deeper ones)
+    with its first two, and the last two rows with the notes below."""
+    n = len(levels)
+    keep = {0, 1} | {n - 1, n}
+    for k in range(n - 1):
+        if levels[k + 1] > levels[k]:
+            keep |= {k + 1, k + 2}
+    return {r for r in keep if r <= n}
 
 
 def write_docx(table: Table, path: Path, page: Page) -> Path:
@@ -171,7 +228,7 @@ def write_docx(table: Table, path: Path, page: Page) -> Path:
     props.title, props.author, props.last_modified_by = table.caption, "haplo-report", ""
     props.revision = 1
     set_styles(document)
-    set_page(document, page)
+    set_page(document, page, f"{table.caption} (continued)")
     document.add_paragraph(table.caption, style=CAPTION_STYLE)
     add_table(document, table, page.text_width_cm)
     notes = [*table.notes, table.source_line]
