@@ -270,14 +270,9 @@ def test_reference_docx_carries_page_size_header_footer_and_styles(tmp_path):
         assert style.font.bold and not style.font.italic and style.paragraph_format.keep_with_next
 
 
-def test_prose_columns_get_more_width_than_number_columns():
-    from haplo_report.render.markdown import _column_kind
-
-    body = [["Data cut", "Only information dated on or before the cut is used"],
-            ["Landmarks", "Days 100, 365, 730; beyond the last observed time NE"]]
-    assert _column_kind(body, 1) == "text"
-    numbers = [["Age", "37 (32, 44.8)"], ["Range", "16–56"], ["Median", "Not reached"]]
-    assert _column_kind(numbers, 1) == "number"
+def _typst(blocks: list) -> str:
+    return "\n".join(node["c"][1] for node in _walk(blocks, [])
+                     if node.get("t") == "RawBlock" and node["c"][0] == "typst")
 
 
 def _write_comparison(run: Path) -> None:
@@ -345,3 +340,48 @@ def test_changes_say_when_another_suite_made_the_previous_report(tmp_path):
     path.write_text(json.dumps(summary), encoding="utf-8")
     assert ("The previous report was made by haplo-report 0.1.0 (code aaaaaaaa), this one by "
             "haplo-report 0.1.0 (code bbbbbbbb)") in changes_markdown(run)
+
+
+def test_wide_listing_goes_on_landscape_pages_in_pdf_and_word(tmp_path):
+    header = ("| Patient | Study day | Event | Preferred term / cause of death | System organ class"
+              " | CTCAE grade | Related to blinatumomab | Safety set |\n"
+              "|---|---|---|---|---|---|---|---|\n")
+    row = ("| HB-01-001 | 35 | Serious AE | Cytomegalovirus infection reactivation | "
+           "Gastrointestinal disorders | 3 | No | Yes |\n")
+    text = (f"## Deaths\n\n{header}{row * 3}\n"
+            ": Listing 16.2.7. Deaths (enrolled patients; data cut 2026-01-31)\n")
+    blocks = prepare_chapter(parse(text, tmp_path)["blocks"], "x")
+    assert blocks[0]["c"] == ["typst", "#page(flipped: true)["] and blocks[-1]["c"][1] == "]"
+    assert blocks[2]["t"] == "Header"  # the section heading turns with its listing
+    openxml = [b["c"][1] for b in blocks if b["t"] == "RawBlock" and b["c"][0] == "openxml"]
+    assert ['orient="portrait"' in x for x in openxml] == [True, False]
+    assert ['orient="landscape"' in x for x in openxml] == [False, True]
+    table = next(node for node in _walk(blocks, []) if node.get("t") == "Table")
+    widths = [spec[1]["c"] for spec in table["c"][2]]
+    assert widths[0] * 25.7 >= 1.5  # "HB-01-001" (1.5 cm at 8 pt) never wraps
+
+
+def test_group_rows_repeat_as_subheaders_last_rows_and_notes_stay_together(tmp_path):
+    nbsp = "\u00a0" * 4
+    rows = "".join(f"| {nbsp}Preferred term {i} with a longer name | {i} (3.6) | {i} (3.6) |\n"
+                   for i in range(4))
+    text = ("| System organ class / preferred term | Any grade (N=28) | Grade ≥3 (N=28) |\n"
+            "|---|--:|--:|\n| Infections and infestations | 9 (32.1) | 4 (14.3) |\n" + rows
+            + "\n: Table 14.3.7. AEs (safety set; data cut 2026-01-31)\n\n"
+            "::: table-notes\nFirst note.\\\nSource: notebook 11_safety\n:::\n")
+    blocks = prepare_chapter(parse(text, tmp_path)["blocks"], "x")
+    typst = _typst(blocks)
+    assert 'table.header(level: 2, "Infections and infestations"' in typst
+    assert re.search(r'table\.footer\(repeat: false, "\u00a0{4}Preferred term 2.*'
+                     r'"\u00a0{4}Preferred term 3.*tablenotes\[#"First note." \\ '
+                     r'#"Source: notebook 11_safety"\]', typst)
+    for fmt in ("html", "docx"):  # other formats keep the Pandoc table and its notes
+        shown = json.dumps(for_format(blocks, fmt))
+        assert '"c": "note."' in shown and '"t": "Table"' in shown
+    shown = json.dumps(for_format(blocks, "typst"))
+    assert '"c": "note."' not in shown and '"t": "Table"' not in shown
+
+
+def test_pdf_figures_carry_their_alt_text(source):
+    assert re.search(r'#box\(image\("figures/14\.2\.1\.png", width: 100%, '
+                     r'alt: "Kaplan-Meier curve of PFS"\)\)', source)

@@ -40,7 +40,7 @@ from haplo_report.render.markdown import (CAPTION, TITLE_CLASS, MarkdownText,
                                           notebook_markdown, parse, parse_many, prepare_chapter,
                                           raw, short_title, stringify, tlf_id, walk,
                                           write_markdown)
-from haplo_report.render.word import Furniture, write_reference_docx
+from haplo_report.render.word import CONTENTS_STYLES, Furniture, write_reference_docx
 
 log = logging.getLogger(__name__)
 
@@ -197,8 +197,8 @@ def _identification(page: Furniture, identity: dict[str, str]) -> str:
 
 
 def _lists(titles: list[tuple[str, str, str]]) -> str:
-    """Lists of tables, figures and listings with links, for HTML and Word (Typst builds its
-    own with page numbers)."""
+    """Lists of tables, figures and listings with links, for HTML (Word: :func:`_word_contents`;
+    Typst builds its own with page numbers)."""
     parts = []
     for kind, heading in (("Table", "List of tables"), ("Figure", "List of figures"),
                           ("Listing", "List of listings")):
@@ -207,6 +207,35 @@ def _lists(titles: list[tuple[str, str, str]]) -> str:
             parts += [f"# {heading} {{.unnumbered .tlf-list}}", ""]
             parts += [f"- [{short_title(title)}](#{tlf_id(kind, number)})"
                       for number, title in items] + [""]
+    return "\n".join(parts)
+
+
+def _headings(blocks: list[Any], depth: int = 2) -> list[tuple[int, str, str]]:
+    """(level, identifier, text) of every heading up to ``depth``, in document order."""
+    return [(node["c"][0], node["c"][1][0], stringify(node["c"][2]).strip())
+            for node in walk(blocks)
+            if node.get("t") == "Header" and node["c"][0] <= depth and node["c"][1][0]]
+
+
+def _word_contents(headings: list[tuple[int, str, str]],
+                   titles: list[tuple[str, str, str]]) -> str:
+    """Contents and lists of tables, figures and listings for Word: one linked paragraph per
+    entry in the "Contents N" styles, to which :func:`haplo_report.render.word.finish_docx`
+    adds the page (a PAGEREF field: LibreOffice computes it, Word on opening)."""
+    def entry(level: int, text: str, identifier: str) -> list[str]:
+        return [f'::: {{custom-style="{CONTENTS_STYLES[level - 1]}"}}',
+                f"[{escape_markdown(text)}](#{identifier})", ":::", ""]
+
+    parts = ["# Contents {.unnumbered .tlf-list}", ""]
+    for level, identifier, text in headings:
+        parts += entry(level, text, identifier)
+    for kind, heading in (("Table", "List of tables"), ("Figure", "List of figures"),
+                          ("Listing", "List of listings")):
+        items = [(number, title) for k, number, title in titles if k == kind]
+        if items:
+            parts += [f"# {heading} {{.unnumbered .tlf-list}}", ""]
+            for number, title in items:
+                parts += entry(1, short_title(title), tlf_id(kind, number))
     return "\n".join(parts)
 
 
@@ -384,7 +413,12 @@ def assemble_document(run_dir: Path, folder: Path | None = None, *,
         "::: {.content-hidden when-format=\"typst\"}",
         _identification(page, identity),
         "```{=openxml}", PAGE_BREAK_OPENXML, "```",
+        ":::: {.content-visible when-format=\"html\"}",
         _lists(titles),
+        "::::",
+        ":::: {.content-visible when-format=\"docx\"}",
+        _word_contents(_headings(blocks), titles),
+        "::::",
         ":::", "",
         _abbreviations(stringify(blocks)),
     ]), folder)["blocks"]

@@ -20,6 +20,8 @@ import nbformat
 import pypandoc
 
 from haplo_report.formatting import escape_markdown
+from haplo_report.outputs.tables.layout import (MARGIN_CM, PAGE_SIZES_CM, column_needs,
+                                                fit_columns, orientation)
 from haplo_report.plan import NOTEBOOKS
 
 # The notes block under each table (outputs.tables.core.Table) and figure (outputs.captions).
@@ -36,10 +38,14 @@ UNBREAKABLE_LINES = 32
 # Pandoc's Markdown reader gives a pipe table relative column widths (from its dashes) when a
 # row is wider than this; then the widths written must be the fitted ones (see _fit_widths).
 READER_COLUMNS = 72
-# Characters a column may claim: the first (labels), text columns (prose such as the methods
-# chapter's rules or the synopsis' methods), and number columns.
-_WIDTH_CAPS = {"label": 40, "text": 80, "number": 24}
-_NUMBER_START = re.compile(r"^[\d(<>≥≤−\-+.]")
+TABLE_PT = 8  # the PDF's table text (typst-template.typ: show table: set text(size: 8pt))
+TABLE_PADDING_CM = 0.4  # a cell's left and right inset (Typst 4 pt a side, Word 0.19 cm)
+# Uncaptioned tables of at least this many columns (appendix tables) are laid out like
+# listings: on a landscape page when their rows would wrap in portrait.
+WIDE_COLUMNS = 6
+# Section breaks around a landscape table in Word: finish_docx (render/word.py) completes them
+# with the document's page size, margins, header and footer.
+SECTION_OPENXML = ('<w:p><w:pPr><w:sectPr><w:pgSz w:orient="{}"/></w:sectPr></w:pPr></w:p>')
 # Tables written as pipe tables only: every cell of the report is one line of text, and a
 # grid table's column widths would follow its longest cell instead of the fitted widths.
 PIPE_MARKDOWN = "markdown-simple_tables-multiline_tables-grid_tables-smart"
@@ -239,7 +245,7 @@ def tlf_id(kind: str, number: str) -> str:
 
 # --- chapter transformations ------------------------------------------------------------
 
-def prepare_chapter(blocks: list[Any], prefix: str) -> list[Any]:
+def prepare_chapter(blocks: list[Any], prefix: str, top: bool = True) -> list[Any]:
     """A chapter's blocks made fit for the one document.
 
     Heading identifiers get the chapter's prefix (each chapter is parsed on its own, so two
@@ -257,25 +263,30 @@ def prepare_chapter(blocks: list[Any], prefix: str) -> list[Any]:
             block["c"][1][0] = f"{prefix}-{block['c'][1][0]}"
         if kind == "Table" and CAPTION.match(stringify(block["c"][1][1]).strip()):
             caption = block["c"][1][1]
+            title = stringify(caption).strip()
             block["c"][1] = [None, []]
-            _fit_widths(block)
+            turn = _fit_widths(block, CAPTION.match(title).group(1))
             group = [block]
             if index + 1 < len(blocks) and _is_notes(blocks[index + 1]):
                 index += 1
                 group.append(_styled_notes(blocks[index]))
             inlines = [i for b in caption for i in b["c"]] if caption else []
-            out += _tlf_group(stringify(caption).strip(), inlines, group, _lines(group))
+            lines = _lines(group)
+            group = _typst_table(block, group[1] if len(group) > 1 else None)
+            _turn_page(out, _tlf_group(title, inlines, group, lines), turn, top)
         elif kind == "Table":
             caption = block["c"][1][1]
             block["c"][1] = [None, []]
-            _fit_widths(block)
+            wide = len(block["c"][2]) >= WIDE_COLUMNS
+            turn = _fit_widths(block, "Listing" if wide else "Table")
+            group = []
             if caption:  # an unnumbered title (synopsis, appendices): same treatment
                 inlines = [i for b in caption for i in b["c"]]
-                out += _title(inlines, "", TITLE_DOCX_STYLES["Table"])
-            out.append(block)
+                group += _title(inlines, "", TITLE_DOCX_STYLES["Table"])
+            _turn_page(out, [*group, block], turn, top)
         elif kind == "Figure" and CAPTION.match(stringify(block["c"][1][1]).strip()):
             caption = block["c"][1][1]
-            group = [_uncaptioned(content) for content in block["c"][2]]
+            group = [part for content in block["c"][2] for part in _uncaptioned(content)]
             if index + 1 < len(blocks) and _is_notes(blocks[index + 1]):
                 index += 1
                 group.append(_styled_notes(blocks[index]))
@@ -286,12 +297,28 @@ def prepare_chapter(blocks: list[Any], prefix: str) -> list[Any]:
         elif _is_notes(block):
             out.append(_styled_notes(block))
         elif kind == "Div":
-            block["c"][1] = prepare_chapter(block["c"][1], prefix)
+            block["c"][1] = prepare_chapter(block["c"][1], prefix, top=False)
             out.append(block)
         else:
             out.append(block)
         index += 1
     return out
+
+
+def _turn_page(out: list[Any], group: list[Any], turn: str, top: bool) -> None:
+    """Append ``group`` to ``out``, on landscape pages of its own when ``turn`` says so and it
+    stands at the top level (Typst allows a page only there), with the heading just before
+    it. Typst: a flipped ``page``; Word: section breaks (:data:`SECTION_OPENXML`)."""
+    if turn != "landscape" or not top:
+        out += group
+        return
+    before = out[-1] if out else {}
+    heading = [out.pop()] if before.get("t") == "Header" and before["c"][0] > 1 else []
+    out += [raw("typst", "#page(flipped: true)["),
+            raw("openxml", SECTION_OPENXML.format("portrait")),
+            *heading, *group,
+            raw("openxml", SECTION_OPENXML.format("landscape")),
+            raw("typst", "]")]
 
 
 def _tlf_group(title: str, inlines: list[Any], body: list[Any], lines: int) -> list[Any]:
@@ -319,15 +346,28 @@ def _title(inlines: list[Any], identifier: str, style: str) -> list[Any]:
             raw("typst", "]")]
 
 
-def _uncaptioned(block: dict[str, Any]) -> dict[str, Any]:
+def _uncaptioned(block: dict[str, Any]) -> list[dict[str, Any]]:
     """A figure's image block as an inline image in a paragraph of its own: its title is the
-    paragraph above. The image keeps its description (the alt text every format writes) and a
+    paragraph above. The image keeps its description (the alt text HTML and Word write) and a
     non-breaking space follows it, so the Markdown reader does not make it a captioned figure
-    again (Pandoc manual, implicit_figures), which Quarto would number "Figure 1"."""
+    again (Pandoc manual, implicit_figures), which Quarto would number "Figure 1". Typst gets
+    the image as raw Typst with ``alt``, which Pandoc's Typst writer leaves out (the PDF's
+    figures had no alternative text)."""
     inlines = block["c"] if block.get("t") in ("Plain", "Para") else None
     if inlines is None:
-        return block
-    return {"t": "Para", "c": [*inlines, {"t": "Str", "c": "\u00a0"}]}
+        return [block]
+    para = {"t": "Para", "c": [*inlines, {"t": "Str", "c": "\u00a0"}]}
+    images = [node for node in inlines if node.get("t") == "Image"]
+    if len(images) != 1:
+        return [para]
+    (_, _, attributes), description, (target, _) = images[0]["c"]
+    size = dict(attributes).get("width", "")
+    size = size if re.fullmatch(r"\d+(\.\d+)?(%|cm|mm|in|pt)", size) else "100%"
+    typst = (f"#box(image({typst_string(target)}, width: {size}, "
+             f"alt: {typst_string(stringify(description).strip())}))")
+    when = (("when-format", "typst"),)
+    return [div([raw("typst", typst)], ("content-visible",), attributes=when),
+            div([para], ("content-hidden",), attributes=when)]
 
 
 def walk(node: Any) -> list[dict[str, Any]]:
@@ -359,10 +399,11 @@ def _styled_notes(block: dict[str, Any]) -> dict[str, Any]:
 
 
 def _rows(table: dict[str, Any]) -> list[list[str]]:
-    """Every row (header, then body) of a table as cell texts."""
+    """Every row (header, then body) of a table as cell texts, a label's indent (non-breaking
+    spaces) kept."""
     head = table["c"][3][1]
     bodies = [row for body in table["c"][4] for row in body[2] + body[3]]
-    return [[stringify(cell[4]).strip() for cell in row[1]] for row in head + bodies]
+    return [[stringify(cell[4]).strip(" \t\n") for cell in row[1]] for row in head + bodies]
 
 
 def _lines(group: list[Any]) -> int:
@@ -373,19 +414,88 @@ def _lines(group: list[Any]) -> int:
     return 2 + len(_rows(table)) + note_lines
 
 
-def _column_kind(body: list[list[str]], i: int) -> str:
-    """"number" when most filled cells of column ``i`` start like a number, else "text"."""
-    cells = [row[i].strip() for row in body if i < len(row) and row[i].strip()]
-    numeric = sum(1 for cell in cells if _NUMBER_START.match(cell))
-    return "number" if numeric * 2 >= len(cells) else "text"
+_TYPST_ALIGN = {"AlignLeft": "left", "AlignRight": "right", "AlignCenter": "center",
+                "AlignDefault": "auto"}
 
 
-def _fit_widths(table: dict[str, Any]) -> None:
-    """Column widths fitted to the content, in place.
+def _level(label: str) -> int:
+    """A row label's hierarchy level: its leading non-breaking spaces, four a level."""
+    return label[:len(label) - len(label.lstrip())].count("\u00a0") // 4
+
+
+def _note_lines(notes: dict[str, Any]) -> list[str]:
+    """The lines of a notes block as plain text (one per line break)."""
+    lines: list[str] = []
+    for block in notes["c"][1]:
+        if block.get("t") not in ("Para", "Plain"):
+            continue
+        current: list[Any] = []
+        for inline in [*block["c"], {"t": "LineBreak"}]:
+            if inline.get("t") == "LineBreak":
+                lines.append(stringify(current).strip())
+                current = []
+            else:
+                current.append(inline)
+    return [line for line in lines if line]
+
+
+def _typst_table(table: dict[str, Any], notes: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """A numbered table with widths fitted to its content as the blocks that show it: for
+    Typst a table written here, other formats (and tables of automatic widths) the table as
+    it is, with ``notes`` (a styled notes block) after it.
+
+    Pandoc's Typst table cannot say what keeps a table readable across pages: each group
+    heading row (a label followed by deeper ones) becomes a subheader (``table.header(level:
+    2)``), which Typst never leaves alone at a page foot and repeats under the column header
+    on the page the group runs onto ("Cumulative incidence of moderate-severe chronic GVHD"
+    stood at one page's foot, its rows read as another group's on the next); the last two
+    rows and the notes form a footer (``table.footer(repeat: false)``), which Typst keeps in
+    one piece, so notes never start a page alone and no note sentence is split.
+    """
+    hidden = (("when-format", "typst"),)
+    kept = [table] + ([notes] if notes else [])
+    specs = table["c"][2]
+    if any(width["t"] == "ColWidthDefault" for _, width in specs) or len(table["c"][3][1]) != 1:
+        return kept
+    rows = _rows(table)
+    body = rows[1:]
+    levels = [_level(row[0]) if row else 0 for row in body]
+    groups = {k for k in range(len(body) - 1) if levels[k + 1] > levels[k]}
+    columns = ", ".join(f"{width['c'] * 100:.2f}%" for _, width in specs)
+    aligns = ", ".join(_TYPST_ALIGN.get(align["t"], "auto") for align, _ in specs)
+
+    def cells(row: list[str]) -> str:
+        return ", ".join(typst_string(cell) for cell in row)
+
+    tail = max(len(body) - 2, 0)
+    lines = [f"#figure(kind: table, table(columns: ({columns},), align: ({aligns},),",
+             f"  table.header({cells(rows[0])}),", "  table.hline(),"]
+    for k, row in enumerate(body[:tail]):
+        lines.append(f"  table.header(level: 2, {cells(row)})," if k in groups
+                     else f"  {cells(row)},")
+    footer = [cells(row) for row in body[tail:]]
+    note_lines = _note_lines(notes) if notes else []
+    if note_lines:
+        text = " \\ ".join(f"#{typst_string(line)}" for line in note_lines)
+        footer.append(f"table.cell(colspan: {len(specs)}, stroke: none, inset: (x: 0pt), "
+                      f"tablenotes[{text}])")
+    lines += [f"  table.footer(repeat: false, {', '.join(footer)}),", "))"]
+    if notes:
+        notes["c"][0][1].append("content-hidden")
+        notes["c"][0][2].append(["when-format", "typst"])
+    return [div([raw("typst", "\n".join(lines))], ("content-visible",), attributes=hidden),
+            div([table], ("content-hidden",), attributes=hidden), *kept[1:]]
+
+
+def _fit_widths(table: dict[str, Any], kind: str = "Table") -> str:
+    """Column widths fitted to the content, in place; the orientation of the page the table
+    needs (:func:`haplo_report.outputs.tables.layout.orientation`), returned.
 
     A table narrow enough for the Markdown reader keeps automatic widths (each renderer fits
-    them). A wider one gets relative widths from its longest cells (capped, header words
-    never broken): otherwise the reader would split it into equal columns.
+    them). A wider one gets relative widths measured in the report typeface at the PDF's table
+    size (:func:`.layout.column_needs`): every column at least as wide as its longest word or
+    number and header word, only prose wrapping, at spaces (the reader would otherwise split
+    it into equal columns, and narrow ones printed a patient number over the next cell).
     """
     rows = _rows(table)
     columns = len(table["c"][2])
@@ -394,16 +504,17 @@ def _fit_widths(table: dict[str, Any]) -> None:
     if sum(longest) + 3 * columns + 1 <= READER_COLUMNS:
         for spec in table["c"][2]:
             spec[1] = {"t": "ColWidthDefault"}
-        return
+        return "portrait"
     header = rows[0] if rows else [""] * columns
-    need = []
-    for i in range(columns):
-        words = max((len(w) for w in header[i].split()), default=0) if i < len(header) else 0
-        cap = _WIDTH_CAPS["label" if i == 0 else _column_kind(rows[1:], i)]
-        need.append(max(words, min(longest[i], cap), 4) + 3)  # + cell padding
-    total = sum(need)
-    for spec, width in zip(table["c"][2], need):
-        spec[1] = {"t": "ColWidth", "c": round(width / total, 4)}
+    body = [row + [""] * (columns - len(row)) for row in rows[1:]]
+    needs = column_needs(header, body, points=TABLE_PT, padding_cm=TABLE_PADDING_CM)
+    turn = orientation(needs, kind)
+    width, height = PAGE_SIZES_CM["a4"]
+    total = (height if turn == "landscape" else width) - 2 * MARGIN_CM
+    widths = fit_columns(needs, total, label=kind == "Table")
+    for spec, share in zip(table["c"][2], widths):
+        spec[1] = {"t": "ColWidth", "c": round(share / sum(widths), 4)}
+    return turn
 
 
 # --- format selection -------------------------------------------------------------------

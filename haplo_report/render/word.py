@@ -9,6 +9,7 @@ notes) is set on the rendered file by :func:`finish_docx`, on either renderer's 
 
 from __future__ import annotations
 
+import copy
 import io
 import subprocess
 from dataclasses import dataclass
@@ -17,24 +18,28 @@ from pathlib import Path
 import docx
 import pypandoc
 from docx.enum.style import WD_STYLE_TYPE
-from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_TAB_ALIGNMENT, WD_TAB_LEADER
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 from docx.table import Table
+from docx.text.paragraph import Paragraph
 
 from haplo_report.outputs.tables.core import save_docx
-from haplo_report.outputs.tables.word import page_field
+from haplo_report.outputs.tables.layout import WORD_FONT, column_needs, fit_columns
+from haplo_report.outputs.tables.word import kept_rows, one_typeface, page_field
 from haplo_report.render.markdown import NOTES_DOCX_STYLE, TITLE_DOCX_STYLES
 
-FONT = "Arial"  # the per-table Word files' font (outputs.tables.core), so both look alike
+FONT = WORD_FONT  # the per-table Word and RTF files' typeface, so all look alike
 PAGE_SIZES = {"a4": (Cm(21.0), Cm(29.7)), "us-letter": (Cm(21.59), Cm(27.94))}
 MARGIN = Cm(2.0)
 KEEP_TOGETHER_ROWS = 30  # a table up to this many rows stays on one page with its notes
 INDENT = "\u00a0"  # table labels arrive indented with non-breaking spaces (4 per level)
 INDENT_PER_LEVEL = Cm(0.35)
-_CHAR_WIDTH = Cm(0.19)  # average 9 pt Arial character, for fitting column widths
-_CELL_PADDING = Cm(0.4)
+TABLE_PT = 9  # the Word report's table text (the reference document's Table style)
+# Paragraph styles of the Word report's contents and lists entries (levels 1 and 2); each
+# entry's page is a PAGEREF field after a dotted tab (_page_references)
+CONTENTS_STYLES = ("Contents 1", "Contents 2")
 
 
 @dataclass(frozen=True)
@@ -90,12 +95,15 @@ def write_reference_docx(path: Path, furniture: Furniture) -> Path:
     # schema order inside w:tblPr: ... w:tblInd, w:tblBorders, ..., w:tblCellMar
     style.element.find(qn("w:tblPr")).find(qn("w:tblInd")).addnext(borders)
     style.font.size = Pt(9)
+    one_typeface(document, FONT)  # headings too: their theme font (Aptos Display) replaced
     for name in ("Normal", "Body Text", "First Paragraph", "Compact", "Title", "Subtitle",
                  "Author", "Date", "Heading 1", "Heading 2", "Heading 3"):
         if name in [s.name for s in styles]:
             font = styles[name].font
-            font.name = FONT
             font.color.rgb = RGBColor(0x1A, 0x1A, 0x1A) if name.startswith("Heading") else None
+    for name in ("Header", "Footer"):  # the page number fields take the size of their text
+        if name in [s.name for s in styles]:
+            styles[name].font.size = Pt(8)
     for name in set(TITLE_DOCX_STYLES.values()):
         caption = styles[name]
         caption.font.italic = False
@@ -105,14 +113,22 @@ def write_reference_docx(path: Path, furniture: Furniture) -> Path:
         caption.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.LEFT
         caption.paragraph_format.space_before = Pt(10)
         caption.paragraph_format.space_after = Pt(4)
+    section = document.sections[0]
+    section.page_width, section.page_height = PAGE_SIZES[furniture.page_size]
+    for level, name in enumerate(CONTENTS_STYLES):
+        entry = styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
+        entry.base_style = styles["Normal"]
+        entry.paragraph_format.left_indent = Cm(0.6 * level)
+        entry.paragraph_format.space_before = Pt(3 if level == 0 else 0)
+        entry.paragraph_format.space_after = Pt(0)
+        entry.paragraph_format.tab_stops.add_tab_stop(
+            section.page_width - 2 * MARGIN, WD_TAB_ALIGNMENT.RIGHT, WD_TAB_LEADER.DOTS)
     notes = styles.add_style(NOTES_DOCX_STYLE, WD_STYLE_TYPE.PARAGRAPH)
     notes.base_style = styles["Normal"]
     notes.font.size = Pt(8)
     notes.paragraph_format.space_before = Pt(2)
     notes.paragraph_format.space_after = Pt(10)
 
-    section = document.sections[0]
-    section.page_width, section.page_height = PAGE_SIZES[furniture.page_size]
     for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
         setattr(section, side, MARGIN)
     text_width = section.page_width - 2 * MARGIN
@@ -166,19 +182,39 @@ def _set_widths(table: Table, widths: list[int]) -> None:
 
 
 def fitted_widths(rows: list[list[str]], text_width: int) -> list[int]:
-    """Column widths (EMU) from the longest cell of each column, header words unbroken; the
-    table is as wide as its content needs, never wider than the text."""
+    """Column widths (EMU) measured in the report typeface (:func:`.layout.column_needs`): as
+    wide as the content needs when it fits, else every column at least its longest word or
+    number, the rest shared by the columns that wrap; never wider than the text."""
     columns = max(len(r) for r in rows)
-    need = []
-    for i in range(columns):
-        cells = [r[i] for r in rows if i < len(r)]
-        words = max((len(w) for w in cells[0].split()), default=0) if cells else 0
-        longest = max((len(c) for c in cells), default=0)
-        need.append(max(words, min(longest, 45 if i == 0 else 24), 3) * _CHAR_WIDTH
-                    + _CELL_PADDING)
-    total = sum(need)
-    scale = min(1.0, text_width / total)
-    return [int(n * scale) for n in need]
+    cells = [r + [""] * (columns - len(r)) for r in rows]
+    needs = column_needs(cells[0], cells[1:], points=TABLE_PT)
+    total_cm = text_width / 360000
+    if sum(n.most for n in needs) <= total_cm:
+        return [int(n.most * 360000) for n in needs]
+    return [int(w * 360000) for w in fit_columns(needs, total_cm)]
+
+
+def _sections(document: docx.document.Document) -> None:
+    """The section breaks around landscape tables (render.markdown.SECTION_OPENXML marks
+    them with an orientation only) completed from the document's last section: page size,
+    margins, header and footer, turned for landscape."""
+    body = document.element.body
+    last = body.sectPr
+    for marker in list(body.iterchildren(qn("w:p"))):
+        properties = marker.pPr
+        section = None if properties is None else properties.find(qn("w:sectPr"))
+        if section is None or last is None:
+            continue
+        size = section.find(qn("w:pgSz"))
+        landscape = size is not None and size.get(qn("w:orient")) == "landscape"
+        complete = copy.deepcopy(last)
+        page = complete.find(qn("w:pgSz"))
+        if page is not None and landscape:
+            width, height = page.get(qn("w:w")), page.get(qn("w:h"))
+            page.set(qn("w:w"), height)
+            page.set(qn("w:h"), width)
+            page.set(qn("w:orient"), "landscape")
+        properties.replace(section, complete)
 
 
 def _bold(cell) -> None:
@@ -187,19 +223,100 @@ def _bold(cell) -> None:
             run.bold = True
 
 
-def _indent_labels(table: Table) -> None:
+def _indent_labels(table: Table) -> list[int]:
     """Leading non-breaking spaces of a row label become a paragraph indent (Word wraps an
-    indented label under its own start, not under the spaces)."""
+    indented label under its own start, not under the spaces); each body row's level."""
+    levels = []
     for row in table.rows[1:]:
         paragraph = row.cells[0].paragraphs[0]
         runs = paragraph.runs
         if not runs or not runs[0].text.startswith(INDENT):
+            levels.append(0)
             continue
         text = runs[0].text
         stripped = text.lstrip(INDENT)
         level = (len(text) - len(stripped)) // 4
         runs[0].text = stripped
         paragraph.paragraph_format.left_indent = INDENT_PER_LEVEL * max(level, 1)
+        levels.append(max(level, 1))
+    return levels
+
+
+def _breaks_before(document: docx.document.Document) -> None:
+    """A paragraph holding only a page break (before each chapter) becomes "page break
+    before" on the paragraph that follows (none after a section break, which starts a page
+    itself): on a full page the break paragraph itself moved to a new page and broke again,
+    leaving a blank page."""
+    body = document.element.body
+    for paragraph in list(body.iterchildren(qn("w:p"))):
+        breaks = paragraph.findall(f".//{qn('w:br')}[@{qn('w:type')}='page']")
+        following = paragraph.getnext()
+        if (not breaks or "".join(paragraph.itertext()).strip()
+                or paragraph.find(f".//{qn('w:sectPr')}") is not None
+                or following is None or following.tag != qn("w:p")):
+            continue
+        before = paragraph.getprevious()
+        if before is None or before.find(f".//{qn('w:sectPr')}") is None:  # a section starts
+            Paragraph(following, None).paragraph_format.page_break_before = True  # a page
+        body.remove(paragraph)
+
+
+def _bookmarks_inside(document: docx.document.Document) -> None:
+    """A bookmark Pandoc opens between body blocks, around a whole section, made the
+    bookmark of the heading paragraph that opens it: LibreOffice loses one that starts
+    after a table or ends after one, and a page reference to it read "Error: Reference
+    source not found". Page references and links need only its start."""
+    body = document.element.body
+    ends = {end.get(qn("w:id")): end for end in body.iter(qn("w:bookmarkEnd"))}
+    for start in list(body.iterchildren(qn("w:bookmarkStart"))):
+        following = start.getnext()
+        while following is not None and following.tag == qn("w:bookmarkStart"):
+            following = following.getnext()
+        if following is None or following.tag != qn("w:p"):
+            continue
+        properties = following.find(qn("w:pPr"))
+        if properties is not None:
+            properties.addnext(start)
+        else:
+            following.insert(0, start)
+        end = ends.get(start.get(qn("w:id")))
+        if end is not None:
+            following.append(end)
+
+
+def _page_references(document: docx.document.Document) -> None:
+    """Each contents entry (:data:`CONTENTS_STYLES`, one link to a heading or title) followed
+    by a tab and its page: a PAGEREF field to the link's bookmark, marked dirty so Word
+    fills it on opening; LibreOffice computes it when it lays the document out."""
+    for paragraph in document.paragraphs:
+        if paragraph.style is None or paragraph.style.name not in CONTENTS_STYLES:
+            continue
+        link = paragraph._p.find(qn("w:hyperlink"))
+        anchor = None if link is None else link.get(qn("w:anchor"))
+        if not anchor:
+            continue
+        paragraph.add_run("\t")
+        page_field(paragraph, f"PAGEREF {anchor} \\h", points=9)
+        paragraph._p[-1].set(qn("w:dirty"), "true")
+
+
+def _keep_notes(document: docx.document.Document) -> None:
+    """A table's notes never split from each other, nor a note across pages: each notes
+    paragraph kept whole and with the next notes paragraph."""
+    paragraphs = document.paragraphs
+    for paragraph, following in zip(paragraphs, [*paragraphs[1:], None]):
+        if paragraph.style is None or paragraph.style.name != NOTES_DOCX_STYLE:
+            continue
+        paragraph.paragraph_format.keep_together = True
+        if following is not None and following.style is not None \
+                and following.style.name == NOTES_DOCX_STYLE:
+            paragraph.paragraph_format.keep_with_next = True
+
+
+def _keep_with_next(row) -> None:
+    for cell in row.cells:
+        for paragraph in cell.paragraphs:
+            paragraph.paragraph_format.keep_with_next = True
 
 
 def _row_property(row, name: str) -> None:
@@ -213,10 +330,16 @@ def _row_property(row, name: str) -> None:
 def finish_docx(path: Path) -> Path:
     """Table layout of a rendered report, in place: header rows (repeated on each page, as
     the renderer marks them) bold, rows that never split across pages, labels indented by
-    paragraph, widths fitted where the renderer left them equal, and a short table kept on
-    one page with its notes."""
+    paragraph, widths fitted where the renderer left them equal, a short table kept on one
+    page with its notes, a long one kept from orphaning rows (:func:`kept_rows`), and the
+    section breaks around landscape tables completed."""
     document = docx.Document(str(path))
     text_width = _text_width(document)
+    _sections(document)
+    _keep_notes(document)
+    _bookmarks_inside(document)
+    _breaks_before(document)
+    _page_references(document)
     for table in document.tables:
         rows = table.rows
         if not rows:
@@ -228,14 +351,12 @@ def finish_docx(path: Path) -> Path:
                 _bold(cell)
         for row in rows:
             _row_property(row, "cantSplit")
-        _indent_labels(table)
+        levels = _indent_labels(table)
         width = table._tbl.tblPr.find(qn("w:tblW"))
         if width is None or width.get(qn("w:type")) == "auto":
             cells = [[c.text for c in row.cells] for row in rows]
             _set_widths(table, fitted_widths(cells, text_width))
-        if len(rows) <= KEEP_TOGETHER_ROWS:
-            for row in rows:
-                for cell in row.cells:
-                    for paragraph in cell.paragraphs:
-                        paragraph.paragraph_format.keep_with_next = True
+        kept = range(len(rows)) if len(rows) <= KEEP_TOGETHER_ROWS else kept_rows(levels)
+        for r in kept:
+            _keep_with_next(rows[r])
     return save_docx(document, path)
