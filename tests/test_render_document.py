@@ -385,3 +385,25 @@ def test_group_rows_repeat_as_subheaders_last_rows_and_notes_stay_together(tmp_p
 def test_pdf_figures_carry_their_alt_text(source):
     assert re.search(r'#box\(image\("figures/14\.2\.1\.png", width: 100%, '
                      r'alt: "Kaplan-Meier curve of PFS"\)\)', source)
+
+
+def test_nested_groups_compile_in_typst(tmp_path):
+    """Subgroup tables nest groups (subgroup > variable > levels); Typst 0.15 panicked on
+    two subheaders of one level with no row between, or one with no row after it."""
+    import typst
+
+    nbsp = "\u00a0" * 4
+    body = "".join(f"| {nbsp * 2}Level {i} | {i} |\n" for i in range(3))
+    rows = ("| Subgroup | 1 |\n" + f"| {nbsp}Pre-transplant MRD | 2 |\n" + body
+            + f"| {nbsp}Disease status | 3 |\n" + body + "| Group at the end | 4 |\n"
+            + f"| {nbsp}Last | 5 |\n")
+    text = ("| Characteristic of the subgroups, long enough to be fitted | Estimate (95% CI) |\n"
+            "|---|--:|\n" + rows + "\n: Table 14.2.2. PFS by subgroup (FAS; data cut 2026-01-31)\n")
+    typst_code = next(b["c"][1][0]["c"][1] for b in _walk(prepare_chapter(
+        parse(text, tmp_path)["blocks"], "x"), []) if b.get("t") == "Div"
+        and "content-visible" in b["c"][0][1])
+    assert "table.header(level: 3, " in typst_code and "table.header(level: 2, " in typst_code
+    source = tmp_path / "t.typ"
+    source.write_text("#let tablenotes(body) = body\n" + typst_code, encoding="utf-8")
+    typst.compile(str(source), output=str(tmp_path / "t.pdf"))
+    assert (tmp_path / "t.pdf").stat().st_size > 0

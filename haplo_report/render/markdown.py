@@ -471,8 +471,10 @@ def _typst_table(table: dict[str, Any], notes: dict[str, Any] | None) -> list[di
     lines = [f"#figure(kind: table, table(columns: ({columns},), align: ({aligns},),",
              f"  table.header({cells(rows[0])}),", "  table.hline(),"]
     for k, row in enumerate(body[:tail]):
-        lines.append(f"  table.header(level: 2, {cells(row)})," if k in groups
-                     else f"  {cells(row)},")
+        # nested groups nest their subheaders; one whose rows all stand in the footer is a
+        # row (Typst 0.15 panics on a subheader with no row after it)
+        lines.append(f"  table.header(level: {levels[k] + 2}, {cells(row)})," if k in groups
+                     and k + 1 < tail else f"  {cells(row)},")
     footer = [cells(row) for row in body[tail:]]
     note_lines = _note_lines(notes) if notes else []
     if note_lines:
