@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import io
+import math
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,14 +27,16 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from haplo_report.outputs.tables.core import save_docx
-from haplo_report.outputs.tables.layout import WORD_FONT, column_needs, fit_columns
+from haplo_report.outputs.tables.layout import (WORD_FONT, column_needs, fit_columns,
+                                                text_width_cm)
 from haplo_report.outputs.tables.word import kept_rows, one_typeface, page_field
 from haplo_report.render.markdown import NOTES_DOCX_STYLE, TITLE_DOCX_STYLES
 
 FONT = WORD_FONT  # the per-table Word and RTF files' typeface, so all look alike
 PAGE_SIZES = {"a4": (Cm(21.0), Cm(29.7)), "us-letter": (Cm(21.59), Cm(27.94))}
 MARGIN = Cm(2.0)
-KEEP_TOGETHER_ROWS = 30  # a table up to this many rows stays on one page with its notes
+KEEP_TOGETHER_ROWS = 30  # a table up to this many rows stays on one page with its notes,
+KEEP_TOGETHER_LINES = 40  # when its rows print on at most this many lines (a page: ~60)
 INDENT = "\u00a0"  # table labels arrive indented with non-breaking spaces (4 per level)
 INDENT_PER_LEVEL = Cm(0.35)
 TABLE_PT = 9  # the Word report's table text (the reference document's Table style)
@@ -217,6 +220,17 @@ def _sections(document: docx.document.Document) -> None:
         properties.replace(section, complete)
 
 
+def _printed_lines(cells: list[list[str]], widths: list[int]) -> int:
+    """About how many 9-pt lines the rows take at ``widths`` (EMU): per row, its cell that
+    wraps most (measured in the report typeface, rounded up)."""
+    total = 0
+    for row in cells:
+        total += max((math.ceil(text_width_cm(text, TABLE_PT) * 360000
+                                / max(width - 0.4 * 360000, 1)) or 1)
+                     for text, width in zip(row, widths)) if row else 1
+    return total
+
+
 def _bold(cell) -> None:
     for paragraph in cell.paragraphs:
         for run in paragraph.runs:
@@ -353,10 +367,13 @@ def finish_docx(path: Path) -> Path:
             _row_property(row, "cantSplit")
         levels = _indent_labels(table)
         width = table._tbl.tblPr.find(qn("w:tblW"))
+        cells = [[c.text for c in row.cells] for row in rows]
+        widths = fitted_widths(cells, text_width)
         if width is None or width.get(qn("w:type")) == "auto":
-            cells = [[c.text for c in row.cells] for row in rows]
-            _set_widths(table, fitted_widths(cells, text_width))
-        kept = range(len(rows)) if len(rows) <= KEEP_TOGETHER_ROWS else kept_rows(levels)
+            _set_widths(table, widths)
+        short = (len(rows) <= KEEP_TOGETHER_ROWS
+                 and _printed_lines(cells, widths) <= KEEP_TOGETHER_LINES)
+        kept = range(len(rows)) if short else kept_rows(levels)
         for r in kept:
             _keep_with_next(rows[r])
     return save_docx(document, path)
