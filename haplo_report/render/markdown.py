@@ -440,9 +440,9 @@ def _note_lines(notes: dict[str, Any]) -> list[str]:
 
 
 def _typst_table(table: dict[str, Any], notes: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """A numbered table with widths fitted to its content as the blocks that show it: for
-    Typst a table written here, other formats (and tables of automatic widths) the table as
-    it is, with ``notes`` (a styled notes block) after it.
+    """A numbered table as the blocks that show it: for Typst a table written here (widths
+    fitted to the content), other formats the table as it is, with ``notes`` (a styled notes
+    block) after it.
 
     Pandoc's Typst table cannot say what keeps a table readable across pages: each group
     heading row (a label followed by deeper ones) becomes a subheader (``table.header(level:
@@ -455,13 +455,21 @@ def _typst_table(table: dict[str, Any], notes: dict[str, Any] | None) -> list[di
     hidden = (("when-format", "typst"),)
     kept = [table] + ([notes] if notes else [])
     specs = table["c"][2]
-    if any(width["t"] == "ColWidthDefault" for _, width in specs) or len(table["c"][3][1]) != 1:
+    if len(table["c"][3][1]) != 1:
         return kept
     rows = _rows(table)
     body = rows[1:]
     levels = [_level(row[0]) if row else 0 for row in body]
     groups = {k for k in range(len(body) - 1) if levels[k + 1] > levels[k]}
-    columns = ", ".join(f"{width['c'] * 100:.2f}%" for _, width in specs)
+    if any(width["t"] == "ColWidthDefault" for _, width in specs):  # as wide as it needs:
+        # absolute widths (a notes cell across automatic columns would widen them)
+        needs = column_needs(rows[0], body, points=TABLE_PT, padding_cm=TABLE_PADDING_CM)
+        total = PAGE_SIZES_CM["a4"][0] - 2 * MARGIN_CM
+        fitted = ([n.most for n in needs] if sum(n.most for n in needs) <= total
+                  else fit_columns(needs, total))
+        columns = ", ".join(f"{width:.2f}cm" for width in fitted)
+    else:
+        columns = ", ".join(f"{width['c'] * 100:.2f}%" for _, width in specs)
     aligns = ", ".join(_TYPST_ALIGN.get(align["t"], "auto") for align, _ in specs)
 
     def cells(row: list[str]) -> str:
