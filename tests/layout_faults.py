@@ -100,7 +100,8 @@ def pdf_pages_text(path: Path, furniture: bool = False) -> list[str]:
                 pages.append(text.get_text_bounded(bottom=FURNITURE_PT, top=height - FURNITURE_PT))
     finally:
         pdf.close()
-    return pages
+    # pdfium reads a hyphen that ends a line as U+FFFE (or U+0002): a hyphen and a break
+    return [re.sub("[\ufffe\x02]", "-\n", page) for page in pages]
 
 
 def long_words(cells: list[str]) -> set[str]:
@@ -179,23 +180,26 @@ def check_run(run_dir: Path, folder: Path) -> dict[str, object]:
                                                               if p.is_file()]]
     for pdf in to_pdf(sources, folder):
         pages = pdf_pages_text(pdf)
-        found[f"{pdf.name}: overprinted"] = pdf_overprints(pdf)
-        found[f"{pdf.name}: near-empty pages"] = [n for n, t in enumerate(pages, 1)
-                                                  if near_empty(t)]
+        found[f"LibreOffice {pdf.name}: overprinted"] = pdf_overprints(pdf)
+        found[f"LibreOffice {pdf.name}: near-empty pages"] = [
+            n for n, t in enumerate(pages, 1) if near_empty(t)]
         number = pdf.stem.split(".rtf")[0]
         table = run_dir / "tables" / f"{number}.csv"
         if table.is_file():
             with table.open(encoding="utf-8-sig", newline="") as handle:
                 words = long_words([c for row in csv.reader(handle) for c in row])
             text = "\n".join(pdf_pages_text(pdf, furniture=True))
-            found[f"{pdf.name}: broken of {len(words)} long words"] = broken_words(words, text)
+            found[f"LibreOffice {pdf.name}: broken of {len(words)} long words"] = \
+                broken_words(words, text)
     return found
 
 
 def main(run_dirs: list[str]) -> int:
     for run_dir in map(Path, run_dirs):
         print(run_dir)
-        for what, value in check_run(run_dir, Path("/tmp") / f"faults-{run_dir.name}").items():
+        name = run_dir.resolve().as_posix().strip("/").replace("/", "_")
+        folder = Path("/tmp/layout-faults") / name
+        for what, value in check_run(run_dir, folder).items():
             print(f"  {what}: {value}")
     return 0
 
