@@ -82,3 +82,15 @@ def test_rtf_repeats_the_header_row_and_holds_title_and_notes_on_every_page(tmp_
     assert header and "(continued)" in header.group(0) and "16.2.7" in header.group(0)
     footer = re.search(r"\{\\footer.*", written, re.S)
     assert footer and "A note." in footer.group(0) and "Source: notebook 11_safety" in written
+
+
+def test_word_files_have_one_typeface_and_no_theme_fonts(tmp_path):
+    import zipfile
+
+    table = Table("14.9.9", "T", "FAS", "2026-07-31", ("Characteristic", "FAS (N=3)"),
+                  (("Age", "30"),), source="01_population")
+    styles = zipfile.ZipFile(table.write(tmp_path, "S")[1]).read("word/styles.xml").decode()
+    assert "Theme=" not in styles  # a theme font (Aptos, Calibri) would outrank the name
+    fonts = " ".join(re.findall(r"<w:rFonts [^>]*>", styles))
+    assert set(re.findall(r'w:(?:ascii|hAnsi|cs|eastAsia)="([^"]+)"', fonts)) == {"Arial"}
+    assert 'w:styleId="TableCaption"' in styles  # the report's caption style, not "Caption"

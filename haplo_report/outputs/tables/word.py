@@ -67,10 +67,9 @@ def one_typeface(document: DocxDocument, name: str = WORD_FONT) -> None:
     elements = [] if defaults is None else list(defaults.iter(qn("w:rPr")))
     elements += [style.get_or_add_rPr() for style in styles.iter(qn("w:style"))]
     for rpr in elements:
-        fonts = rpr.find(qn("w:rFonts"))
-        if fonts is None:
-            fonts = OxmlElement("w:rFonts")
-            rpr.insert(0, fonts)
+        if rpr.find(qn("w:rFonts")) is None:
+            rpr.insert(0, OxmlElement("w:rFonts"))
+    for fonts in styles.iter(qn("w:rFonts")):  # table styles' conditional parts too
         for key in ("asciiTheme", "hAnsiTheme", "eastAsiaTheme", "cstheme"):
             fonts.attrib.pop(qn(f"w:{key}"), None)
         for key in ("ascii", "hAnsi", "eastAsia", "cs"):
