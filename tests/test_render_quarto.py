@@ -246,3 +246,32 @@ def test_a_word_file_without_page_setup_is_refused_not_a_crash(tmp_path):
     (tmp_path / "broken.docx").write_bytes(b"not a zip")
     assert docx_problem(tmp_path / "broken.docx", reference).startswith(
         "the Word report cannot be read")
+
+
+def test_word_acceptance_takes_the_suite_landscape_sections(tmp_path):
+    """A landscape listing's section breaks (orientation only before finish_docx, the
+    reference's paper turned after) are the reference document's page set-up."""
+    import docx
+
+    from haplo_report.render.markdown import SECTION_OPENXML
+
+    reference = write_reference_docx(tmp_path / "reference.docx", Furniture(
+        "S", "P", "Sponsor", "2026-01-31", "2026-02-01", "DRAFT", "1.0", "Confidential."))
+    document = docx.Document(str(reference))
+    body = document.element.body
+    for orient in ("portrait", "landscape"):
+        marker = docx.oxml.parse_xml(SECTION_OPENXML.format(orient).replace(
+            "<w:p>", '<w:p xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/'
+            '2006/main">', 1))
+        body.insert(len(body) - 1, marker)
+    path = tmp_path / "report.docx"
+    document.save(str(path))
+    assert docx_problem(path, reference) is None  # as Quarto writes it
+    finish_docx(path)
+    sections = docx.Document(str(path)).sections
+    assert [s.page_width > s.page_height for s in sections] == [False, True, False]
+    assert docx_problem(path, reference) is None  # completed
+    document = docx.Document(str(path))
+    document.sections[1].left_margin = MARGIN * 2
+    document.save(str(path))
+    assert docx_problem(path, reference) is not None
