@@ -1,4 +1,5 @@
-"""Command line: ``haplo-report validate | simulate | run | verify | compare | qualify``.
+"""Command line: ``haplo-report validate | simulate | run | verify | compare | qualify | keygen |
+sign``.
 
 Exit codes: 0 success; 1 invalid data or a failed run; 2 bad usage or bad parameters.
 Errors are one clear message, never a traceback.
@@ -82,17 +83,23 @@ def build_parser() -> argparse.ArgumentParser:
     verify = sub.add_parser(
         "verify", help="check a delivered run folder against its manifest",
         description="Check every file of a run folder against the SHA-256 in its manifest "
-        "(missing, changed, unlisted files) and the installed versions against the recorded "
-        "ones; with --reproduce, derive the datasets again from the folder's input tables and "
-        "execute every notebook again from its derived data in a temporary folder, comparing "
-        "result rows and tables byte for byte. Writes verification.txt beside the manifest. "
-        "Exit 0 when every check holds, 1 otherwise.",
+        "(missing, changed, unlisted files; links and names outside the folder are findings, "
+        "never followed) and the installed versions against the recorded ones; with "
+        "--public-key, the manifest's signature; with --reproduce, derive the datasets again "
+        "from the folder's input tables and execute this suite's own notebooks again (never "
+        "code from the folder) from its derived data in a temporary folder, comparing result "
+        "rows and tables byte for byte and figures by content. Writes verification.txt beside "
+        "the manifest. Exit 0 when every check holds, 1 otherwise, 2 when the folder cannot "
+        "be read as a run folder.",
     )
     verify.add_argument("run_dir", type=Path, help="the run folder (OUTPUT/<study>/<data cut date>)")
     verify.add_argument("--reproduce", action="store_true",
                         help="also derive and execute again, and compare the results")
     verify.add_argument("--jobs", type=int, default=None,
                         help="notebooks executed at once with --reproduce (default: all cores)")
+    verify.add_argument("--public-key", type=Path, default=None, metavar="KEY",
+                        help="also check manifest.json.sig, the signature of the manifest, "
+                        "with this public key (haplo-report keygen NAME writes NAME.pub)")
     run.add_argument("--compare-to", metavar="DATE|RUN_DIR", default=None,
                      help="earlier cut to compare with: its date (a run folder of this study "
                      "under the output folder) or a run folder (default: the latest earlier "
@@ -108,7 +115,26 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("old", type=Path, help="run folder of the earlier data cut")
     compare.add_argument("new", type=Path, help="run folder of the later data cut")
     compare.add_argument("--out", type=Path, default=None,
-                         help="also write the comparison (CSV per finding, summary.json) here")
+                         help="also write the comparison (CSV per finding, summary.json) into "
+                         "this folder")
+
+    keygen = sub.add_parser(
+        "keygen", help="write a key pair for signing run folders",
+        description="Write a new Ed25519 key pair: NAME.key (private, readable by you only: "
+        "keep it secret) and NAME.pub (give it to whoever verifies). Never inside a run folder "
+        "or the suite's repository; existing files are not replaced.",
+    )
+    keygen.add_argument("name", type=Path, help="path and base name of the two key files")
+
+    sign = sub.add_parser(
+        "sign", help="sign a run folder's manifest",
+        description="Write manifest.json.sig in the run folder: an Ed25519 signature of "
+        "manifest.json, which lists the SHA-256 of every file of the folder. "
+        "haplo-report verify RUN_DIR --public-key NAME.pub checks it.",
+    )
+    sign.add_argument("run_dir", type=Path, help="the run folder")
+    sign.add_argument("--key", type=Path, required=True, help="the private key (NAME.key)")
+
 
     qualify = sub.add_parser(
         "qualify", help="installation and operational qualification of the installed suite",
@@ -244,14 +270,16 @@ def _run(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     import os
 
+    from haplo_report.run.signing import load_public_key
     from haplo_report.run.verify import VerifyError, verify
 
     jobs = (os.cpu_count() or 1) if args.jobs is None else args.jobs
     if jobs < 1:
         raise ParamsError(f"--jobs must be at least 1, got {jobs}")
+    public_key = None if args.public_key is None else load_public_key(args.public_key)
     try:
         checks, summary = verify(args.run_dir, reproduce_notebooks=args.reproduce, jobs=jobs,
-                                 stream=sys.stderr)
+                                 stream=sys.stderr, public_key=public_key)
     except VerifyError as exc:
         raise ParamsError(str(exc)) from None
     print(summary, end="")
@@ -262,13 +290,21 @@ def _compare(args: argparse.Namespace) -> int:
     from haplo_report.analysis.comparison import ComparisonError, summary_lines
     from haplo_report.run.comparison import compare_runs
 
+    if args.out is not None and (args.out.is_symlink() or
+                                 (args.out.exists() and not args.out.is_dir())):
+        raise ParamsError(f"--out: {args.out} exists and is not a folder; name a folder")
     try:
         comparison = compare_runs(args.old, args.new)
     except ComparisonError as exc:
         raise ParamsError(str(exc)) from None
     print("\n".join(summary_lines(comparison.summary())))
     if args.out is not None:
-        comparison.write(args.out)
+        try:
+            comparison.write(args.out)
+        except OSError as exc:
+            print(f"error: cannot write the comparison into {args.out}: "
+                  f"{exc.strerror or type(exc).__name__}", file=sys.stderr)
+            return EXIT_FAILED
         print(f"comparison written to {args.out}")
     return EXIT_OK
 
@@ -299,8 +335,25 @@ def _qualify(args: argparse.Namespace) -> int:
     return EXIT_OK if result.passed else EXIT_FAILED
 
 
+def _keygen(args: argparse.Namespace) -> int:
+    from haplo_report.run.signing import keygen
+
+    private, public = keygen(args.name)
+    print(f"wrote {private} (private: keep it secret) and {public} (public: for verify "
+          "--public-key)")
+    return EXIT_OK
+
+
+def _sign(args: argparse.Namespace) -> int:
+    from haplo_report.run.signing import sign
+
+    written = sign(args.run_dir, args.key)
+    print(f"signed: {written}")
+    return EXIT_OK
+
+
 COMMANDS = {"validate": _validate, "simulate": _simulate, "run": _run, "verify": _verify,
-            "compare": _compare, "qualify": _qualify}
+            "compare": _compare, "qualify": _qualify, "keygen": _keygen, "sign": _sign}
 
 
 def main(argv: list[str] | None = None) -> int:

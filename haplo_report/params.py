@@ -293,22 +293,10 @@ def load_params(
     if missing:
         raise ParamsError(f"{path}: missing required parameter {missing[0]!r}")
 
-    values: dict[str, Any] = {}
-    for name, value in raw.items():
-        if name == "data_cut_date":
-            values[name] = parse_date(value, name)
-            continue
-        _check_type(name, value)
-        if name in ("data_dir", "output_dir"):
-            values[name] = _resolve(value, origin_of[name].resolve().parent)
-        elif name == "landmarks_days":
-            if not value or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
-                                    for v in value):
-                raise ParamsError(f"landmarks_days: expected a list of positive whole days, got "
-                                  f"{shown(value)}")
-            values[name] = tuple(sorted(set(value)))
-        else:
-            values[name] = float(value) if _TYPES[name] == (float, int) else value
+    values = _typed_values(raw)
+    for name in ("data_dir", "output_dir"):
+        if name in values:
+            values[name] = _resolve(values[name], origin_of[name].resolve().parent)
 
     base = path.resolve().parent
     origins = {name: _origin(origin_of[name], base) if name in origin_of else DEFAULT
@@ -336,7 +324,49 @@ def _origin(file: Path, base: Path) -> str:
     return Path(os.path.relpath(file.resolve(), base)).as_posix()
 
 
-def _check_values(params: Params, today: dt.date) -> None:
+def _typed_values(raw: dict[str, Any]) -> dict[str, Any]:
+    """Each value of a parameter mapping checked for its type and typed (folders as ``Path``
+    as written, dates as ``date``, landmarks as a sorted tuple)."""
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name == "data_cut_date":
+            values[name] = parse_date(value, name)
+            continue
+        _check_type(name, value)
+        if name in ("data_dir", "output_dir"):
+            values[name] = Path(value)
+        elif name == "landmarks_days":
+            if not value or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                                    for v in value):
+                raise ParamsError(f"landmarks_days: expected a list of positive whole days, got "
+                                  f"{shown(value)}")
+            values[name] = tuple(sorted(set(value)))
+        else:
+            values[name] = float(value) if _TYPES[name] == (float, int) else value
+    return values
+
+
+def params_from_record(raw: Any) -> Params:
+    """The :class:`Params` a run recorded (``manifest.json``'s ``params``), checked as a
+    parameter file is (known names, types, values) but for what only the machine that ran it
+    could check: its folders (kept as recorded, never opened) and the date it ran.
+    :class:`ParamsError` names the first problem."""
+    if not isinstance(raw, dict) or not all(isinstance(key, str) for key in raw):
+        raise ParamsError("params: expected a mapping of parameter names to values")
+    unknown = sorted(set(raw) - set(_FIELDS))
+    if unknown:
+        raise ParamsError(f"params: unknown parameter {shown(unknown[0])}")
+    missing = [name for name in _REQUIRED if raw.get(name) in (None, "")]
+    if missing:
+        raise ParamsError(f"params: missing required parameter {missing[0]!r}")
+    params = Params(**_typed_values(raw))
+    _check_values(params, today=None)
+    return params
+
+
+def _check_values(params: Params, today: dt.date | None) -> None:
+    """Refuse values out of range; ``today`` None: neither the date nor the data folder is
+    checked (a recorded run)."""
     for name in _PRINTED:
         value = getattr(params, name)
         if hidden_character(value):
@@ -351,9 +381,9 @@ def _check_values(params: Params, today: dt.date) -> None:
     for name in ("mrd_window_days", "mrd_window_days_365", "subgroup_min_n", "ltfu_days"):
         if getattr(params, name) < 0:
             raise ParamsError(f"{name}: must not be negative, got {getattr(params, name)}")
-    if params.data_cut_date > today:
+    if today is not None and params.data_cut_date > today:
         raise ParamsError(f"data_cut_date: {params.data_cut_date} is in the future (today is {today})")
-    if not params.data_dir.is_dir():
+    if today is not None and not params.data_dir.is_dir():
         raise ParamsError(f"data_dir: folder not found: {params.data_dir}")
     if params.report_status not in REPORT_STATUSES:
         raise ParamsError(f"report_status: expected {' or '.join(REPORT_STATUSES)}, "

@@ -73,14 +73,15 @@ class RunFolders:
 
 
 def previous_run(study_dir: Path, cut: dt.date) -> Path | None:
-    """The latest run folder of an earlier cut under ``study_dir`` (``OUTPUT/<study>``)."""
+    """The latest run folder of an earlier cut under ``study_dir`` (``OUTPUT/<study>``); a
+    link there is not a run folder of this output folder and is not followed."""
     earlier = []
     for path in study_dir.iterdir() if study_dir.is_dir() else ():
         try:
             date = dt.date.fromisoformat(path.name)
         except ValueError:
             continue
-        if date < cut and (path / MANIFEST).is_file():
+        if date < cut and not path.is_symlink() and (path / MANIFEST).is_file():
             earlier.append((date, path))
     return max(earlier)[1] if earlier else None
 
@@ -95,6 +96,10 @@ def resolve_previous(compare_to: str | None, study_dir: Path, cut: dt.date) -> P
         path = study_dir / str(dt.date.fromisoformat(compare_to))
     except ValueError:
         path = Path(compare_to)
+    else:
+        if path.is_symlink():
+            raise ParamsError(f"--compare-to {compare_to}: {path} is a link, not a run folder "
+                              "of this output folder (not followed)")
     if not (path / MANIFEST).is_file():
         raise ParamsError(f"--compare-to {compare_to}: no run folder with a manifest.json at "
                           f"{path}")

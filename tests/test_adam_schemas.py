@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
@@ -34,7 +35,11 @@ def _copy(derived):
 
 def test_every_notebook_reads_valid_data_and_gets_its_table(derived):
     for spec in NOTEBOOKS:
-        table = check_derived(derived, spec.name).splitlines()
+        heading, table = check_derived(derived, spec.name).split("\n\n")
+        assert heading.startswith(f"**Data check.** pandera {metadata.version('pandera')} ")
+        assert "(`haplo_report.analysis.adam_schemas`, derived-data contract version " \
+            f"{adam_schemas.SCHEMA_VERSION}, strict=False): every dataset valid." in heading
+        table = table.splitlines()
         assert table[0].split("|")[1:5] == [" Dataset ", "   Rows ", " Schema ", " Valid "] or \
             [c.strip() for c in table[0].split("|")[1:5]] == ["Dataset", "Rows", "Schema", "Valid"]
         assert len(table) == 2 + len(datasets_read(spec.name, derived)), spec.name

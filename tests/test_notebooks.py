@@ -254,8 +254,10 @@ def test_first_output_is_the_dataset_check(runs):
                                  as_version=4)
         first = next(o for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
         text = first["data"]["text/markdown"]
-        assert re.match(r"\| Dataset +\| +Rows \| Schema +\| Valid +\|", text), spec.name
-        assert re.search(r"\| ADSL +\| +31 \| ADSL \(docs/architecture.md\) +\| Yes ", text)
+        assert re.match(r"\*\*Data check\.\*\* pandera [0-9.]+ validated each derived dataset",
+                        text), spec.name
+        assert re.search(r"\n\| Dataset +\| +Rows \| Schema +\| Valid +\|", text), spec.name
+        assert re.search(r"\| ADSL +\| +31 \| ADSL 1\.0 +\| Yes ", text)
         assert "| No " not in text
 
 

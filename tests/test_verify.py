@@ -7,6 +7,7 @@ Every test uses copies of the shared real run (conftest ``real_run``).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -45,9 +46,14 @@ def _verify(run_dir: Path, *flags: str) -> tuple[int, str]:
 def test_moved_folder_verifies_and_reproduces(moved: Path) -> None:
     code, out = _verify(moved, "--reproduce", "--jobs", "2")
     assert code == 0, out
-    assert "files: " in out and " 0 missing, 0 changed, 0 unlisted: holds" in out
+    assert "files: " in out and (" 0 missing, 0 changed, 0 unlisted, 0 links or names "
+                                 "outside the folder: holds") in out
     assert "environment: " in out and ": 0 differ: holds" in out
     assert "11 derived data files derived again from data/input" in out
+    assert "10 of haplo-report's own notebooks executed again" in out
+    figures = len(list((moved / "figures").iterdir()))
+    assert f" {figures} figures re-drawn and compared by content (PNG pixels, SVG drawing)" in out
+    assert "not covered: the raw export files named under inputs" in out
     assert ": 0 differences: holds" in out and out.rstrip().endswith("result: VERIFIED")
     summary = (moved / verifier.SUMMARY).read_text(encoding="utf-8")
     assert summary == out
@@ -97,7 +103,7 @@ def test_reproduction_names_a_changed_row(moved: Path) -> None:
     assert not check.holds
     assert (f"tables/14.2.1.csv row 3: delivered {lines[3].rstrip(chr(10))!r}, "
             f"reproduced {original.rstrip(chr(10)).lstrip(chr(0xfeff))!r}") in check.problems
-    assert "10 notebooks" not in check.summary and "1 notebooks executed again" in check.summary
+    assert "1 of haplo-report's own notebooks executed again" in check.summary
 
 
 def test_compare_file_names_rows(tmp_path: Path) -> None:
@@ -202,3 +208,215 @@ def test_input_tables_are_kept_typed(delivered: Path, real_run: RealRun) -> None
         assert kept.table(name).dtypes.astype(str).to_dict() == \
             cut.table(name).dtypes.astype(str).to_dict(), name
         assert kept.table(name).equals(cut.table(name)), name
+
+
+# -- hostile run folders (issue 28): nothing run from the folder, nothing outside read ---------
+
+
+def _manifest(moved: Path) -> dict:
+    return json.loads((moved / MANIFEST).read_text(encoding="utf-8"))
+
+
+def _write_manifest(moved: Path, manifest: dict) -> None:
+    (moved / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n",
+                                  encoding="utf-8")
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("relative outside", "listed outside the run folder (not hashed): "),
+    ("absolute outside", "listed outside the run folder (not hashed): "),
+    ("listed link", "link (not followed): tables/14.2.1.csv"),
+    ("results moved out", "link (not followed): results.csv"),
+    ("fifo", "not a regular file (device, FIFO or socket): data/pipe"),
+    ("dev zero", "link (not followed): data/zero"),
+    ("link loop", "link (not followed): data/loop"),
+])
+def test_links_and_names_outside_are_findings(moved: Path, tmp_path: Path, case: str,
+                                              expected: str) -> None:
+    outside = tmp_path / "outside.csv"
+    outside.write_text("not the run's\n", encoding="utf-8")
+    manifest = _manifest(moved)
+    record = {"sha256": verifier.CheckedFolder.at(tmp_path).file_record("outside.csv")["sha256"],
+              "bytes": outside.stat().st_size}
+    if case == "relative outside":
+        depth = len(moved.resolve().parts)
+        manifest["outputs"]["../" * depth + str(outside).lstrip("/")] = record
+    elif case == "absolute outside":
+        manifest["outputs"][str(outside)] = record
+    elif case == "listed link":
+        table = moved / "tables" / "14.2.1.csv"
+        copy = tmp_path / "14.2.1.csv"
+        table.rename(copy)
+        table.symlink_to(copy)
+    elif case == "results moved out":
+        (moved / "results.csv").rename(tmp_path / "results.csv")
+        (moved / "results.csv").symlink_to(tmp_path / "results.csv")
+    elif case == "fifo":
+        os.mkfifo(moved / "data" / "pipe")
+    elif case == "dev zero":
+        (moved / "data" / "zero").symlink_to("/dev/zero")
+    else:
+        (moved / "data" / "loop").symlink_to(moved / "data" / "loop2")
+        (moved / "data" / "loop2").symlink_to(moved / "data" / "loop")
+    _write_manifest(moved, manifest)
+    code, out = _verify(moved)
+    assert code == 1 and out.rstrip().endswith("result: NOT VERIFIED")
+    assert any(line.startswith(f"  {expected}") for line in out.splitlines()), out
+
+
+def test_the_summary_is_not_written_through_a_link(moved: Path, tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched\n", encoding="utf-8")
+    (moved / verifier.SUMMARY).symlink_to(victim)
+    code, out = _verify(moved)
+    assert victim.read_text(encoding="utf-8") == "untouched\n"
+    assert (moved / verifier.SUMMARY).read_text(encoding="utf-8") == out
+    assert not (moved / verifier.SUMMARY).is_symlink()
+
+
+@pytest.mark.parametrize("spoil, expected", [
+    ("deep", "nested too deep"),
+    ("wrong types", "not as the suite writes it, at outputs: expected object"),
+    ("notebook outside", "not as the suite writes it, at notebooks"),
+    ("not json", "not JSON text"),
+])
+def test_a_manifest_not_as_written_is_one_line_exit_2(moved: Path, spoil: str,
+                                                      expected: str) -> None:
+    if spoil == "deep":
+        (moved / MANIFEST).write_text('{"outputs": ' + "[" * 200_000 + "]" * 200_000 + "}")
+    elif spoil == "not json":
+        (moved / MANIFEST).write_bytes(bytes(range(256)))
+    else:
+        manifest = _manifest(moved)
+        if spoil == "wrong types":
+            manifest["outputs"] = 5
+        else:
+            manifest["notebooks"]["../../../../tmp/evil"] = manifest["notebooks"]["03_pfs"]
+        _write_manifest(moved, manifest)
+    code, out, err = run_cli(["verify", str(moved), "--reproduce"])
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and expected in err, err
+
+
+def test_reproduce_never_runs_the_folders_code(moved: Path, tmp_path: Path) -> None:
+    """A code cell appended to a delivered notebook is named and not executed (the manifest's
+    hash updated too); the other notebook is the suite's own, executed and compared."""
+    marker = tmp_path / "ran.txt"
+    path = moved / "notebooks" / "03_pfs.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(
+        f"open({str(marker)!r}, 'w').write('code from the folder ran')"))
+    nbformat.write(notebook, path)
+    manifest = _manifest(moved)
+    manifest["outputs"]["notebooks/03_pfs.ipynb"] = verifier.CheckedFolder.at(moved).file_record(
+        "notebooks/03_pfs.ipynb")
+    manifest["notebooks"] = {name: manifest["notebooks"][name] for name in ("03_pfs", "04_os")}
+    _write_manifest(moved, manifest)
+    code, out = _verify(moved, "--reproduce", "--jobs", "1")
+    assert not marker.exists()
+    assert code == 1
+    assert ("  notebooks/03_pfs.ipynb: its code differs from haplo-report "
+            f"{manifest['suite']['version']}'s notebook: not executed") in out
+    assert "1 of haplo-report's own notebooks executed again" in out
+    assert "tables/14.2.3.csv" not in out  # 04_os reproduced and equal
+
+
+@pytest.mark.parametrize("spoil, expected", [
+    ("not parquet", "data/input/relapses.parquet: not a Parquet file"),
+    ("binary", "column 'USUBJID' has type binary"),
+    ("missing", "input table(s) not kept: subjects"),
+    ("params", "landmarks_days: expected list"),
+    ("date", "data_cut_date: '2026-02-30' is not a valid date"),
+])
+def test_reproduce_refuses_hostile_inputs_in_one_line(moved: Path, spoil: str,
+                                                      expected: str) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    inputs = moved / "data" / "input"
+    manifest = _manifest(moved)
+    if spoil == "not parquet":
+        (inputs / "relapses.parquet").write_bytes(b"PAR1" + bytes(range(256)) * 8 + b"PAR1")
+    elif spoil == "binary":
+        table = pq.read_table(inputs / "subjects.parquet")
+        at = table.schema.get_field_index("USUBJID")
+        pq.write_table(table.set_column(at, "USUBJID", table["USUBJID"].cast(pa.binary())),
+                       inputs / "subjects.parquet")
+    elif spoil == "missing":
+        (inputs / "subjects.parquet").unlink()
+    elif spoil == "params":
+        manifest["params"]["landmarks_days"] = "x"
+    else:
+        manifest["params"]["data_cut_date"] = "2026-02-30"
+    _write_manifest(moved, manifest)
+    code, out = _verify(moved, "--reproduce")
+    assert code == 1
+    lines = [line for line in out.splitlines() if line.startswith("  not reproduced: ")]
+    assert len(lines) == 1 and expected in lines[0], out
+    assert "nothing derived or executed again" in out
+
+
+def test_figures_are_compared_by_content(tmp_path: Path, delivered: Path) -> None:
+    from PIL import Image
+
+    png = delivered / "figures" / "14.2.1.png"
+    again = tmp_path / "again.png"
+    with Image.open(png) as image:
+        image.save(again, pnginfo=None, compress_level=1)  # other bytes, same pixels
+    assert again.read_bytes() != png.read_bytes()
+    assert verifier.compare_file(png, again, "figures/14.2.1.png") == []
+    with Image.open(png) as image:
+        image = image.convert("RGBA")
+        image.putpixel((image.width // 2, image.height // 2), (255, 0, 0, 255))
+        image.save(again)
+    assert verifier.compare_file(png, again, "figures/14.2.1.png") == [
+        "figures/14.2.1.png: the figure differs (content compared)"]
+    svg = delivered / "figures" / "14.2.1.svg"
+    text = svg.read_text(encoding="utf-8")
+    renamed = tmp_path / "renamed.svg"
+    import re
+
+    marker = re.search(r'xlink:href="#(m[0-9a-f]+)"', text).group(1)  # a salted id
+    renamed.write_text(text.replace(marker, "m0123456789"), encoding="utf-8")  # ids only
+    assert verifier.compare_file(svg, renamed, "figures/14.2.1.svg") == []
+    moved_path = tmp_path / "moved.svg"
+    assert 'd="M 0 305.03952' in text
+    moved_path.write_text(text.replace('d="M 0 305.03952', 'd="M 0 306.03952', 1),
+                          encoding="utf-8")  # one point of the curve moved
+    assert verifier.compare_file(svg, moved_path, "figures/14.2.1.svg") == [
+        "figures/14.2.1.svg: the figure differs (content compared)"]
+
+
+def test_signed_folder_verifies_and_any_manifest_edit_fails(moved: Path, tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    code, out, err = run_cli(["keygen", str(keys / "auditor")])
+    assert code == 0 and (keys / "auditor.key").stat().st_mode & 0o077 == 0
+    assert run_cli(["keygen", str(keys / "auditor")])[0] == 2  # never replaced
+    assert run_cli(["keygen", str(moved / "inside")])[0] == 2  # never into a run folder
+    assert run_cli(["keygen", str(PROJECT_ROOT / "inside")])[0] == 2  # nor the repository
+    assert not list(moved.glob("inside*")) and not list(PROJECT_ROOT.glob("inside*"))
+    public = str(keys / "auditor.pub")
+    code, out = _verify(moved, "--public-key", public)
+    assert code == 1 and "  signature: manifest.json.sig missing" in out  # not signed yet
+    assert run_cli(["sign", str(moved), "--key", str(keys / "auditor.key")])[0] == 0
+    code, out = _verify(moved, "--public-key", public)
+    assert code == 0 and "signature: manifest.json.sig checked with public key" in out, out
+    # an input table and its hash edited together: the files check holds, the signature not
+    table = moved / "data" / "input" / "deaths.parquet"
+    table.write_bytes(table.read_bytes() + b"\n")
+    manifest = _manifest(moved)
+    manifest["outputs"]["data/input/deaths.parquet"] = verifier.CheckedFolder.at(
+        moved).file_record("data/input/deaths.parquet")
+    _write_manifest(moved, manifest)
+    code, out = _verify(moved, "--public-key", public)
+    assert code == 1 and "files: " in out and "0 changed" in out
+    assert ("  signature: INVALID for manifest.json (manifest.json changed since it was "
+            "signed)") in out
+    # another key's signature
+    assert run_cli(["keygen", str(keys / "other")])[0] == 0
+    assert run_cli(["sign", str(moved), "--key", str(keys / "other.key")])[0] == 0
+    code, out = _verify(moved, "--public-key", public)
+    assert code == 1 and "signature: INVALID for manifest.json (signed by key " in out
+    code, out, err = run_cli(["verify", str(moved), "--public-key", str(keys / "other.key")])
+    assert code == 2 and "is not a PEM public key" in err and len(err.splitlines()) == 1

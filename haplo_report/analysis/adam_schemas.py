@@ -1,8 +1,9 @@
 """pandera schemas of the derived datasets (ADSL, ADTTE, ADMRD, ADGVHD, ADAE), as
 ``docs/architecture.md`` defines them, and the check each notebook runs on the data it reads.
 
-A notebook's first output is :func:`check_derived`'s table (dataset, rows, schema, valid), so
-an auditor sees in the executed notebook that the data it analysed met the contract; a
+A notebook's first output is :func:`check_derived`'s table (dataset, rows, schema with its
+version, result), headed by a line naming pandera and its version, so an auditor sees in the
+executed notebook (and its HTML copy) that the data it analysed met the contract; a
 dataset altered after derivation stops the notebook with every violation listed
 (:class:`InvalidDerivedData`). Columns other than the contract's are allowed (``strict=False``):
 later analyses may add their own.
@@ -10,6 +11,7 @@ later analyses may add their own.
 
 from __future__ import annotations
 
+from importlib import metadata
 from typing import Any, Optional
 
 import pandas as pd
@@ -23,6 +25,9 @@ YES_NO = ("Y", "N")
 CNSR_CODES = (0, 1, 2, 3, 4)  # event; censored at last known alive; at data cut; competing; other
 EVNTTYPE_CODES = (0, 1, 2)  # censored; event of interest; competing
 GRADES = ("I", "II", "III", "IV", "MILD", "MODERATE", "SEVERE")
+# The version of the derived-data contract below: raised whenever a schema changes (a column,
+# a type, a rule), so that a notebook's check says which contract its data met.
+SCHEMA_VERSION = "1.0"
 SHOWN_VIOLATIONS = 20  # listed in the error; the count says how many there are in all
 
 
@@ -171,8 +176,9 @@ def _violations(label: str, errors: pa.errors.SchemaErrors) -> list[str]:
 
 
 def check_derived(derived: Derived, notebook: str) -> str:
-    """Validate the derived data ``notebook`` reads against :data:`SCHEMAS`; a Markdown table
-    (dataset, rows, schema, valid) when every dataset is valid.
+    """Validate the derived data ``notebook`` reads against :data:`SCHEMAS`; when every dataset
+    is valid, Markdown: a line naming pandera (with its version) and the schemas' module and
+    version, then a table (dataset, rows, schema, result).
 
     Raises :class:`InvalidDerivedData` listing the violations (dataset, row counted from 1 in
     the dataset's file order, column, value, check) otherwise.
@@ -187,11 +193,14 @@ def check_derived(derived: Derived, notebook: str) -> str:
             violations += _violations(label, errors)
             valid = "No"
         rows.append({"Dataset": label.upper(), "Rows": str(len(frame)),
-                     "Schema": f"{schema.__name__} (docs/architecture.md)", "Valid": valid})
+                     "Schema": f"{schema.__name__} {SCHEMA_VERSION}", "Valid": valid})
     if violations:
         shown = violations[:SHOWN_VIOLATIONS]
         more = len(violations) - len(shown)
         raise InvalidDerivedData(
             f"{len(violations)} violation(s) of the derived-data contract:\n" + "\n".join(shown)
             + (f"\n... and {more} more" if more else ""))
-    return pd.DataFrame(rows).to_markdown(index=False)
+    heading = (f"**Data check.** pandera {metadata.version('pandera')} validated each derived "
+               f"dataset this notebook reads against its schema (`{__name__}`, derived-data "
+               f"contract version {SCHEMA_VERSION}, strict=False): every dataset valid.")
+    return heading + "\n\n" + pd.DataFrame(rows).to_markdown(index=False)

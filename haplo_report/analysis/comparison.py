@@ -23,6 +23,7 @@ derived ADSL and its result rows; that is all a comparison reads. It reports:
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,8 @@ from haplo_report.analysis.derive import (FREE_TEXT, HLA_MATCH, OTHER, Derived,
 from haplo_report.analysis.results import FLOAT_FORMAT, ResultRow, read_results, results_frame
 from haplo_report.analysis.synopsis import HEADLINES, Headline, shown_ci, shown_estimate
 from haplo_report.data.cut import REQUIRED_TABLES, TABLES, Cut
+from haplo_report.data.run_folder import (CheckedFolder, RunFolderError, check_pair,
+                                          open_run_folder)
 from haplo_report.limits import MIN_FREE_TEXT_PATIENTS
 from haplo_report.params import DERIVATION_PARAMS, PARAM_NAMES, Params
 from haplo_report.plan import NOTEBOOKS, NotebookSpec
@@ -67,6 +70,7 @@ EVENT_NAMES: dict[tuple[str, str], str] = {
 FOLLOW_UP_DATE = "LSTALVDT"  # moving it later is new follow-up, not a correction
 ANALYSIS_SETS: dict[str, str] = {"ENRLFL": "enrolled", "FASFL": "full analysis set",
                                  "SAFFL": "safety set"}
+MAX_RESULTS_BYTES = 256 << 20  # results.csv of 100,000 patients: ~1 MB
 
 
 class ComparisonError(ValueError):
@@ -75,7 +79,8 @@ class ComparisonError(ValueError):
 
 @dataclass
 class RunFolder:
-    """What a comparison reads of one run folder (each input table read once)."""
+    """What a comparison reads of one run folder (each input table read once), every file
+    through :class:`CheckedFolder` (no link out, checked manifest and Parquet footers)."""
 
     path: Path
     study_id: str
@@ -84,25 +89,39 @@ class RunFolder:
     suite: dict = field(default_factory=dict)  # version and code_sha256 of the suite that ran
     _tables: dict[str, pd.DataFrame | None] = field(default_factory=dict, repr=False)
 
+    @property
+    def folder(self) -> CheckedFolder:
+        return CheckedFolder(self.path.resolve())
+
     @classmethod
     def open(cls, path: Path) -> RunFolder:
-        manifest = Path(path) / "manifest.json"
         try:
-            record = json.loads(manifest.read_text(encoding="utf-8"))
-            params = record["params"]
-            return cls(Path(path), params["study_id"],
-                       dt.date.fromisoformat(params["data_cut_date"]), params,
-                       record.get("suite") or {})
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ComparisonError(f"{path} is not a run folder with a readable manifest.json "
-                                  f"({type(exc).__name__})") from None
+            folder, manifest, params = open_run_folder(path)
+        except RunFolderError as exc:
+            raise ComparisonError(str(exc)) from None
+        return cls(folder.root, params.study_id, params.data_cut_date, params.to_dict(),
+                   manifest.get("suite") or {})
 
     def table(self, name: str) -> pd.DataFrame | None:
         """Input table ``name`` as the run validated it (None: not supplied)."""
         if name not in self._tables:
-            path = self.path / INPUT_DIR / f"{name}.parquet"
-            self._tables[name] = pd.read_parquet(path) if path.is_file() else None
+            self._tables[name] = self.folder.input_table(name)
         return self._tables[name]
+
+    def adsl(self) -> pd.DataFrame:
+        """ADSL's patient ids and analysis-set flags."""
+        columns = ["USUBJID", *ANALYSIS_SETS]
+        return self.folder.parquet("data/adsl.parquet", dict.fromkeys(columns, "text"),
+                                   required=tuple(columns), columns=columns)
+
+    def results(self) -> pd.DataFrame:
+        """The run's result rows (``results.csv``)."""
+        data = self.folder.read_bytes("results.csv", MAX_RESULTS_BYTES)
+        try:
+            return read_results(io.BytesIO(data))
+        except (ValueError, TypeError, KeyError, UnicodeDecodeError, pd.errors.ParserError):
+            raise RunFolderError(f"{self.folder.where('results.csv')}: not the result rows the "
+                                 "suite writes") from None
 
     def cut(self) -> Cut:
         """The input tables as a :class:`Cut` (copies: a caller may change them)."""
@@ -172,23 +191,17 @@ FINDINGS = ("parameters", "headlines", "table_cells", "retrospective", "patients
 
 
 def _check_pair(old: RunFolder, new: RunFolder) -> None:
-    if old.study_id != new.study_id:
-        raise ComparisonError(f"different studies: {old.study_id} ({old.path}) and "
-                              f"{new.study_id} ({new.path}); compare two cuts of one study")
-    if old.data_cut_date == new.data_cut_date:
-        raise ComparisonError(f"both folders are the data cut of {new.data_cut_date}: a cut "
-                              "is not compared with itself")
-    if old.data_cut_date > new.data_cut_date:
-        raise ComparisonError(f"the previous cut ({old.data_cut_date}) is after the new one "
-                              f"({new.data_cut_date}): give the earlier run folder first")
+    try:
+        check_pair((old.study_id, str(old.data_cut_date), old.path),
+                   (new.study_id, str(new.data_cut_date), new.path))
+    except RunFolderError as exc:
+        raise ComparisonError(str(exc)) from None
 
 
 def patient_changes(old: RunFolder, new: RunFolder) -> pd.DataFrame:
     """Patients newly in (or no longer in) each analysis set."""
     frames = []
-    old_adsl, new_adsl = (pd.read_parquet(run.path / "data" / "adsl.parquet",
-                                          columns=["USUBJID", *ANALYSIS_SETS])
-                          for run in (old, new))
+    old_adsl, new_adsl = old.adsl(), new.adsl()
     for flag, label in ANALYSIS_SETS.items():
         before = set(old_adsl.loc[old_adsl[flag] == "Y", "USUBJID"].astype(str))
         after = set(new_adsl.loc[new_adsl[flag] == "Y", "USUBJID"].astype(str))
@@ -544,15 +557,17 @@ def compare_folders(old: RunFolder, new: RunFolder) -> Comparison:
     """The comparison of ``old`` (previous cut) with ``new`` (e.g. a run's build folder);
     its section 14 cells are left to the caller (:attr:`Comparison.steps` holds the rows)."""
     _check_pair(old, new)
-    for run in (old, new):
-        run.cut()  # both keep their inputs
-    corrected, reparametrised = recut_steps(old, new)
-    headlines = headline_steps(read_results(old.path / "results.csv"), corrected,
-                               reparametrised, read_results(new.path / "results.csv"))
-    return Comparison(old, new, parameter_changes(old.params, new.params),
-                      patient_changes(old, new), new_events(new, old.data_cut_date),
-                      retrospective_changes(old, new), headlines,
-                      steps=(corrected, reparametrised))
+    try:
+        for run in (old, new):
+            run.cut()  # both keep their inputs
+        corrected, reparametrised = recut_steps(old, new)
+        headlines = headline_steps(old.results(), corrected, reparametrised, new.results())
+        return Comparison(old, new, parameter_changes(old.params, new.params),
+                          patient_changes(old, new), new_events(new, old.data_cut_date),
+                          retrospective_changes(old, new), headlines,
+                          steps=(corrected, reparametrised))
+    except RunFolderError as exc:
+        raise ComparisonError(str(exc)) from None
 
 
 def summary_lines(summary: dict) -> list[str]:

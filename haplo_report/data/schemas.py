@@ -353,7 +353,7 @@ def normalise_text(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype("string").apply(lambda column: on_distinct(column, _strip_or_missing))
 
 
-def _column_kind(model: type[CutTable], column: str) -> str:
+def column_kind(model: type[CutTable], column: str) -> str:
     checks = model.to_schema().columns[column].checks
     names = {check.name for check in checks}
     return next((kind for kind in ("iso_date", "whole_number", "number") if kind in names), "text")
@@ -371,7 +371,7 @@ def typed_frame(model: type[CutTable], frame: pd.DataFrame, *, exact_dates: bool
     for column in model.to_schema().columns:
         if column not in out.columns:
             out[column] = pd.Series(pd.NA, index=out.index, dtype="string")
-        kind = _column_kind(model, column)
+        kind = column_kind(model, column)
         values = out[column]
         if kind == "iso_date":
             out[column] = on_distinct(values, _parse_dates)

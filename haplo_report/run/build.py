@@ -238,7 +238,9 @@ def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folde
     records = input_records(params, inputs)
     run_id = (run_key or cache.sha256_json(params.to_dict()))[:16]
     run_metadata = {"run_id": run_id, "suite_version": haplo_report.__version__,
-                    "git_commit": git.get("commit"), "input_sha256": cache.sha256_json(records)}
+                    "git_commit": git.get("commit"), "git_clean": git.get("clean"),
+                    "input_sha256": cache.sha256_json(records),
+                    "data_cut_date": str(params.data_cut_date)}
 
     entries: dict[str, dict[str, Any]] = {}
     todo = []

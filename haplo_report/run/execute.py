@@ -55,7 +55,29 @@ def _make_reproducible(path: Path, name: str, run_metadata: dict[str, Any]) -> N
         if key in papermill:
             papermill[key] = f"notebooks/{name}.ipynb"
     notebook.metadata[METADATA_KEY] = run_metadata
+    first = next((cell for cell in notebook.cells
+                  if cell.cell_type == "code" and cell.get("outputs")), None)
+    if first is not None:
+        first.outputs.insert(0, nbformat.v4.new_output(
+            "display_data", data={"text/markdown": identity_markdown(run_metadata)},
+            metadata={METADATA_KEY: "run identity, written by the run after execution"}))
     nbformat.write(notebook, path)
+
+
+def identity_markdown(run_metadata: dict[str, Any]) -> str:
+    """The run that executed a notebook, as its first output shows it (a Markdown table)."""
+    clean = run_metadata.get("git_clean")
+    state = {True: "clean tree", False: "uncommitted changes (dirty tree)"}.get(clean, "")
+    commit = run_metadata.get("git_commit") or "not recorded (not a git checkout)"
+    rows = [("Run id", run_metadata.get("run_id")),
+            ("Suite", f"haplo-report {run_metadata.get('suite_version')}"),
+            ("Git commit", f"{commit} ({state})" if state else commit),
+            ("Input tables (SHA-256)", run_metadata.get("input_sha256")),
+            ("Data cut", run_metadata.get("data_cut_date"))]
+    lines = ["**Executed in run** (the run's manifest.json names it; this notebook's metadata "
+             f"`{METADATA_KEY}` holds the same)", "", "| | |", "|---|---|"]
+    lines += [f"| {label} | `{value or 'not recorded'}` |" for label, value in rows]
+    return "\n".join(lines)
 
 
 def _first_line(text: str, limit: int = 200) -> str:

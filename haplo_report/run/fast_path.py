@@ -14,7 +14,9 @@ from typing import Any, TextIO
 
 from filelock import Timeout
 
-from haplo_report.params import Params, ParamsError
+from haplo_report.data.run_folder import (MAX_MANIFEST_BYTES, CheckedFolder, RunFolderError,
+                                          check_earlier_cut, parse_json)
+from haplo_report.params import Params, ParamsError, shown
 from haplo_report.paths import MANIFEST, RunFolders, resolve_previous
 from haplo_report.plan import NotebookSpec
 from haplo_report.render import RenderError, choose_renderer
@@ -85,9 +87,16 @@ def start(params: Params, *, formats: tuple[str, ...], notebooks: tuple[Notebook
           notebooks_dir: Path, render: bool, compare_to: str | None,
           renderer: str = "auto") -> RunStart:
     """The run's :class:`RunStart`; ParamsError when ``compare_to`` names no run folder, or
+    one that ``haplo-report compare`` would refuse (another study, this cut or a later one), or
     ``renderer`` (auto, quarto, pandoc: :func:`choose_renderer`) is unknown or not installed."""
     folders = RunFolders.of(params.output_dir, params.study_id, str(params.data_cut_date))
     compare_with = resolve_previous(compare_to, folders.study_dir, params.data_cut_date)
+    if compare_to is not None and compare_with is not None:
+        try:
+            compare_with = check_earlier_cut(compare_with, params.study_id,
+                                             str(params.data_cut_date))
+        except RunFolderError as exc:
+            raise ParamsError(f"--compare-to {shown(compare_to)}: {exc}") from None
     chosen = chosen_renderer(renderer, render)
     data = cache.data_files(params.data_dir)
     key = cache.run_key(params, data, formats=formats, notebooks=notebooks,
@@ -112,7 +121,12 @@ def _identity(run_dir: Path | None) -> dict[str, Any] | None:
     (a re-run of that cut changes the comparison chapter)."""
     if run_dir is None:
         return None
-    manifest = read_manifest(run_dir / MANIFEST) or {}
+    try:
+        folder = CheckedFolder.at(run_dir)
+        manifest = parse_json(folder.read_bytes(MANIFEST, MAX_MANIFEST_BYTES), MANIFEST)
+    except RunFolderError:
+        manifest = {}
+    manifest = manifest if isinstance(manifest, dict) else {}
     return {"folder": str(run_dir.resolve()), "run_key": manifest.get("run_key"),
             "report_key": manifest.get("report_key")}
 

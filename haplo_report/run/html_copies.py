@@ -31,6 +31,11 @@ _REMOTE_IMPORT = re.compile(  # inline scripts that import from another host (me
 
 
 _SPLIT = "HAPLOREPORTOUTPUTSPLIT"
+# JupyterLab's stylesheet right-aligns every table cell; pandoc marks the cells it aligns right
+# (numbers) and leaves text cells unmarked: those are left-aligned again, so that a row label
+# indented by its level (non-breaking spaces, outputs/tables) reads as indented, as in the report.
+_TABLE_STYLE = ("<style>.jp-RenderedHTMLCommon td:not([style]), "
+                ".jp-RenderedHTMLCommon th:not([style]) { text-align: left; }</style>\n")
 
 
 def _markdown_as_html(notebooks: list[nbformat.NotebookNode], cwd: Path) -> None:
@@ -71,9 +76,12 @@ def write_html(notebook_paths: list[Path]) -> list[Path]:
     exporter = html_exporter()
     copies = []
     for path, notebook in zip(notebook_paths, notebooks):
-        body, _ = exporter.from_notebook_node(notebook)
+        # the page's title is the notebook's name (nbconvert's default: "Notebook")
+        body, _ = exporter.from_notebook_node(notebook,
+                                              resources={"metadata": {"name": path.stem}})
         for pattern in (_REMOTE_SCRIPT, _REMOTE_LINK, _REMOTE_IMPORT):
             body = pattern.sub("", body)
+        body = body.replace("</head>", _TABLE_STYLE + "</head>", 1)
         copies.append(path.with_suffix(".html"))
         copies[-1].write_text(body, encoding="utf-8")
     return copies
