@@ -48,7 +48,7 @@ def test_synopsis_numbers_right_aligned_methods_in_words():
     from haplo_report.render.book import index_markdown, methods_markdown
 
     identity = {"study_id": "S", "study_title": "T", "data_cut": "2026-03-31", "suite": "0",
-                "commit": "abc"}
+                "commit": "abc", "run_id": "0123456789abcdef"}
     lines = index_markdown(identity, results_frame(RESULTS)).splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("| Endpoint"))
     cells = [c.strip() for c in lines[header + 1].strip("|").split("|")]
@@ -125,7 +125,9 @@ def test_provenance_lists_python_and_direct_dependencies_only():
     assert versions["Python"] == "3.12.3" and versions["pandas"] == "2.3.3"
     assert versions["jupyter-client"] == "8.10.0" and versions["lifelines"] == "not recorded"
     assert "Jinja2" not in versions
-    text = provenance_markdown(manifest, {"suite": "0.1.0", "commit": "abc"})
+    text = provenance_markdown(manifest, {"suite": "0.1.0", "commit": "abc",
+                                          "run_id": "0123456789abcdef"})
+    assert text.splitlines()[2].startswith("Run 0123456789abcdef, made by haplo-report 0.1.0")
     assert "manifest.json lists every installed distribution" in text and "Jinja2" not in text
     assert text.index("## Parameters") < text.index("## Software versions") < text.index(
         "## Notebooks executed")

@@ -10,6 +10,8 @@ import json
 import os
 import shutil
 import sys
+import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import nbformat
@@ -135,12 +137,19 @@ def test_environment_check_compares_the_toolchain(delivered: Path) -> None:
 
 
 def test_papermill_inside_the_delivered_folder_gives_the_same_results(moved: Path,
+                                                                     delivered: Path,
                                                                      tmp_path: Path) -> None:
     papermill.execute_notebook(str(moved / "notebooks" / "03_pfs.ipynb"),
                                str(tmp_path / "out.ipynb"), kernel_name="python3",
                                progress_bar=False, cwd=str(moved))
     check = verifier.check_files(moved, read_manifest(moved / MANIFEST))
-    assert check.holds, check.problems  # results, tables, figures rewritten with the same bytes
+    # results, tables, figures rewritten with the same bytes; the per-table DOCX differ only in
+    # their date (the run dated them by its start, the notebook alone by the fixed stamp)
+    redated = ["tables/14.2.1.docx", "tables/14.2.2.docx"]
+    assert check.problems == [f"changed (SHA-256 differs): {name}" for name in redated]
+    for name in redated:
+        assert verifier.compare_file(delivered / name, moved / name, name) == []
+        assert b"<dcterms:created" in zipfile.ZipFile(moved / name).read("docProps/core.xml")
     executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
     injected = next(c.source for c in executed.cells
                     if "injected-parameters" in c.metadata.get("tags", []))
@@ -193,6 +202,44 @@ def test_notebooks_say_which_run_made_them_and_html_renders_tables(delivered: Pa
     assert 'class="table-notes"' in html
     assert "::: table-notes" not in html and "Table: Table" not in html
     assert "| Dataset" not in html and ">Dataset</th>" in html  # the dataset check too
+    # the HTML copy names its run where an auditor looks first, and its pandera check
+    assert "<title>03_pfs</title>" in html
+    first = html.index("Executed in run")
+    assert first < html.index("Data check.") < html.index("Table 14.2.1.")
+    for value in (manifest["run_id"], manifest["git"]["commit"], ran["input_sha256"],
+                  "2026-06-30", f"haplo-report {manifest['suite']['version']}"):
+        assert value in html[first:html.index("Data check.")], value
+    assert "clean tree" in html or "dirty tree" in html
+    assert f"pandera {metadata.version('pandera')} validated each derived dataset" in html
+    assert "derived-data contract version 1.0" in html and ">ADSL 1.0</td>" in html
+    assert "text-align: left" in html  # text cells left-aligned: indented labels read indented
+
+
+def test_documents_are_dated_by_the_run_and_name_it(delivered: Path) -> None:
+    import datetime as dt
+
+    from pypdf import PdfReader
+
+    manifest = read_manifest(delivered / MANIFEST)
+    started = dt.datetime.fromisoformat(manifest["run_started"])
+    stem = delivered / "report" / "E2E-TEST_2026-06-30"
+    info = PdfReader(stem.with_suffix(".pdf")).metadata
+    assert info.creation_date.astimezone(dt.timezone.utc) == started
+    assert info.modification_date.astimezone(dt.timezone.utc) == started
+    zulu = started.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for docx_file in (stem.with_suffix(".docx"), delivered / "tables" / "14.2.1.docx"):
+        core = zipfile.ZipFile(docx_file).read("docProps/core.xml").decode()
+        assert f">{zulu}</dcterms:created>" in core and f">{zulu}</dcterms:modified>" in core
+    html = stem.with_suffix(".html").read_text(encoding="utf-8")
+    assert f'<meta name="dcterms.date" content="{started.date()}"' in html
+    text = pdf_text(stem.with_suffix(".pdf"))
+    assert text.count(manifest["run_id"]) >= 2  # title-page verso and provenance appendix
+    assert f"Run {manifest['run_id']}, made by haplo-report" in " ".join(text.split())
+    assert manifest["run_id"] in docx_text(stem.with_suffix(".docx"))
+    # data files keep their fixed stamp, and define.xml says what it is
+    define = (delivered / "data" / "adam" / "define.xml").read_text(encoding="utf-8")
+    assert 'CreationDateTime="2026-06-30T00:00:00"' in define
+    assert "<!-- CreationDateTime 2026-06-30T00:00:00 is a fixed stamp: the data cut" in define
 
 
 def test_input_tables_are_kept_typed(delivered: Path, real_run: RealRun) -> None:

@@ -154,6 +154,7 @@ def run_identity(manifest: dict[str, Any]) -> dict[str, str]:
         "suite": str(versions.get("haplo-report") or versions.get("haplo_report")
                      or manifest.get("suite_version") or haplo_report.__version__),
         "commit": str(commit or manifest.get("git_commit") or "unknown"),
+        "run_id": str(manifest.get("run_id") or "not recorded"),
     }
 
 
@@ -400,8 +401,9 @@ def provenance_markdown(manifest: dict[str, Any], identity: dict[str, str]) -> s
     """Provenance appendix (``provenance.qmd``): inputs, parameters, software, notebooks."""
     parts = [
         "# Provenance", "",
-        f"Suite haplo-report {identity['suite']}, git commit {identity['commit']}. "
-        "The run's manifest.json holds the same information for machines.", "",
+        f"Run {identity['run_id']}, made by haplo-report {identity['suite']}, git commit "
+        f"{identity['commit']}. The run's manifest.json holds the same information for "
+        "machines; `haplo-report verify` checks the run folder against it.", "",
     ]
     software = ["## Software versions", "",
                 "Python and the suite's direct dependencies, as installed for this run; "

@@ -98,6 +98,7 @@ class ReportDocument:
     study_id: str
     data_cut: str
     stem: str | None = None  # the output's file name without extension, when not the report's
+    run_started: str = ""  # manifest.json's run_started (UTC, ISO 8601)
 
     @property
     def source(self) -> Path:
@@ -111,9 +112,19 @@ class ReportDocument:
 
     @property
     def epoch(self) -> int:
-        """The data cut as a UNIX time: the only "creation time" the outputs carry."""
-        day = dt.date.fromisoformat(self.data_cut)
-        return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp())
+        """When the run began, as a UNIX time: the creation and modification time of the report
+        documents (PDF CreationDate/ModDate, DOCX core properties; the HTML's date is the run
+        date). The report already differs run to run (its run date on the title page and in
+        every footer), so its metadata can say when it was made. A manifest without
+        ``run_started`` (made before it was recorded): the data cut."""
+        try:
+            started = dt.datetime.fromisoformat(self.run_started)
+        except ValueError:
+            day = dt.date.fromisoformat(self.data_cut)
+            started = dt.datetime(day.year, day.month, day.day)
+        if started.tzinfo is None:
+            started = started.replace(tzinfo=dt.timezone.utc)
+        return int(started.timestamp())
 
 
 GENERATED = ("synopsis", "changes", "methods", "validation", INDEPENDENT_CHECK, "provenance")
@@ -181,6 +192,7 @@ def front_matter(config: dict[str, Any], identity: dict[str, str],
         "report-version": page.version,
         "confidentiality": page.confidentiality,
         "suite": f"haplo-report {identity['suite']}, commit {identity['commit'][:12]}",
+        "run-id": identity["run_id"],
     }
     # parameters are text typed by users: shown as typed, never Markdown or HTML (issue 12)
     return {k: escape_markdown(v) for k, v in meta.items() if v is not None}
@@ -191,6 +203,7 @@ def _identification(page: Furniture, identity: dict[str, str]) -> str:
     rows = [("Sponsor", page.sponsor), ("Protocol number", page.protocol),
             ("Study", identity["study_id"]), ("Data cut", page.data_cut),
             ("Report version", f"{page.version} ({page.status})"), ("Run date", page.run_date),
+            ("Run id", identity["run_id"]),
             ("Produced by", f"haplo-report {identity['suite']}, commit {identity['commit'][:12]}")]
     lines = ["| | |", "|---|---|"] + [f"| {k} | {escape_markdown(v)} |" for k, v in rows]
     return "\n".join(lines) + f"\n\n{escape_markdown(page.confidentiality)}\n"
@@ -315,6 +328,8 @@ def document_config(project: dict[str, Any], page: Furniture) -> dict[str, Any]:
     config = {key: value for key, value in project.items() if key != CONTENTS_KEY}
     config["format"] = {**config["format"],
                         "typst": {**config["format"]["typst"], "papersize": page.page_size}}
+    if page.run_date != NOT_SPECIFIED:  # the HTML's <meta name="dcterms.date">: the run date
+        config["format"]["html"] = {**config["format"]["html"], "date": page.run_date}
     return config
 
 
@@ -431,4 +446,5 @@ def assemble_document(run_dir: Path, folder: Path | None = None, *,
     (folder / "_quarto.yml").write_text(yaml.safe_dump(config, sort_keys=False,
                                                        allow_unicode=True), encoding="utf-8")
     return ReportDocument(folder, config, identity["study_id"], identity["data_cut"],
-                          f"{CHANGES}_{identity['data_cut']}" if only is not None else None)
+                          f"{CHANGES}_{identity['data_cut']}" if only is not None else None,
+                          str(manifest.get("run_started") or ""))

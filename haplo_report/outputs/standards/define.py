@@ -153,7 +153,20 @@ class DefineBuilder:
         document = self.document()
         check_references(document)
         document.write_xml(str(path))
+        data = Path(path).read_bytes()
+        end = data.index(b"?>") + 2 if data.startswith(b"<?xml") else 0
+        Path(path).write_bytes(data[:end] + b"\n" + stamp_note(self.cut).encode("ascii")
+                               + data[end:])
         return path
+
+
+def stamp_note(cut: dt.date) -> str:
+    """The XML comment saying what define.xml's CreationDateTime (and the XPT header stamps)
+    is: a fixed stamp, the data cut, so that the same data give the same bytes."""
+    return (f"<!-- CreationDateTime {cut.isoformat()}T00:00:00 is a fixed stamp: the data cut "
+            "date, not the time this file was written, so that the same data and suite give a "
+            "byte-identical define.xml; the XPT files' header stamps are the same date. When "
+            "the run was made: run_started in the run folder's manifest.json. -->")
 
 
 def check_references(document: DEFINE.ODM) -> None:
