@@ -472,7 +472,8 @@ def reproduce(run_dir: Path, manifest: dict[str, Any], *, jobs: int = 1,
                     check.problems.append(str(exc))
     check.summary = (f"{derived_files} derived data files derived again from data/input, "
                      f"{len(todo)} of haplo-report's own notebooks executed again, "
-                     f"{compared - figures} result and table files compared byte for byte and "
+                     f"{compared - figures} result and table files compared byte for byte (a table's "
+                     f"DOCX with its document dates aside) and "
                      f"{figures} figures re-drawn and compared by content (PNG pixels, SVG "
                      f"drawing): {len(check.problems)} differences")
     return check
