@@ -494,10 +494,11 @@ def test_the_run_key_covers_the_earlier_cut_the_report_compares_with(tmp_path):
                                compare_to=compare_to).key
 
     alone = key()  # no earlier cut with a manifest: nothing compared
-    (earlier / "manifest.json").write_text('{"run_key": "a", "report_key": "b"}')
+    identity = '"params": {"study_id": "TEST", "data_cut_date": "2026-01-31"}'
+    (earlier / "manifest.json").write_text('{"run_key": "a", "report_key": "b", ' + identity + "}")
     found = key()  # the default: the latest earlier cut under the output folder
     assert found != alone and key("2026-01-31") == found == key(str(earlier))
-    (earlier / "manifest.json").write_text('{"run_key": "a", "report_key": "c"}')
+    (earlier / "manifest.json").write_text('{"run_key": "a", "report_key": "c", ' + identity + "}")
     assert key() not in (found, alone)  # the earlier cut was run again: compared anew
     with pytest.raises(ParamsError, match="--compare-to 2025-12-31"):
         key("2025-12-31")

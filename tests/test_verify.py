@@ -55,7 +55,8 @@ def test_moved_folder_verifies_and_reproduces(moved: Path) -> None:
     assert "10 of haplo-report's own notebooks executed again" in out
     figures = len(list((moved / "figures").iterdir()))
     assert f" {figures} figures re-drawn and compared by content (PNG pixels, SVG drawing)" in out
-    assert "not covered: the raw export files named under inputs" in out
+    assert "  not covered: the raw export files named under inputs" in out
+    assert "  figures re-drawn and compared: 14.2.1.png, 14.2.1.svg, 14.2.2.png, " in out
     assert ": 0 differences: holds" in out and out.rstrip().endswith("result: VERIFIED")
     summary = (moved / verifier.SUMMARY).read_text(encoding="utf-8")
     assert summary == out
@@ -277,6 +278,7 @@ def _write_manifest(moved: Path, manifest: dict) -> None:
     ("fifo", "not a regular file (device, FIFO or socket): data/pipe"),
     ("dev zero", "link (not followed): data/zero"),
     ("link loop", "link (not followed): data/loop"),
+    ("listed folder", "a folder, not a file: data/input"),
 ])
 def test_links_and_names_outside_are_findings(moved: Path, tmp_path: Path, case: str,
                                               expected: str) -> None:
@@ -300,6 +302,8 @@ def test_links_and_names_outside_are_findings(moved: Path, tmp_path: Path, case:
         (moved / "results.csv").symlink_to(tmp_path / "results.csv")
     elif case == "fifo":
         os.mkfifo(moved / "data" / "pipe")
+    elif case == "listed folder":
+        manifest["outputs"]["data/input"] = record
     elif case == "dev zero":
         (moved / "data" / "zero").symlink_to("/dev/zero")
     else:

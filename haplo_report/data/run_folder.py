@@ -40,7 +40,7 @@ MAX_DEPTH = 16  # the suite's manifest nests 4 deep
 MAX_NAME = 1000  # characters of a path named in a manifest
 MAX_TEXT = 100_000  # characters of any other text in a manifest
 MAX_PARQUET_ROWS = 50_000_000  # a table of 100,000 patients holds ~2 million rows
-MAX_PARQUET_BYTES = 8 << 30  # uncompressed bytes a table's footer may claim
+MAX_PARQUET_BYTES = 2 << 30  # uncompressed bytes a table's footer may claim (~200 MB at 100,000)
 # Arrow types per column kind (data/schemas.py kinds); a column of nothing but missing values
 # may also be written as Arrow's null type.
 ARROW_KINDS: dict[str, tuple[str, ...]] = {

@@ -83,7 +83,7 @@ class Check:
     name: str
     summary: str = ""
     problems: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # what it does not cover
+    notes: list[str] = field(default_factory=list)  # what it covered and did not cover
 
     @property
     def holds(self) -> bool:
@@ -112,7 +112,7 @@ def check_files(run_dir: Path, manifest: dict[str, Any]) -> Check:
     folder = CheckedFolder.at(run_dir)
     listed: dict[str, dict[str, Any]] = manifest["outputs"]
     present, findings = folder.walk()
-    missing, changed, outside = [], [], []
+    missing, changed, outside, folders = [], [], [], []
     for relative, record in sorted(listed.items()):
         try:
             folder.path(relative)
@@ -123,6 +123,8 @@ def check_files(run_dir: Path, manifest: dict[str, Any]) -> Check:
         if relative not in present:
             if not folder.exists(relative):
                 missing.append(relative)
+            elif folder.path(relative).is_dir():  # devices and FIFOs: found by the walk
+                folders.append(relative)
             continue
         try:
             now = folder.file_record(relative)
@@ -137,6 +139,7 @@ def check_files(run_dir: Path, manifest: dict[str, Any]) -> Check:
                            f"{len(findings) + len(outside)} links or names outside the folder")
     check.problems += [f"listed outside the run folder (not hashed): {name}" for name in outside]
     check.problems += findings
+    check.problems += [f"a folder, not a file: {name}" for name in folders]
     check.problems += [f"missing: {name}" for name in missing]
     check.problems += [f"changed (SHA-256 differs): {name}" for name in changed]
     check.problems += [f"unlisted: {name}" for name in unlisted]
@@ -430,7 +433,7 @@ def reproduce(run_dir: Path, manifest: dict[str, Any], *, jobs: int = 1,
     from haplo_report.run.execute import execute_all
 
     folder = CheckedFolder.at(run_dir)
-    check = Check("reproduction", notes=list(NOT_COVERED))
+    check = Check("reproduction", notes=[f"not covered: {note}" for note in NOT_COVERED])
     try:
         params = folder.params(manifest)
     except RunFolderError as exc:
@@ -453,7 +456,7 @@ def reproduce(run_dir: Path, manifest: dict[str, Any], *, jobs: int = 1,
         entries, failures = execute_all(todo, work, jobs, progress, _run_metadata(manifest))
         progress.close()
         check.problems += failures
-        compared, figures = 0, 0
+        compared, figures, drawn = 0, 0, []
         if not failures:
             for job in todo:
                 written = [*manifest["notebooks"][job.name].get("outputs", []),
@@ -461,7 +464,9 @@ def reproduce(run_dir: Path, manifest: dict[str, Any], *, jobs: int = 1,
                 for relative in sorted({rel for rel in written
                                         if rel.split("/")[0] in COMPARED_FOLDERS}):
                     compared += 1
-                    figures += relative.startswith("figures/")
+                    if relative.startswith("figures/"):
+                        figures += 1
+                        drawn.append(relative.removeprefix("figures/"))
                     check.problems += _compare_in(folder, work / relative, relative)
             if not refused:
                 try:
@@ -470,6 +475,8 @@ def reproduce(run_dir: Path, manifest: dict[str, Any], *, jobs: int = 1,
                     check.problems += _compare_in(folder, work / "results.csv", "results.csv")
                 except NotebookFailed as exc:
                     check.problems.append(str(exc))
+    if drawn:
+        check.notes.insert(0, f"figures re-drawn and compared: {', '.join(sorted(drawn))}")
     check.summary = (f"{derived_files} derived data files derived again from data/input, "
                      f"{len(todo)} of haplo-report's own notebooks executed again, "
                      f"{compared - figures} result and table files compared byte for byte (a table's "
@@ -512,7 +519,7 @@ def summary_text(manifest: dict[str, Any], checks: list[Check]) -> str:
     for check in checks:
         lines.append(f"{check.name}: {check.summary}: {'holds' if check.holds else 'FAILS'}")
         lines += [f"  {problem}" for problem in check.problems]
-        lines += [f"  not covered: {note}" for note in check.notes]
+        lines += [f"  {note}" for note in check.notes]
     if not any(check.name == "signature" for check in checks):
         lines.append("signature: not checked (haplo-report verify --public-key KEY)")
     if not any(check.name == "reproduction" for check in checks):
