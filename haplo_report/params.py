@@ -361,7 +361,14 @@ def params_from_record(raw: Any) -> Params:
         raise ParamsError(f"params: missing required parameter {missing[0]!r}")
     params = Params(**_typed_values(raw))
     _check_values(params, today=None)
+    if not RECORDED_CUTS[0] <= params.data_cut_date <= RECORDED_CUTS[1]:
+        raise ParamsError(f"data_cut_date: {params.data_cut_date} is not a date a run can have "
+                          f"({RECORDED_CUTS[0]} to {RECORDED_CUTS[1]})")
     return params
+
+
+# Data cut dates a recorded run can hold: derived dates are nanosecond timestamps (to 2262-04-11)
+RECORDED_CUTS = (dt.date(1900, 1, 1), dt.date(2262, 4, 11))
 
 
 def _check_values(params: Params, today: dt.date | None) -> None:

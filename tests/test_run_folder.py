@@ -260,3 +260,18 @@ def test_an_earlier_cut_that_is_a_link_is_not_followed(tmp_path: Path,
     (study / "2026-01-31").symlink_to(pair[0], target_is_directory=True)
     assert previous_run(study, NEW_CUT) is None
     assert check_earlier_cut(pair[0], "STUDY", str(NEW_CUT)) == pair[0].resolve()
+
+
+@pytest.mark.parametrize("cut, expected", [
+    ("9999-12-31", "data_cut_date: 9999-12-31 is not a date a run can have"),
+    ("1950-01-01", "cannot be compared: ADTTE has no rows for PFS"),
+])
+def test_a_recorded_cut_a_comparison_cannot_use_is_one_line(old_new: tuple[Path, Path],
+                                                            cut: str, expected: str) -> None:
+    old, new = old_new
+    target = new if cut > "2026" else old
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    manifest["params"]["data_cut_date"] = cut
+    (target / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    code, err = _compare(old, new)
+    assert code == 2 and expected in _one_line(err)

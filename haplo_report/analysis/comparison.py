@@ -566,8 +566,14 @@ def compare_folders(old: RunFolder, new: RunFolder) -> Comparison:
                           patient_changes(old, new), new_events(new, old.data_cut_date),
                           retrospective_changes(old, new), headlines,
                           steps=(corrected, reparametrised))
+    except ComparisonError:
+        raise
     except RunFolderError as exc:
         raise ComparisonError(str(exc)) from None
+    except ValueError as exc:  # data a comparison cannot use (e.g. nobody analysed at a cut)
+        reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        raise ComparisonError(f"{old.path} and {new.path} cannot be compared: {reason}"
+                              ) from None
 
 
 def summary_lines(summary: dict) -> list[str]:

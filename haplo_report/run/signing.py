@@ -31,7 +31,8 @@ def _key_bytes(path: Path, what: str) -> bytes:
     try:
         if not Path(path).is_file():
             raise ParamsError(f"{what}: not a file: {path}")
-        data = Path(path).read_bytes()[:MAX_KEY_BYTES + 1]
+        with Path(path).open("rb") as handle:
+            data = handle.read(MAX_KEY_BYTES + 1)
     except OSError as exc:
         raise ParamsError(f"{what}: cannot read {path} ({exc.strerror or exc})") from None
     if len(data) > MAX_KEY_BYTES:
@@ -44,8 +45,9 @@ def load_private_key(path: Path) -> Any:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+    data = _key_bytes(path, "--key")
     try:
-        key = load_pem_private_key(_key_bytes(path, "--key"), password=None)
+        key = load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
         raise ParamsError(f"--key: {path} is not an unencrypted PEM private key") from None
     if not isinstance(key, Ed25519PrivateKey):
@@ -58,8 +60,9 @@ def load_public_key(path: Path) -> Any:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+    data = _key_bytes(path, "--public-key")
     try:
-        key = load_pem_public_key(_key_bytes(path, "--public-key"))
+        key = load_pem_public_key(data)
     except (ValueError, TypeError):
         raise ParamsError(f"--public-key: {path} is not a PEM public key") from None
     if not isinstance(key, Ed25519PublicKey):
