@@ -24,7 +24,6 @@ from haplo_report.data.cut import Cut, write_tables
 from haplo_report.data.readers import find_tables
 from haplo_report.data.validation import InvalidCutError, validate_cut
 from haplo_report.outputs.standards import StandardOutputError, write_standard_outputs
-from haplo_report.outputs.tables.word import stamp_docx
 from haplo_report.params import Params, ParamsError
 from haplo_report.paths import NOTEBOOKS_DIR, RunFolders
 from haplo_report.plan import NotebookSpec
@@ -258,7 +257,6 @@ def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folde
         threading.Thread(target=importlib.import_module, args=(QC_MODULE,)).start()
     executed, failures = execute_all(todo, build, jobs, progress, run_metadata,
                                      stall_timeout, kernels)
-    _date_tables(build, executed, started)
     timings["notebooks"] = time.monotonic() - began
     # written while the run collects and renders; waited for before the final manifest
     copies = HtmlCopies([build / "notebooks" / f"{name}.ipynb" for name, entry in executed.items()
@@ -271,18 +269,6 @@ def _build(params: Params, planned: list[NotebookJob], inputs: list[Path], folde
                        started=started, adam_taken_over=adam_taken_over)
     finally:
         copies.join()  # an interrupted or failed run removes or keeps the build: not while written
-
-
-def _date_tables(build: Path, executed: dict[str, dict[str, Any]], started: str) -> None:
-    """The per-table DOCX the notebooks of this run made, dated by the run's start (tables
-    taken over from an earlier run keep that run's date: the one that made them)."""
-    when = dt.datetime.fromisoformat(started) if started else None
-    for entry in executed.values():
-        for relative in entry.get("outputs", []):
-            path = build / relative
-            if (when is not None and relative.startswith("tables/")
-                    and relative.endswith(".docx") and path.is_file()):
-                stamp_docx(path, when)
 
 
 def _finish(params: Params, planned: list[NotebookJob], inputs: list[Path], folders: RunFolders,

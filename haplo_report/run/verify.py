@@ -262,25 +262,6 @@ def _svg_drawing(path: Path) -> list[tuple[str, tuple[tuple[str, str], ...], str
             for e in elements]
 
 
-def _docx_entries(path: Path) -> dict[str, bytes] | None:
-    """A DOCX's entries with its core properties' dates blanked (None: not a ZIP archive)."""
-    import re
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            if sum(info.file_size for info in archive.infolist()) > MAX_NOTEBOOK_BYTES:
-                return None  # not a table the suite writes
-            entries = {info.filename: archive.read(info) for info in archive.infolist()}
-    except (zipfile.BadZipFile, OSError, ValueError):
-        return None
-    if "docProps/core.xml" in entries:
-        entries["docProps/core.xml"] = re.sub(
-            rb"(<dcterms:(?:created|modified)\b[^>]*>)[^<]*", rb"\g<1>",
-            entries["docProps/core.xml"])
-    return entries
-
-
 def compare_file(delivered: Path, reproduced: Path, relative: str) -> list[str]:
     """Nothing when both files hold the same bytes (or, for a figure, draw the same figure:
     :func:`same_figure`); else each differing row (the first few)."""
@@ -293,8 +274,6 @@ def compare_file(delivered: Path, reproduced: Path, relative: str) -> list[str]:
     figure = same_figure(delivered, reproduced)
     if figure is not None:
         return [] if figure else [f"{relative}: the figure differs (content compared)"]
-    if delivered.suffix == ".docx" and _docx_entries(delivered) == _docx_entries(reproduced):
-        return []  # dated differently only (the run dates the tables it made)
     if delivered.suffix not in (".csv", ".docx", ".json", ".md", ".txt"):
         return [f"{relative}: differs"]
     try:
@@ -479,8 +458,7 @@ def reproduce(run_dir: Path, manifest: dict[str, Any], *, jobs: int = 1,
         check.notes.insert(0, f"figures re-drawn and compared: {', '.join(sorted(drawn))}")
     check.summary = (f"{derived_files} derived data files derived again from data/input, "
                      f"{len(todo)} of haplo-report's own notebooks executed again, "
-                     f"{compared - figures} result and table files compared byte for byte (a table's "
-                     f"DOCX with its document dates aside) and "
+                     f"{compared - figures} result and table files compared byte for byte and "
                      f"{figures} figures re-drawn and compared by content (PNG pixels, SVG "
                      f"drawing): {len(check.problems)} differences")
     return check

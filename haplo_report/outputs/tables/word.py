@@ -9,7 +9,6 @@ notes kept with the table, running header (study, data cut; from page 2 the titl
 from __future__ import annotations
 
 import datetime as dt
-import re
 import zipfile
 from pathlib import Path
 from collections.abc import Sequence
@@ -36,10 +35,10 @@ if TYPE_CHECKING:
     from haplo_report.outputs.tables.core import Table
 
 # Fixed archive and document dates: python-docx stamps the current time into both, which
-# would make two runs differ in bytes. A run then dates the tables its notebooks made by its own
-# start (stamp_docx); a table re-made by a notebook alone keeps FIXED_DOC_TIME.
+# would make two runs differ in bytes (tables are byte-identical for the same inputs). A table's
+# document date is its data cut at 00:00 UTC (doc_time), the fixed stamp XPT and define.xml
+# carry too; the consolidated report is dated by its run instead.
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
-FIXED_DOC_TIME = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 BLACK = RGBColor(0, 0, 0)
 
 
@@ -78,21 +77,10 @@ def one_typeface(document: DocxDocument, name: str = WORD_FONT) -> None:
             fonts.set(qn(f"w:{key}"), name)
 
 
-CORE_PROPERTIES = "docProps/core.xml"
-_CORE_DATES = re.compile(rb"(<dcterms:(?:created|modified)\b[^>]*>)[^<]*(</dcterms:)")
-
-
-def stamp_docx(path: Path, when: dt.datetime) -> None:
-    """Date the DOCX at ``path`` (its core properties ``created`` and ``modified``) ``when``,
-    every other entry kept byte for byte."""
-    stamp = when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    with zipfile.ZipFile(path) as archive:
-        entries = [(info, archive.read(info)) for info in archive.infolist()]
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for info, data in entries:
-            if info.filename == CORE_PROPERTIES:
-                data = _CORE_DATES.sub(rb"\g<1>" + stamp + rb"\g<2>", data)
-            archive.writestr(info, data)
+def doc_time(data_cut: str) -> dt.datetime:
+    """A table's fixed document date: its data cut at 00:00 UTC."""
+    day = dt.date.fromisoformat(data_cut)
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
 
 
 def set_styles(document: DocxDocument) -> None:
@@ -242,7 +230,7 @@ def write_docx(table: Table, path: Path, page: Page) -> Path:
     """Caption, table, notes and source line as a Word document at ``path``."""
     document = Document()
     props = document.core_properties
-    props.created = props.modified = FIXED_DOC_TIME
+    props.created = props.modified = doc_time(table.data_cut)
     props.title, props.author, props.last_modified_by = table.caption, "haplo-report", ""
     props.revision = 1
     set_styles(document)
