@@ -25,7 +25,7 @@ from haplo_report.formatting import escape_markdown
 from haplo_report.limits import MAX_NARRATIVES, MAX_PATIENTS_SHOWN
 from haplo_report.outputs.tables.core import Table
 from haplo_report.outputs.tables.layout import CAPTION_STYLE, NOTES_STYLE, Page
-from haplo_report.outputs.tables.word import (FIXED_DOC_TIME, add_table, save_docx, set_page,
+from haplo_report.outputs.tables.word import (add_table, doc_time, save_docx, set_page,
                                               set_styles)
 from haplo_report.text import spreadsheet_safe
 
@@ -80,7 +80,7 @@ def write_narrative_docx(narrative: Narrative, path: Path, page: Page) -> Path:
     narratives."""
     document = Document()
     props = document.core_properties
-    props.created = props.modified = FIXED_DOC_TIME
+    props.created = props.modified = doc_time(page.data_cut)
     title = f"Narrative {narrative.usubjid} (data cut {page.data_cut})"
     props.title, props.author, props.last_modified_by = title, "haplo-report", ""
     props.revision = 1

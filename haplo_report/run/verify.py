@@ -59,7 +59,7 @@ from haplo_report.run.signing import SIGNATURE, signature_problem
 SUMMARY = "verification.txt"
 NOT_LISTED: tuple[str, ...] = (MANIFEST, SUMMARY, SIGNATURE)  # files no manifest can list
 SHOWN_DIFFERENCES = 5  # differing rows named per file
-COMPARED_FOLDERS: tuple[str, ...] = ("results", "tables", "figures")  # notebook outputs reproduced
+COMPARED_FOLDERS: tuple[str, ...] = ("results", "tables", "figures", "narratives")  # reproduced
 MAX_NOTEBOOK_BYTES = 512 << 20  # an executed notebook embeds its figures
 # What --reproduce does not cover, said in every summary that reproduced.
 NOT_COVERED: tuple[str, ...] = (
@@ -458,9 +458,9 @@ def reproduce(run_dir: Path, manifest: dict[str, Any], *, jobs: int = 1,
         check.notes.insert(0, f"figures re-drawn and compared: {', '.join(sorted(drawn))}")
     check.summary = (f"{derived_files} derived data files derived again from data/input, "
                      f"{len(todo)} of haplo-report's own notebooks executed again, "
-                     f"{compared - figures} result and table files compared byte for byte and "
-                     f"{figures} figures re-drawn and compared by content (PNG pixels, SVG "
-                     f"drawing): {len(check.problems)} differences")
+                     f"{compared - figures} result, table and narrative files compared byte "
+                     f"for byte and {figures} figures re-drawn and compared by content (PNG "
+                     f"pixels, SVG drawing): {len(check.problems)} differences")
     return check
 
 
