@@ -145,7 +145,7 @@ def test_quarto_renders_outside_the_hidden_build_in_one_process_per_core(quarto,
         assert not call["cwd"].exists()  # removed afterwards
     env = fake.calls[0]["env"]
     assert env["QUARTO_PYTHON"] == sys.executable
-    assert env["SOURCE_DATE_EPOCH"] == "1769817600"  # 2026-01-31T00:00:00Z: the data cut
+    assert env["SOURCE_DATE_EPOCH"] == "1795946400"  # 2026-11-29T10:00:00Z: the run's start
     assert env["NO_COLOR"] == "1"
     assert result.renderer == "quarto"
     report = run_dir / "report"
