@@ -138,7 +138,8 @@ def test_provenance_says_which_file_each_parameter_came_from():
     manifest = {"params": {"sponsor": "S", "data_cut_date": "2026-10-31", "ltfu_days": 180},
                 "params_origins": {"sponsor": "study.yml", "data_cut_date": "example-later.yml",
                                    "ltfu_days": "default"}}
-    text = re.sub(" +", " ", provenance_markdown(manifest, {"suite": "0.1.0", "commit": "abc"}))
+    text = re.sub(" +", " ", provenance_markdown(manifest, {"suite": "0.1.0", "commit": "abc",
+                                                            "run_id": "0123456789abcdef"}))
     assert "| parameter | value | from |" in text
     assert "| sponsor | S | study.yml |" in text
     assert "| data_cut_date | 2026-10-31 | example-later.yml |" in text

@@ -264,7 +264,7 @@ def test_an_earlier_cut_that_is_a_link_is_not_followed(tmp_path: Path,
 
 @pytest.mark.parametrize("cut, expected", [
     ("9999-12-31", "data_cut_date: 9999-12-31 is not a date a run can have"),
-    ("1950-01-01", "cannot be compared: ADTTE has no rows for PFS"),
+    ("1899-12-31", "data_cut_date: 1899-12-31 is not a date a run can have"),
 ])
 def test_a_recorded_cut_a_comparison_cannot_use_is_one_line(old_new: tuple[Path, Path],
                                                             cut: str, expected: str) -> None:
