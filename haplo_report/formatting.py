@@ -2,7 +2,7 @@
 
 One style throughout: a confidence interval is "(lower, upper)" after its estimate, "72.4
 (53.1, 84.9)" in tables and "72.4% (95% CI 53.1, 84.9)" in text; quartiles likewise,
-"37 (32, 44.8)"; a range is "low–high" with an en dash, "13 (10–16)" after a median;
+"37.0 (32.0, 44.8)" (one number of decimals within a statistic); a range is "low–high" with an en dash, "13 (10–16)" after a median;
 statistics of whole-number data (age in years, days) without decimals when they are whole;
 "NE" for what cannot be estimated.
 """
@@ -100,6 +100,14 @@ def fmt_whole(value: float | None, decimals: int = 1) -> str:
     if _missing(value):
         return NE
     return fmt_number(value, 0 if float(value).is_integer() else decimals)
+
+
+def fmt_whole_together(values: list[float | None], decimals: int = 1) -> list[str]:
+    """The numbers of one statistic of whole-number data with one number of decimals: none
+    when every one is whole, else ``decimals`` for all ("37.0 (32.0, 44.8)", never "37 (32,
+    44.8)"); "NE" for a missing one."""
+    whole = all(_missing(v) or float(v).is_integer() for v in values)
+    return [fmt_number(v, 0 if whole else decimals) for v in values]
 
 
 def fmt_range(low: float | None, high: float | None, decimals: int = 1) -> str:

@@ -46,6 +46,8 @@ class Params:
     gvhd_relapse_competes: bool = False  # GVHD endpoints: relapse is a competing event too
     landmarks_days: tuple[int, ...] = (100, 365, 730)
     subgroup_min_n: int = 5  # subgroup tests only when every level has this many patients
+    subgroup_min_events: int = 5  # ... and the levels together have this many events (SAP v3)
+    min_at_risk: int = 5  # a landmark estimate with fewer patients at risk is marked (SAP v3)
     ltfu_days: int = 180  # alive with last contact more than this many days before the cut
     listing_dates: bool = False  # listings show calendar dates instead of study days
     # Page furniture of the report (title page, running header and footer):
@@ -107,6 +109,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "gvhd_relapse_competes": (bool,),
     "landmarks_days": (list,),
     "subgroup_min_n": (int,),
+    "subgroup_min_events": (int,),
+    "min_at_risk": (int,),
     "ltfu_days": (int,),
     "listing_dates": (bool,),
     "sponsor": (str,),
@@ -385,7 +389,8 @@ def _check_values(params: Params, today: dt.date | None) -> None:
         raise ParamsError(f"mrd_threshold: must be in (0, 1), got {params.mrd_threshold}")
     if not 0 < params.mrdpre_cutoff < 1:
         raise ParamsError(f"mrdpre_cutoff: must be in (0, 1), got {params.mrdpre_cutoff}")
-    for name in ("mrd_window_days", "mrd_window_days_365", "subgroup_min_n", "ltfu_days"):
+    for name in ("mrd_window_days", "mrd_window_days_365", "subgroup_min_n",
+                 "subgroup_min_events", "min_at_risk", "ltfu_days"):
         if getattr(params, name) < 0:
             raise ParamsError(f"{name}: must not be negative, got {getattr(params, name)}")
     if today is not None and params.data_cut_date > today:

@@ -22,7 +22,7 @@ class NotebookSpec:
 
     name: str  # file stem in notebooks/, e.g. "03_pfs"
     title: str  # chapter title
-    section: str  # ICH E3 section: "14.1", "14.2" or "14.3"
+    section: str  # ICH E3 section: "14.1", "14.2", "14.3" or appendix "16.2"
     endpoints: tuple[str, ...] = ()  # ADTTE PARAMCDs read ("*" = all)
     params: tuple[str, ...] = ()  # Params fields injected besides the common ones
     datasets: tuple[str, ...] = ()  # other derived datasets read (admrd, adgvhd, adae)
@@ -31,37 +31,44 @@ class NotebookSpec:
 # Injected into every notebook.
 COMMON_PARAMS: tuple[str, ...] = ("study_id", "study_title", "data_cut_date")
 
+# Subgroup tests (minimum patients and events) and the number at risk (SAP v2, v3).
+SUBGROUP_PARAMS: tuple[str, ...] = ("subgroup_min_n", "subgroup_min_events", "min_at_risk")
+
+MRD_PARAMS: tuple[str, ...] = ("mrd_threshold", "mrd_window_days", "mrd_window_days_365")
+
 NOTEBOOKS: tuple[NotebookSpec, ...] = (
     NotebookSpec("01_population", "Study population", "14.1", endpoints=("OS",),
                  params=("ltfu_days",), datasets=("supplied",)),
     NotebookSpec("03_pfs", "Progression-free survival", "14.2", endpoints=("PFS",),
-                 params=("landmarks_days", "subgroup_min_n")),
+                 params=("landmarks_days", *SUBGROUP_PARAMS)),
     NotebookSpec("04_os", "Overall survival", "14.2", endpoints=("OS",),
-                 params=("landmarks_days", "subgroup_min_n")),
+                 params=("landmarks_days", *SUBGROUP_PARAMS)),
     NotebookSpec("05_relapse_nrm", "Relapse and non-relapse mortality", "14.2",
                  endpoints=("CIR", "NRM"),
-                 params=("landmarks_days", "subgroup_min_n")),
+                 params=("landmarks_days", *SUBGROUP_PARAMS)),
     NotebookSpec("06_mrd", "Minimal residual disease", "14.2", endpoints=("PFS",),
-                 params=("mrd_threshold", "mrd_window_days", "mrd_window_days_365",
-                         "listing_dates"),
-                 datasets=("admrd", "adgvhd", "supplied")),
+                 params=MRD_PARAMS, datasets=("admrd", "adgvhd", "supplied")),
     NotebookSpec("07_grfs", "GVHD-free, relapse-free survival", "14.2", endpoints=("GRFS",),
-                 params=("landmarks_days", "subgroup_min_n")),
+                 params=("landmarks_days", *SUBGROUP_PARAMS)),
     NotebookSpec("08_acute_gvhd", "Acute GVHD", "14.3", endpoints=("AGVHD24", "AGVHD34"),
-                 params=("gvhd_relapse_competes", "subgroup_min_n"),
+                 params=("gvhd_relapse_competes", *SUBGROUP_PARAMS),
                  datasets=("adgvhd", "supplied")),
     NotebookSpec("09_chronic_gvhd", "Chronic GVHD", "14.3", endpoints=("CGVHD", "CGVHDMS"),
-                 params=("landmarks_days", "gvhd_relapse_competes", "subgroup_min_n"),
+                 params=("landmarks_days", "gvhd_relapse_competes", *SUBGROUP_PARAMS),
                  datasets=("adgvhd", "supplied")),
     NotebookSpec("10_engraftment", "Engraftment", "14.3", endpoints=("ANC", "PLT"),
-                 datasets=("supplied",)),
-    NotebookSpec("11_safety", "Adverse events and deaths", "14.3", params=("listing_dates",),
+                 params=("min_at_risk",), datasets=("supplied",)),
+    NotebookSpec("11_safety", "Adverse events and deaths", "14.3",
                  datasets=("adae", "supplied")),
     NotebookSpec("12_narratives",
                  "14.3.3 Narratives of deaths, other serious and significant adverse events",
                  "14.3", endpoints=("ANC", "PLT"),
-                 params=("mrd_threshold", "mrd_window_days", "mrd_window_days_365"),
+                 params=MRD_PARAMS,
                  datasets=("adae", "admrd", "adgvhd", "supplied")),
+    # Appendix 16.2 (SAP v3): the listings together, after section 14.
+    NotebookSpec("16_listings", "Patient data listings", "16.2",
+                 params=(*MRD_PARAMS, "listing_dates"),
+                 datasets=("admrd", "adae", "supplied")),
 )
 
 

@@ -67,7 +67,7 @@ LISTING_1626 = ("| Patient | Assessment, study day | MRD result | 1-year status 
                 + "".join(f"| HB-01-{i:03d} | {300 + i} | Undetectable | Success: alive, "
                           "relapse-free and MRD-negative |\n" for i in range(1, 91))
                 + "\n: Listing 16.2.6. MRD status at 1 year by patient (full analysis set; "
-                  "data cut 2026-01-31)\n\n::: table-notes\nSource: notebook 06_mrd\n:::\n")
+                  "data cut 2026-01-31)\n\n::: table-notes\nSource: notebook 16_listings\n:::\n")
 FIGURE_CAPTION = "Figure 14.2.1. Progression-free survival, full analysis set (N=31)"
 # A figure as outputs.captions.FigureCaption shows it: the saved PNG linked relative to the
 # notebook, caption, alt text, then its notes.
@@ -99,7 +99,7 @@ def _notebook(title: str, outputs: list) -> nbformat.NotebookNode:
 
 
 def make_fake_run(run_dir: Path) -> Path:
-    """Write a fake run folder with four executed notebooks and its JSON/CSV companions."""
+    """Write a fake run folder with four executed notebooks (section 14 and appendix 16.2) and its JSON/CSV companions."""
     notebooks = run_dir / "notebooks"
     notebooks.mkdir(parents=True)
     books = {
@@ -116,11 +116,11 @@ def make_fake_run(run_dir: Path) -> Path:
             new_output("execute_result", data={"text/html": "<table>df</table>",
                                                "text/plain": "DataFrame repr"}, execution_count=1),
         ]),
-        "06_mrd": _notebook("Minimal residual disease", [
-            _display({"text/markdown": LISTING_1626}),
-        ]),
         "11_safety": _notebook("Adverse events and deaths", [
             _display({"text/markdown": TABLE_1435}),
+        ]),
+        "16_listings": _notebook("Patient data listings", [
+            _display({"text/markdown": LISTING_1626}),
         ]),
     }
     for name, notebook in books.items():
@@ -145,7 +145,7 @@ def make_fake_run(run_dir: Path) -> Path:
         "git": {"commit": "0123456789abcdef0123", "dirty": False},
         "notebooks": {"01_population": {"status": "ok", "duration_s": 2.5},
                       "03_pfs": {"status": "ok", "duration_s": 3.1},
-                      "06_mrd": {"status": "ok", "duration_s": 1.0},
+                      "16_listings": {"status": "ok", "duration_s": 1.0},
                       "11_safety": {"status": "cached", "duration_s": 0.0}},
     }
     (run_dir / "validation.json").write_text(json.dumps(validation), encoding="utf-8")

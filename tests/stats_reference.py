@@ -48,3 +48,15 @@ def assert_landmarks_equal_r(want: pd.DataFrame, got: pd.DataFrame, label: str) 
     assert both["n"].tolist() == both["n_r"].tolist()
     assert both["events"].tolist() == both["events_r"].tolist()
     assert both["flag"].tolist() == both["flag_r"].tolist()
+
+
+def assert_at_risk_equals_r(want: pd.DataFrame, rows: pd.DataFrame, label: str) -> None:
+    """The ``at_risk`` result rows (SAP v3) equal R survival's ``n.risk`` (``want``) at every
+    landmark of every group, one row per landmark estimate."""
+    got = rows[rows["statistic"] == "at_risk"].rename(columns={"time_days": "time"})
+    both = want.merge(got, on=LANDMARK_KEY, how="outer", suffixes=("_r", ""), indicator=True)
+    unmatched = both.loc[both["_merge"] != "both", LANDMARK_KEY + ["_merge"]]
+    assert unmatched.empty, f"{label}: at-risk rows only in R or only in Python:\n{unmatched}"
+    assert both["estimate"].astype(int).tolist() == both["n_risk"].astype(int).tolist(), label
+    few = both["n_risk"] < 5
+    assert (both["flag"] == "few at risk").tolist() == few.tolist(), label

@@ -53,7 +53,20 @@ def test_km_caption_names_population_n_method_censoring_and_source():
     assert caption.source_line == "Source: notebook 03_pfs, data cut 2026-07-31"
     assert caption.alt.startswith("Kaplan-Meier curve of progression-free survival, full "
                                   "analysis set (N=5)")
-    assert "PFS 60.0% at 13.1 months" in caption.alt  # last time 400 d shown
+    # SAP v3: no landmark has 5 at risk (4 at day 100, 2 at day 365): no value quoted
+    assert "PFS: no landmark with at least 5 patients at risk" in caption.alt
+
+
+def test_sap_v3_figure_description_names_the_last_landmark_with_enough_at_risk():
+    # With min_at_risk 4: day 100 has 4 at risk, day 365 only 2; the description quotes day
+    # 100, never the last point of the curve (60.0% at day 400, 2 at risk).
+    caption = curve_caption("14.2.1", PFS, data_cut="2026-07-31", min_at_risk=4)
+    assert ("At the last landmark with at least 4 patients at risk: PFS 80.0% at day 100, "
+            "4 at risk.") in caption.alt
+    assert "60.0%" not in caption.alt
+    wide = curve_caption("14.2.1", PFS, data_cut="2026-07-31", min_at_risk=2,
+                         landmarks_days=(100, 365, 730))
+    assert "PFS 60.0% at 1 year (day 365), 2 at risk" in wide.alt
 
 
 def test_cif_caption_explains_bands_and_the_shared_risk_set():
@@ -70,7 +83,9 @@ def test_gvhd_caption_without_censoring_in_the_window_and_competing_relapse():
     assert "no patient was censored within the time shown" in caption.footnotes[2]
     assert "relapse or death without it competing" in caption.footnotes[1]
     assert "Shown up to day 100; later follow-up is not drawn." in caption.footnotes
-    assert "Grade II-IV 25.0% at day 20" in caption.alt
+    assert "Grade II-IV: no landmark with at least 5 patients at risk" in caption.alt
+    assert "Grade II-IV 25.0% at day 100, 3 at risk" in curve_caption(
+        "14.3.1", late, data_cut="2026-07-31", min_at_risk=3).alt
     plain = curve_caption("14.3.1", late, data_cut="2026-07-31")
     assert "; death without it competing" in plain.footnotes[1]
 

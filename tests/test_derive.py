@@ -191,6 +191,24 @@ def test_relapse_related_death_is_death_on_or_after_first_relapse_whatever_the_c
     assert tte(derived, "NOREL", "NRM") == (90, 0, 1, "DEATH WITHOUT RELAPSE")
 
 
+def test_sap_v3_death_before_transplant_whatever_the_cause():
+    # SAP v3: a patient who died without being transplanted (never, or after the cut) is
+    # "Death before transplant", even with cause RELAPSE or a recorded relapse; a patient
+    # transplanted before dying keeps the v2 split.
+    cut = make_cut([subject("NEVER", hsct=None), subject("RELAPSED", hsct=None),
+                    subject("LATER", hsct="2026-08-01"), subject("FAS")],
+                   relapses=[("RELAPSED", "2024-12-20")],
+                   deaths=[("NEVER", "2024-12-20", "RELAPSE"),
+                           ("RELAPSED", "2025-01-01", "RELAPSE"),
+                           ("LATER", "2025-06-01", "INFECTION"),
+                           ("FAS", "2025-02-01", "RELAPSE")])
+    derived = derive_cut(cut, params())
+    category = derived.adsl.set_index("USUBJID")["DTHCAT"]
+    assert category.to_dict() == {"FAS": "Non-relapse", "LATER": "Death before transplant",
+                                  "NEVER": "Death before transplant",
+                                  "RELAPSED": "Death before transplant"}
+
+
 def test_gvhd_onset_on_the_day_of_death_or_of_competing_relapse_is_the_gvhd_event():
     cut = make_cut([subject("DEATHDAY"), subject("RELDAY")],
                    relapses=[("RELDAY", "2025-02-01")],

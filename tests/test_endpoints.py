@@ -72,7 +72,8 @@ def test_cif_rows_equal_estimator_output():
     rows = tte_results(_adtte("CIR"), "CIR", landmarks=[365, 100], subgroups=())
     fit = cumulative_incidence(np.array(AVAL, float), np.array(EVNT), cause=1)
     at = cif_at(fit, [100, 365])
-    assert [r.time_days for r in rows] == [100.0, 365.0]
+    assert [(r.statistic, r.time_days) for r in rows] == [
+        ("cif", 100.0), ("at_risk", 100.0), ("cif", 365.0), ("at_risk", 365.0)]
     for rec in at.itertuples():
         row = _pick(rows, "cif", time=float(rec.time))
         assert _same(row.estimate, rec.estimate) and _same(row.ci_upper, rec.ci_upper)
@@ -95,7 +96,7 @@ def test_subgroups_never_dropped_tested_only_when_every_level_has_subgroup_min_n
     assert note.estimate is None and note.flag == "" and note.n == 24
     assert note.method == "not tested (a level has fewer than 5 patients)"
     assert not any(r.statistic == "gray_p" and r.subgroup == "PHGRP" for r in rows)
-    small = [r for r in rows if r.subgroup == "PHGRP=Ph-positive"]
+    small = [r for r in rows if r.subgroup == "PHGRP=Ph-positive" and r.statistic == "cif"]
     assert [(r.time_days, r.n) for r in small] == [(100.0, 4), (365.0, 4)]
     assert all(r.events is not None for r in small)
     # Raising the threshold past 12: every test becomes a note, no estimate is dropped.
@@ -108,7 +109,8 @@ def test_subgroups_never_dropped_tested_only_when_every_level_has_subgroup_min_n
 def test_a_subgroup_level_without_patients_has_no_estimate_rows():
     data = _adtte("CIR").assign(PHGRP="Ph-negative")
     rows = tte_results(data, "CIR", landmarks=[365], subgroups=("PHGRP",))
-    assert [r.subgroup for r in rows] == ["All", "PHGRP=Ph-negative", "PHGRP"]
+    assert [r.subgroup for r in rows] == ["All", "All", "PHGRP=Ph-negative",
+                                          "PHGRP=Ph-negative", "PHGRP"]
     assert rows[-1].statistic == "not_tested"
 
 
@@ -226,3 +228,75 @@ def test_median_day_of_recovery_is_among_patients_who_recovered():
     assert (median.estimate, median.n, median.events) == (float(np.median(days)), 10, 10)
     assert (_pick(rows, "min").estimate, _pick(rows, "max").estimate) == (0.0, 600.0)
     assert median.method == "Median day of recovery among patients who recovered; range"
+
+
+def _patients(aval: list[float], evnt: list[int], group: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"USUBJID": [f"P{i:02d}" for i in range(len(aval))], "PARAMCD": "CIR",
+                         "AVAL": np.array(aval, dtype=float), "EVNTTYPE": evnt,
+                         "DISGRP": group})
+
+
+def test_sap_v3_subgroup_test_needs_subgroup_min_events():
+    # SAP v3: 12 patients, 6 per level (enough patients), 4 relapses in all: not tested.
+    aval = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120]
+    group = ["CR1"] * 6 + ["CR2+"] * 6
+    four = [1, 0, 1, 0, 2, 0, 1, 0, 1, 0, 2, 0]
+    rows = tte_results(_patients(aval, four, group), "CIR", landmarks=[100],
+                       subgroups=("DISGRP",))
+    note = _pick(rows, "not_tested", "DISGRP")
+    assert (note.method, note.events, note.n) == ("not tested (fewer than 5 events)", 4, 12)
+    assert not any(r.statistic == "gray_p" for r in rows)
+    # Competing deaths (code 2) are not events of the endpoint; a fifth relapse is.
+    five = four[:1] + [1] + four[2:]
+    rows = tte_results(_patients(aval, five, group), "CIR", landmarks=[100],
+                       subgroups=("DISGRP",))
+    assert _pick(rows, "gray_p", "DISGRP").events == 5
+    # The threshold is a parameter; when both rules apply the row gives the patients' reason.
+    rows = tte_results(_patients(aval, five, group), "CIR", landmarks=[100],
+                       subgroups=("DISGRP",), subgroup_min_events=6)
+    assert _pick(rows, "not_tested", "DISGRP").method == "not tested (fewer than 6 events)"
+    rows = tte_results(_patients(aval, four, group), "CIR", landmarks=[100],
+                       subgroups=("DISGRP",), subgroup_min_n=7)
+    assert _pick(rows, "not_tested", "DISGRP").method == (
+        "not tested (a level has fewer than 7 patients)")
+
+
+def test_sap_v3_number_at_risk_at_every_landmark():
+    # SAP v3: at risk at day X = time on study >= X with no event (or competing event) before.
+    # Day 100: patients at 100 (relapse on day 100, censored on day 100), 150, 200, 400, 400.
+    aval = [0, 50, 60, 100, 100, 150, 200, 400, 400]
+    evnt = [1, 2, 1, 1, 0, 0, 1, 0, 0]
+    group = ["CR1"] * 5 + ["CR2+"] * 4
+    rows = tte_results(_patients(aval, evnt, group), "CIR", landmarks=[100, 365],
+                       subgroups=("DISGRP",), min_at_risk=5)
+    at = {(r.subgroup, r.time_days): r for r in rows if r.statistic == "at_risk"}
+    assert {key: int(r.estimate) for key, r in at.items()} == {
+        ("All", 100.0): 6, ("All", 365.0): 2, ("DISGRP=CR1", 100.0): 2,
+        ("DISGRP=CR1", 365.0): 0, ("DISGRP=CR2+", 100.0): 4, ("DISGRP=CR2+", 365.0): 2}
+    # one at_risk row per landmark estimate, with the estimate's n and events
+    estimates = {(r.subgroup, r.time_days): r for r in rows if r.statistic == "cif"}
+    assert set(estimates) == set(at)
+    assert all((at[k].n, at[k].events) == (estimates[k].n, estimates[k].events) for k in at)
+    # fewer than min_at_risk: flagged (the estimate is still reported)
+    assert {k for k, r in at.items() if r.flag == "few at risk"} == {
+        ("All", 365.0), ("DISGRP=CR1", 100.0), ("DISGRP=CR1", 365.0), ("DISGRP=CR2+", 100.0),
+        ("DISGRP=CR2+", 365.0)}
+    assert estimates[("DISGRP=CR2+", 100.0)].estimate is not None
+    km = tte_results(_patients(aval, [int(e == 1) for e in evnt], group).assign(PARAMCD="OS"),
+                     "OS", landmarks=[100], subgroups=(), min_at_risk=6)
+    assert _pick(km, "at_risk", time=100.0).estimate == 6.0
+    assert _pick(km, "at_risk", time=100.0).flag == ""
+
+
+def test_sap_v3_text_never_quotes_an_estimate_with_few_at_risk():
+    # 6 patients, 2 at risk at day 365 (< 5): the headline says so instead of the number.
+    data = _patients([120, 200, 300, 330, 400, 500], [1, 0, 1, 0, 0, 0],
+                     ["CR1"] * 6).assign(PARAMCD="PFS")
+    rows = tte_results(data, "PFS", landmarks=[100, 365], subgroups=())
+    estimate = _pick(rows, "survival", time=365.0).estimate
+    text = headline(rows, "PFS")
+    assert text.startswith("The 1-year progression-free survival is not quoted: 2 of the 6 "
+                           "patients remained at risk at day 365, fewer than 5")
+    assert f"{100 * estimate:.1f}" not in text
+    assert headline(rows, "PFS", 100).startswith("The day-100 progression-free survival was "
+                                                 "100.0%")

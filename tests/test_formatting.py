@@ -56,6 +56,15 @@ def test_whole_number_data_without_decimals():
         "37", "44.8", "10", "8.2", "NE"]
 
 
+def test_one_statistic_of_whole_data_has_one_number_of_decimals():
+    # "37 (32, 44.8)" mixed decimals within one statistic
+    from haplo_report.formatting import fmt_whole_together
+
+    assert fmt_whole_together([37.0, 32.0, 44.75]) == ["37.0", "32.0", "44.8"]
+    assert fmt_whole_together([37.0, 32.0, 45.0]) == ["37", "32", "45"]
+    assert fmt_whole_together([37.0, None, 45.0]) == ["37", "NE", "45"]
+
+
 def test_median_with_range_one_style():
     from haplo_report.formatting import fmt_median_range
 

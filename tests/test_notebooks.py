@@ -45,10 +45,11 @@ EXPECTED: dict[str, tuple[set[str], set[str], set[str]]] = {
     "11_safety": ({"DEATH", "AE", "AESOCPT", "AESOCPTGR", "AESI"},
                   {"14.3.6", "14.3.7", "14.3.8", "14.3.9", "14.3.10"}, set()),
     "12_narratives": (set(), set(), set()),
+    "16_listings": (set(), set(), set()),  # appendix 16.2: listings only (SAP v3)
 }
 # Chapters that depend on an optional table, and what remains without it.
 WITHOUT_OPTIONAL = {"06_mrd": set(), "08_acute_gvhd": set(), "10_engraftment": set(),
-                    "11_safety": {"DEATH"}, "12_narratives": set()}
+                    "11_safety": {"DEATH"}, "12_narratives": set(), "16_listings": set()}
 
 
 def _value(value: object) -> object:
@@ -185,6 +186,19 @@ def test_tables_shown_in_numbering_order(runs):
             shown += re.findall(r"^Table: Table ([\d.]+)\.", markdown, flags=re.M)
     assert shown[:4] == ["14.1.1", "14.1.2", "14.1.3", "14.1.4"]
     assert shown == sorted(shown, key=lambda n: [int(p) for p in n.split(".")])
+
+
+def test_sap_v3_listings_together_in_appendix_16_2(runs):
+    out = runs["root"] / "out"
+    markdown = "\n".join(o["data"]["text/markdown"] for spec in NOTEBOOKS
+                         for o in _outputs(out / "notebooks" / f"{spec.name}.ipynb")
+                         if spec.name != "16_listings" and "text/markdown" in o.get("data", {}))
+    assert "Listing 16.2." not in markdown  # section 14 holds no listing
+    listings = "\n".join(o["data"]["text/markdown"]
+                         for o in _outputs(out / "notebooks" / "16_listings.ipynb")
+                         if "text/markdown" in o.get("data", {}))
+    assert listings.index("Listing 16.2.6.") < listings.index("Listing 16.2.7.")
+    assert (out / "tables" / "16.2.7.csv").is_file()
 
 
 def test_headline_sentence_is_shown(runs):

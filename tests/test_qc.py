@@ -234,3 +234,35 @@ def test_a_failed_check_fails_the_run_and_keeps_the_previous_report(previous, mo
     assert tree_hashes(run_dir) == before
     kept = previous / "TEST" / ".failed" / "2026-06-30"
     assert (pd.read_csv(kept / QC_CSV)["result"] == "fail").any()
+
+
+def test_sap_v3_numbers_at_risk_checked_against_lifelines(example, tmp_path):
+    adtte, adsl = example
+    rows = results_frame(example_rows(adtte, adsl))
+    frame = qc.check_results(rows, adtte, adsl).frame()
+    at_risk = frame[frame["check"] == "Number at risk at each landmark"]
+    # every at_risk row (count and flag) of every endpoint and subgroup level
+    assert at_risk["numbers"].sum() == 2 * (rows["statistic"] == "at_risk").sum()
+    assert (at_risk["result"] == "pass").all()
+    assert {"Table 14.2.1", "Table 14.2.2", "Table 14.3.1"} <= set(at_risk["output"])
+    # a wrong count, or a flag that does not follow it, fails naming the number
+    wrong = rows.copy()
+    first = wrong.index[(wrong["statistic"] == "at_risk") & (wrong["endpoint"] == "OS")
+                        & (wrong["subgroup"] == "All")][0]
+    wrong.loc[first, "estimate"] += 1
+    failures = qc.check_results(wrong, adtte, adsl).failures()
+    assert any("OS, subgroup All, at_risk, day 100: reported" in f for f in failures)
+    flipped = rows.copy()
+    flipped.loc[first, "flag"] = "few at risk"
+    failures = qc.check_results(flipped, adtte, adsl).failures()
+    assert any("OS, subgroup All, at_risk flag, day 100: broken by 1" in f for f in failures)
+
+
+def test_appendix_writes_tolerances_in_one_notation(example, tmp_path):
+    # the text said "1e-9" where its table said "1×10⁻⁹"
+    adtte, adsl = example
+    run_dir = write_run(tmp_path / "run", adtte, adsl, example_rows(adtte, adsl, ("OS",)))
+    qc.check_run(run_dir)
+    appendix = independent_check_markdown(run_dir)
+    assert "1e-9" not in appendix and "1e-12" not in appendix
+    assert "(tolerance 1\u00d710\u207b\u2079;" in appendix and "number at risk" in appendix

@@ -24,7 +24,8 @@ from haplo_report.analysis.results import results_frame
 from haplo_report.analysis.summaries import ae_overview, death_summary, disposition_summary
 from haplo_report.data.validation import validate_cut
 from haplo_report.params import Params
-from stats_reference import REFERENCE, assert_close, assert_landmarks_equal_r, expected
+from stats_reference import (REFERENCE, assert_at_risk_equals_r, assert_close,
+                             assert_landmarks_equal_r, expected)
 
 ROOT = Path(__file__).resolve().parents[1]
 CUTS = {
@@ -72,6 +73,11 @@ def test_disposition_deaths_and_aes_outside_the_safety_set_equal_r(cut) -> None:
     assert deaths["DTHFL=Y"] == want["DEATH FAS"]
     assert deaths["DTHCAT=Relapse-related"] == want["DTHCAT=Relapse-related"]
     assert deaths["DTHCAT=Non-relapse"] == want["DTHCAT=Non-relapse"]
+    # SAP v3: deaths of enrolled patients never transplanted (the example's HB-03-003)
+    assert deaths.get("DTHCAT=Death before transplant", 0) == want[
+        "DTHCAT=Death before transplant"]
+    never = derived.adsl[derived.adsl["FASFL"] == "N"]
+    assert set(never.loc[never["DTHFL"] == "Y", "DTHCAT"]) <= {"Death before transplant"}
 
 
 def test_the_cuts_exercise_the_v2_rules() -> None:
@@ -87,17 +93,20 @@ def test_every_landmark_of_every_subgroup_level_equals_r(cut) -> None:
     want = _mine(expected("cuts_landmarks"), name).fillna({"flag": ""})
     got = rows[rows["statistic"].isin(["survival", "cif"])].rename(columns={"time_days": "time"})
     assert_landmarks_equal_r(want, got, name)
+    assert_at_risk_equals_r(want, rows, name)  # SAP v3: number at risk = R survival n.risk
 
 
 def test_subgroup_tests_and_not_tested_rows_equal_r(cut) -> None:
     name, _, rows = cut
     want = _mine(expected("cuts_tests"), name)
     for r in want.itertuples(index=False):
-        if r.test == "not_tested":
+        if r.test in ("not_tested", "not_tested_events"):
             row = rows.query("endpoint == @r.endpoint and subgroup == @r.grouping and "
                              "statistic == 'not_tested'")
-            assert len(row) == 1 and row["method"].iloc[0] == (
-                "not tested (a level has fewer than 5 patients)"), (r.endpoint, r.grouping)
+            reason = ("not tested (a level has fewer than 5 patients)" if r.test == "not_tested"
+                      else "not tested (fewer than 5 events)")  # SAP v3
+            assert len(row) == 1 and row["method"].iloc[0] == reason, (r.endpoint, r.grouping)
+            assert row["events"].iloc[0] == r.events
             continue
         statistic = "logrank" if r.endpoint in KM_ENDPOINTS else "gray"
         got = rows.query("endpoint == @r.endpoint and subgroup == @r.grouping").set_index(

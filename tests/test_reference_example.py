@@ -20,8 +20,8 @@ from haplo_report.analysis.stats.cif import cif_at, cumulative_incidence
 from haplo_report.analysis.stats.km import Z95, km_at, km_estimate
 from haplo_report.qualification.example import adtte_text, example_derived, example_params
 from haplo_report.qualification.reference_cases import subgroup_parts
-from stats_reference import (LANDMARK_KEY, REFERENCE, assert_close, assert_landmarks_equal_r,
-                             expected)
+from stats_reference import (LANDMARK_KEY, REFERENCE, assert_at_risk_equals_r, assert_close,
+                             assert_landmarks_equal_r, expected)
 
 OUTPUT = REFERENCE / "inputs" / "example_adtte.csv"
 
@@ -59,11 +59,24 @@ def test_exported_adtte_is_the_example_cut(adtte) -> None:
 
 
 def test_every_endpoint_and_subgroup_is_analysed(rows) -> None:
-    assert not (rows["statistic"] == "not_tested").any()  # every level has >= 5 patients
-    tests = rows[rows["statistic"].isin(["logrank_p", "gray_p"])]
+    # every level has >= 5 patients; SAP v3: endpoints with fewer than 5 events not tested
+    tests = rows[rows["statistic"].isin(["logrank_p", "gray_p", "not_tested"])]
     want = reference("tests")
     assert sorted(zip(tests["endpoint"], tests["subgroup"])) == \
         sorted(zip(want["endpoint"], want["grouping"]))
+    untested = rows[rows["statistic"] == "not_tested"]
+    r_untested = want[want["test"] == "not_tested_events"]
+    assert sorted(zip(untested["endpoint"], untested["subgroup"])) == \
+        sorted(zip(r_untested["endpoint"], r_untested["grouping"]))
+    assert set(untested["method"]) == {"not tested (fewer than 5 events)"}
+    # the clinician's example: acute GVHD III-IV, 1 event in 30 patients, is never tested
+    assert set(untested.loc[untested["endpoint"] == "AGVHD34", "events"]) == {1}
+
+
+@pytest.mark.parametrize("kind", ["km", "cif"])
+def test_number_at_risk_equals_r_n_risk(rows, kind: str) -> None:
+    want = reference(f"{kind}_landmarks").query("time != @PAST_FOLLOW_UP")
+    assert_at_risk_equals_r(want, rows[rows["endpoint"].isin(set(want["endpoint"]))], kind)
 
 
 @pytest.mark.parametrize(("kind", "statistic"), [("km", "survival"), ("cif", "cif")])
@@ -101,7 +114,7 @@ def test_subgroup_tests_match_r(rows) -> None:
         r = want[want["test"] == test].rename(columns={"grouping": "subgroup",
                                                         "statistic": "chisq"})
         for suffix, column in (("chisq", "chisq"), ("p", "p_value")):
-            got = rows[rows["statistic"] == f"{test}_{suffix}"]
+            got = rows[rows["statistic"] == f"{test}_{suffix}"]  # not_tested_events: none
             both = r.merge(got, on=["endpoint", "subgroup"], suffixes=("_r", ""))
             assert len(both) == len(r) == len(got)
             assert_close(both["estimate"], both[column], f"{test} {column}")
@@ -132,7 +145,8 @@ def test_se_and_numbers_at_risk_match_r(adtte, kind: str) -> None:
 def test_landmark_past_follow_up_is_ne_in_rows_unless_the_curve_is_determined(adtte, code: str
                                                                                ) -> None:
     got = results_frame(tte_results(adtte, code, landmarks=[PAST_FOLLOW_UP]))
-    got = got[got["time_days"] == PAST_FOLLOW_UP].sort_values("subgroup")
+    got = got[(got["time_days"] == PAST_FOLLOW_UP)
+              & got["statistic"].isin(["survival", "cif"])].sort_values("subgroup")
     want = reference("km_landmarks" if code in KM_ENDPOINTS else "cif_landmarks")
     want = want[(want["endpoint"] == code) & (want["time"] == PAST_FOLLOW_UP)]
     want = want.sort_values("subgroup")

@@ -16,9 +16,10 @@ from render_fake_run import CODE_MARKER, FIGURE_CAPTION, PROTOCOL, SPONSOR, make
 
 CHAPTERS = ["Synopsis", "Statistical methods", "14.1 Study population", "Study population",
             "14.2 Efficacy", "Progression-free survival", "14.3 Safety",
-            "Adverse events and deaths", "Appendices", "Data validation", "Provenance"]
+            "Adverse events and deaths", "16.2 Patient data listings", "Patient data listings",
+            "Appendices", "Data validation", "Provenance"]
 TABLE_TITLES = ["Table 14.1.1 Disposition and analysis sets", "Table 14.2.1 Progression-free survival",
-                "Table 14.3.7 Adverse events by system organ class", "Headline results, full analysis set",
+                "Table 14.3.7 Adverse events by system organ class", "Synopsis: endpoints of the registration",
                 "Listing 16.2.6. MRD status at 1 year by patient", FIGURE_CAPTION]
 
 
@@ -83,13 +84,13 @@ def test_code_and_noise_hidden_outputs_kept(html, pdf_text):
 
 
 def test_synopsis_numbers_from_results(html):
-    row = re.search(r"Progression-free survival \(primary\), 1 year</td>(.*?)</tr>", html, re.S)
+    row = re.search(r"Progression-free survival \(primary\) at 1 year, %</td>(.*?)</tr>", html,
+                    re.S)
     assert row and re.findall(r"<td[^>]*>(.*?)</td>", row.group(1))[:3] == [
-        "64.5 (45.4, 78.6)", "31", "11"]
-    agvhd = re.search(r"grade III-IV, day 100</td>\s*<td[^>]*>(.*?)</td>", html)
+        "64.5 (45.4, 78.6)", "31", "11 relapses or deaths"]
+    agvhd = re.search(r"grade III-IV by day 100, %</td>\s*<td[^>]*>(.*?)</td>", html)
     assert agvhd.group(1) == "NE"
-    assert re.search(r"Neutrophil recovery, median day among patients who recovered</td>"
-                     r"\s*<td[^>]*>15 \(13, 17\)</td>", html)
+    assert "Neutrophil recovery" not in html  # SAP v3: registration endpoints only
 
 
 def test_docx_tables_are_word_tables_with_the_numbers(rendered):
@@ -98,7 +99,7 @@ def test_docx_tables_are_word_tables_with_the_numbers(rendered):
     assert len(document.tables) >= 10
     assert ["Day 365", "18", "11", "64.5 (45.4, 78.6)"] in cells
     synopsis = next(row for row in cells if row[0].startswith("Progression-free survival (primary)"))
-    assert synopsis[1:4] == ["64.5 (45.4, 78.6)", "31", "11"]
+    assert synopsis[1:4] == ["64.5 (45.4, 78.6)", "31", "11 relapses or deaths"]
     text = "\n".join(p.text for p in document.paragraphs)
     for chapter in CHAPTERS:
         assert chapter in text

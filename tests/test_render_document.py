@@ -63,6 +63,19 @@ def test_project_quarto_yml_is_one_document_not_a_book():
     assert config["execute"] == {"enabled": False, "echo": False, "warning": False}
 
 
+def test_sap_v3_report_order(source):
+    # synopsis, methods, section 14, appendix 16.2 (the listings together), then the
+    # appendices for the run's reader; the changes since the previous cut leave the front.
+    headings = re.findall(r"^##? (.+?)(?: \{.*\})?$", source, flags=re.M)
+    order = ["Synopsis", "Statistical methods", "14.1 Study population", "14.2 Efficacy",
+             "14.3 Safety", "16.2 Patient data listings", "Appendices", "Data validation",
+             "Provenance", "Changes since the previous data cut"]
+    assert [h for h in headings if h in order] == order
+    section_14 = source[source.index("# 14.1 Study population"):
+                        source.index("# 16.2 Patient data listings")]
+    assert "Listing 16.2" not in section_14 and "Changes since" not in section_14
+
+
 def test_document_folder_holds_one_qmd_and_every_asset_its_options_name(document):
     folder = document.folder
     assert sorted(p.name for p in folder.glob("*.qmd")) == ["report.qmd"]
@@ -111,8 +124,8 @@ def test_every_table_is_titled_by_a_paragraph_not_a_caption(ast):
     numbered = [(n["c"][0][0], dict(n["c"][0][2])["custom-style"]) for n in titles]
     assert [n for n in numbered if n[0]] == [
         ("table-14-1-1", "Table Caption"), ("table-14-2-1", "Table Caption"),
-        ("figure-14-2-1", "Image Caption"), ("listing-16-2-6", "Table Caption"),
-        ("table-14-3-7", "Table Caption")]
+        ("figure-14-2-1", "Image Caption"), ("table-14-3-7", "Table Caption"),
+        ("listing-16-2-6", "Table Caption")]  # SAP v3: the listings after section 14
     # unnumbered titles (synopsis, appendices) are paragraphs in the same style
     assert {style for _, style in numbered if not _} == {"Table Caption"}
 
@@ -121,8 +134,8 @@ def test_numbered_outputs_are_grouped_for_typst_and_listed(source):
     opening = re.findall(r'#tlf\(kind: "(\w+)", number: "([\d.]+)", title: "([^"]*)", '
                          r'short: "([^"]*)", breakable: (\w+)\)\[', source)
     assert [(k, n) for k, n, *_ in opening] == [
-        ("Table", "14.1.1"), ("Table", "14.2.1"), ("Figure", "14.2.1"), ("Listing", "16.2.6"),
-        ("Table", "14.3.7")]
+        ("Table", "14.1.1"), ("Table", "14.2.1"), ("Figure", "14.2.1"), ("Table", "14.3.7"),
+        ("Listing", "16.2.6")]
     breakable = {n: b for k, n, _, _, b in opening if k != "Figure"}
     assert breakable == {"14.1.1": "false", "14.2.1": "false", "16.2.6": "true",
                          "14.3.7": "false"}

@@ -208,3 +208,24 @@ def test_ars_round_trips_subgroup_keys_holding_free_text():
     event = reporting_event(frame, study_id="S", study_title="T", data_cut_date="2026-01-01")
     back = rows_from_ars(event)
     assert sorted(back["subgroup"]) == sorted(keys)
+
+
+def test_ars_counts_and_numbers_at_risk_formatted_as_the_tables_show_them():
+    # ARS formattedValue was "31.0" for counts the tables show as "31"; SAP v3 at_risk rows
+    # are in the reporting event with their flag.
+    rows = pd.DataFrame([
+        {"endpoint": "DISP", "subgroup": "FASFL=Y", "statistic": "count", "time_days": None,
+         "estimate": 31.0, "ci_lower": None, "ci_upper": None, "n": 33, "events": None,
+         "method": "n (%)", "flag": "", "notebook": "01_population"},
+        {"endpoint": "PFS", "subgroup": "PHGRP=Ph-positive", "statistic": "at_risk",
+         "time_days": 730.0, "estimate": 2.0, "ci_lower": None, "ci_upper": None, "n": 6,
+         "events": 3, "method": "at risk", "flag": "few at risk", "notebook": "03_pfs"}])
+    event = reporting_event(rows, study_id="S", study_title="T", data_cut_date="2026-01-31")
+    values = {r["operationId"]: r for a in event["analyses"] for r in a["results"]}
+    count = next(v for k, v in values.items() if k.endswith("COUNT_ESTIMATE"))
+    at_risk = next(v for k, v in values.items() if k.endswith("AT_RISK_ESTIMATE"))
+    assert (count["rawValue"], count["formattedValue"]) == ("31", "31")
+    assert (at_risk["rawValue"], at_risk["formattedValue"]) == ("2", "2")
+    flag = next(v for k, v in values.items() if k.endswith("AT_RISK_FLAG"))
+    assert flag["rawValue"] == "few at risk"
+    assert "Table 14.2.2" in [o["name"] for o in event["outputs"]]

@@ -216,7 +216,23 @@ def test_deaths_split_relapse_related_and_non_relapse():
         ("DTHFL=Y", 3, 5), ("DTHCAT=Relapse-related", 1, 5),
         ("DTHCAT=Relapse-related;DTHCAUS=RELAPSE", 1, 5), ("DTHCAT=Non-relapse", 2, 5),
         ("DTHCAT=Non-relapse;DTHCAUS=GVHD", 1, 5),
-        ("DTHCAT=Non-relapse;DTHCAUS=INFECTION", 1, 5)]
+        ("DTHCAT=Non-relapse;DTHCAUS=INFECTION", 1, 5),
+        ("DTHCAT=Death before transplant", 0, 1)]  # P6: enrolled, not transplanted, alive
+
+
+def test_sap_v3_death_before_transplant():
+    # SAP v3: P6 (never transplanted) died; cause relapse. Not a FAS death, never
+    # "non-relapse" or "relapse-related": its own row, over the enrolled outside the FAS.
+    adsl = make_adsl()
+    adsl.loc[5, ["DTHFL", "DTHCAUS", "DTHCAT"]] = ["Y", "RELAPSE", "Death before transplant"]
+    rows = [(r.subgroup, r.estimate, r.n) for r in death_summary(adsl)]
+    assert rows[0] == ("DTHFL=Y", 3, 5)
+    assert ("DTHCAT=Non-relapse", 2, 5) in rows
+    assert rows[-2:] == [("DTHCAT=Death before transplant", 1, 1),
+                         ("DTHCAT=Death before transplant;DTHCAUS=RELAPSE", 1, 1)]
+    # every enrolled patient transplanted: no such row
+    everyone = make_adsl().assign(FASFL="Y")
+    assert not any("before transplant" in r.subgroup for r in death_summary(everyone))
 
 
 def test_gvhd_maximum_grade_and_organs():

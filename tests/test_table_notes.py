@@ -55,3 +55,14 @@ def test_notes_keep_the_builders_own_first_and_drop_repeats():
                   footnotes=("Rule A.", "Rule A.")).notes
     assert notes[0] == "Rule A." and notes.count("Rule A.") == 1
     assert sum(note.startswith("Cumulative incidence:") for note in notes) == 1
+
+
+def test_table_14_1_1_count_note_is_said_once():
+    # Table 14.1.1's note repeated "number of patients, percentage of N in the column header"
+    from haplo_report.analysis.summaries import COUNT_METHOD
+    from haplo_report.outputs.tables.notes import method_lines
+
+    lines = method_lines([COUNT_METHOD, f"{COUNT_METHOD}; lost to follow-up: alive, last "
+                                        "contact more than 180 days before the data cut"])
+    assert lines == ["n (%): number of patients, percentage of N in the column header; lost to "
+                     "follow-up: alive, last contact more than 180 days before the data cut."]

@@ -80,24 +80,25 @@ def test_undefined_ci_reads_dash_and_the_footnote_says_ci_not_defined():
 
 def test_subgroup_table_every_level_at_every_landmark_with_test_or_not_tested():
     table = BUILDERS["14.2.2"](pfs_rows(), CUT)
-    assert table.columns == ("Subgroup / landmark", "n", "Events, n", "% (95% CI)", "p-value")
+    assert table.columns == ("Subgroup / landmark", "n", "Events, n", "At risk, n", "% (95% CI)",
+                             "p-value")  # no at_risk rows here: the column is empty
     assert list(zip(table.rows, table.indents)) == [
-        (("All patients", "29", "", "", ""), 0),
-        (("Day 100", "", "3", "90.0 (75.0, 96.0)", ""), 1),
-        (("1 year (day 365)", "", "8", "72.4 (53.1, 84.9)", ""), 1),
-        (("2 years (day 730)", "", "9", "NE", ""), 1),
-        (("Pre-transplant MRD", "", "", "", fmt_p_value(0.0432)), 0),
-        (("<1\u00d710\u207b\u00b3", "15", "", "", ""), 1),
-        (("1 year (day 365)", "", "3", "80.0 (50.0, 93.0)", ""), 2),
-        (("\u22651\u00d710\u207b\u00b3", "14", "", "", ""), 1),
-        (("1 year (day 365)", "", "5", "64.0 (35.0, 83.0)", ""), 2),
+        (("All patients", "29", "", "", "", ""), 0),
+        (("Day 100", "", "3", "", "90.0 (75.0, 96.0)", ""), 1),
+        (("1 year (day 365)", "", "8", "", "72.4 (53.1, 84.9)", ""), 1),
+        (("2 years (day 730)", "", "9", "", "NE", ""), 1),
+        (("Pre-transplant MRD", "", "", "", "", fmt_p_value(0.0432)), 0),
+        (("<1\u00d710\u207b\u00b3", "15", "", "", "", ""), 1),
+        (("1 year (day 365)", "", "3", "", "80.0 (50.0, 93.0)", ""), 2),
+        (("\u22651\u00d710\u207b\u00b3", "14", "", "", "", ""), 1),
+        (("1 year (day 365)", "", "5", "", "64.0 (35.0, 83.0)", ""), 2),
         # SAP v2: a level of 4 patients keeps its estimates; the test is "not tested"
-        (("Disease status at transplant", "", "", "",
+        (("Disease status at transplant", "", "", "", "",
           "Not tested (a level has fewer than 5 patients)"), 0),
-        (("CR1", "25", "", "", ""), 1),
-        (("1 year (day 365)", "", "7", "70.0 (50.0, 84.0)", ""), 2),
-        (("CR2+", "4", "", "", ""), 1),
-        (("1 year (day 365)", "", "0", "100.0 (-)", ""), 2),
+        (("CR1", "25", "", "", "", ""), 1),
+        (("1 year (day 365)", "", "7", "", "70.0 (50.0, 84.0)", ""), 2),
+        (("CR2+", "4", "", "", "", ""), 1),
+        (("1 year (day 365)", "", "0", "", "100.0 (-)", ""), 2),
     ]  # Ph status: no rows at all (no such variable in these rows)
 
 
@@ -177,6 +178,29 @@ def test_population_tables_from_summary_rows_via_results_csv(tmp_path):
                                ("Relapse", "1 (20.0)"))
     assert ("GVHD", "1 (20.0)") in deaths.rows and deaths.indents[:3] == (0, 1, 2)
     assert deaths.notes[-1] == "FAS: full analysis set; GVHD: graft-versus-host disease."
+    assert deaths.rows[-1] == ("Death before transplant", "0")  # P6: not transplanted
+
+
+def test_sap_v3_death_before_transplant_in_table_and_listing_with_the_same_words():
+    # HB-03-003 of the example: enrolled, never transplanted, died of relapse. Table 14.3.10
+    # and Listing 16.2.7 both say "Death before transplant", never "Non-relapse".
+    adsl = make_adsl().assign(HSCTDT=pd.Timestamp("2025-01-01"))
+    adsl.loc[5, ["HSCTDT", "DTHFL", "DTHDT", "DTHCAUS", "DTHCAT"]] = [
+        pd.NaT, "Y", pd.Timestamp("2025-03-01"), "RELAPSE", "Death before transplant"]
+    table = BUILDERS["14.3.10"](death_summary(adsl), CUT)
+    assert table.rows[-2:] == (("Death before transplant", "1 (100.0)"), ("Relapse", "1 (100.0)"))
+    assert table.indents[-2:] == (0, 1)
+    assert ("Non-relapse", "2 (40.0)") in table.rows  # the FAS deaths are unchanged
+    assert any(note.startswith("Death before transplant: enrolled patients who died without "
+                               "being transplanted") for note in table.notes)
+    listing = listing_16_2_7(deaths_and_serious_events(adsl, None), CUT)
+    death = next(row for row in listing.rows if row[0] == "P6")
+    assert death[1:4] == ("not transplanted", "Death before transplant", "Relapse")
+    assert not any("Non-relapse" in row[2] for row in listing.rows if row[0] == "P6")
+    categories = {row[2].removeprefix("Death: ") for row in listing.rows
+                  if row[2].startswith("Death")}
+    labels = {row[0] for row, level in zip(table.rows, table.indents) if level <= 1}
+    assert categories <= labels  # the table's words, exactly
 
 
 def test_deaths_footnote_explains_the_cause_abbreviations_shown():
@@ -227,7 +251,7 @@ def test_deaths_and_serious_events_listing_by_study_day_or_date():
     assert listing.columns[:3] == ("Patient", "Study day", "Event")
     assert listing.rows[:2] == (
         ("P1", "20", "Serious AE", "Sepsis", "Infections and infestations", "4", "No", "Yes"),
-        ("P1", "120", "Death (relapse-related)", "Relapse", "", "", "", "Yes"))
+        ("P1", "120", "Death: Relapse-related", "Relapse", "", "", "", "Yes"))
     assert listing.rows[-1][0] == "P5" and listing.rows[-1][-1] == "No"
     assert not any("2025-" in cell for row in listing.rows for cell in row)
     dated = listing_16_2_7(events, CUT, listing_dates=True)
@@ -283,6 +307,8 @@ def test_gvhd_engraftment_and_relapse_tables_from_endpoint_rows():
     start = acute.rows.index(("Cumulative incidence of grade III-IV acute GVHD", ""))
     assert acute.rows[start + 2] == ("Day 100, % (95% CI)", fmt_estimate_ci(
         cif.estimate, cif.ci_lower, cif.ci_upper))
+    risk = by_key[("AGVHD34", "All", "at_risk", 100.0)]
+    assert acute.rows[start + 4] == ("At risk at day 100, n", str(int(risk.estimate)))
     assert ("Grade IV", "1 (20.0)") in acute.rows and ("Liver", "1 (20.0)") in acute.rows
 
     engraftment = BUILDERS["14.3.5"](frame, CUT)
@@ -299,24 +325,50 @@ def test_gvhd_engraftment_and_relapse_tables_from_endpoint_rows():
         nrm.estimate, nrm.ci_lower, nrm.ci_upper)
     by_group = BUILDERS["14.2.6"](rows, CUT)
     gray = by_key[("CIR", "MRDGRP", "gray_p", None)]
+    def at_risk(time: float) -> str:
+        return str(int(by_key[("CIR", "All", "at_risk", time)].estimate))
+
     assert by_group.rows[:5] == (
-        ("Cumulative incidence of relapse", "", "", "", ""), ("All patients", "30", "", "", ""),
-        ("Day 100", "", str(by_key[("CIR", "All", "cif", 100.0)].events), fmt_estimate_ci(
-            *(getattr(by_key[("CIR", "All", "cif", 100.0)], a)
-              for a in ("estimate", "ci_lower", "ci_upper"))), ""),
-        ("1 year (day 365)", "", str(by_key[("CIR", "All", "cif", 365.0)].events),
-         fmt_estimate_ci(*(getattr(by_key[("CIR", "All", "cif", 365.0)], a)
+        ("Cumulative incidence of relapse", "", "", "", "", ""),
+        ("All patients", "30", "", "", "", ""),
+        ("Day 100", "", str(by_key[("CIR", "All", "cif", 100.0)].events), at_risk(100.0),
+         fmt_estimate_ci(*(getattr(by_key[("CIR", "All", "cif", 100.0)], a)
                            for a in ("estimate", "ci_lower", "ci_upper"))), ""),
-        ("Pre-transplant MRD", "", "", "", fmt_p_value(gray.estimate)))
+        ("1 year (day 365)", "", str(by_key[("CIR", "All", "cif", 365.0)].events),
+         at_risk(365.0), fmt_estimate_ci(*(getattr(by_key[("CIR", "All", "cif", 365.0)], a)
+                                           for a in ("estimate", "ci_lower", "ci_upper"))), ""),
+        ("Pre-transplant MRD", "", "", "", "", fmt_p_value(gray.estimate)))
     # the new GVHD subgroup tables (SAP v2) are built from the same kind of rows
     gvhd_rows = [r for code in ("AGVHD24", "AGVHD34")
                  for r in tte_results(data, code, landmarks=[100], subgroup_min_n=5)]
     by_subgroup = BUILDERS["14.3.2"](gvhd_rows, CUT)
     assert by_subgroup.caption.startswith("Table 14.3.2. Acute GVHD by subgroup")
     untested = [row for row in by_subgroup.rows if row[0] == "Disease status at transplant"]
-    assert untested == [("Disease status at transplant", "", "", "",
+    assert untested == [("Disease status at transplant", "", "", "", "",
                          "Not tested (a level has fewer than 5 patients)")] * 2
-    assert [row for row in by_subgroup.rows if row[0] == "CR1"] == [("CR1", "30", "", "", "")] * 2
+    assert [row for row in by_subgroup.rows if row[0] == "CR1"] == [
+        ("CR1", "30", "", "", "", "")] * 2
+
+
+def test_sap_v3_estimate_with_few_at_risk_is_marked_and_footnoted():
+    # 6 hand-built patients: at day 365 two remain at risk (< 5): the estimate is still shown,
+    # marked, with the SAP's footnote; the day-100 estimate (6 at risk) is not marked.
+    data = pd.DataFrame({"USUBJID": [f"P{i}" for i in range(6)], "PARAMCD": "PFS",
+                         "AVAL": [120.0, 200, 300, 330, 400, 500], "EVNTTYPE": [1, 0, 1, 0, 0, 0],
+                         "MRDGRP": "<1e-3", "DISGRP": "CR1", "PHGRP": "Ph-negative"})
+    rows = tte_results(data, "PFS", landmarks=[100, 365], subgroups=("MRDGRP",))
+    table = BUILDERS["14.2.1"](rows, CUT)
+    got = cells(table)
+    assert got["At risk at day 100, n"] == ("6",) and got["At risk at day 365, n"] == ("2",)
+    assert got["1 year (day 365), % (95% CI)"][0].endswith("\u2020")
+    assert not got["Day 100, % (95% CI)"][0].endswith("\u2020")
+    assert "\u2020 Fewer than 5 patients at risk at this time: imprecise." in table.footnotes
+    subgroups = BUILDERS["14.2.2"](rows, CUT)
+    level = [row for row in subgroups.rows if row[0] == "1 year (day 365)"]
+    assert all(row[3] == "2" and row[4].endswith("\u2020") for row in level)
+    # nothing below min_at_risk: no mark and no mark footnote
+    calm = BUILDERS["14.2.1"](tte_results(data, "PFS", landmarks=[100], subgroups=()), CUT)
+    assert not any("imprecise" in note for note in calm.footnotes)
 
 
 def mrd_rows() -> list[ResultRow]:

@@ -19,7 +19,7 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from haplo_report import plan
-from haplo_report.analysis.derive import PARAMS, Derived
+from haplo_report.analysis.derive import DEATH_CATEGORIES, PARAMS, Derived
 
 YES_NO = ("Y", "N")
 CNSR_CODES = (0, 1, 2, 3, 4)  # event; censored at last known alive; at data cut; competing; other
@@ -63,7 +63,7 @@ class ADSL(_Dataset):
     FUPDAYS: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
     DTHFL: Series[Any] = pa.Field(isin=list(YES_NO))
     DTHDT: Series[pd.Timestamp] = pa.Field(nullable=True)
-    DTHCAT: Series[Any] = pa.Field(nullable=True, isin=["Relapse-related", "Non-relapse"])
+    DTHCAT: Series[Any] = pa.Field(nullable=True, isin=list(DEATH_CATEGORIES))
     RELFL: Series[Any] = pa.Field(isin=list(YES_NO))
     RELDT: Series[pd.Timestamp] = pa.Field(nullable=True)
     MRDGRP: Series[Any] = pa.Field(nullable=True)

@@ -16,6 +16,7 @@ from haplo_report.analysis.summaries import (ae_by_max_grade, ae_by_soc_pt, ae_o
                                              aesi_summary, baseline_summary, death_summary,
                                              disposition_summary, gvhd_summary,
                                              transplant_summary)
+from haplo_report.params import Params
 
 
 def _population(derived: Derived, *, ltfu_days: int, **_: Any) -> list[ResultRow]:
@@ -26,10 +27,13 @@ def _population(derived: Derived, *, ltfu_days: int, **_: Any) -> list[ResultRow
 def _survival(*paramcds: str) -> Callable[..., list[ResultRow]]:
     """Rows of time-to-event endpoints at the run's landmarks, with subgroups."""
     def rows(derived: Derived, *, landmarks_days: Sequence[int], subgroup_min_n: int,
-             **_: Any) -> list[ResultRow]:
+             subgroup_min_events: int = Params.subgroup_min_events,
+             min_at_risk: int = Params.min_at_risk, **_: Any) -> list[ResultRow]:
         return [row for paramcd in paramcds
                 for row in tte_results(derived.adtte, paramcd, landmarks=list(landmarks_days),
-                                       subgroup_min_n=subgroup_min_n)]
+                                       subgroup_min_n=subgroup_min_n,
+                                       subgroup_min_events=subgroup_min_events,
+                                       min_at_risk=min_at_risk)]
     return rows
 
 
@@ -47,6 +51,8 @@ def _gvhd(paramcds: tuple[str, str], grades: str, own_landmarks: bool
           ) -> Callable[..., list[ResultRow]]:
     """Acute (SAP landmarks of the endpoint) or chronic GVHD (the run's landmarks)."""
     def rows(derived: Derived, *, subgroup_min_n: int,
+             subgroup_min_events: int = Params.subgroup_min_events,
+             min_at_risk: int = Params.min_at_risk,
              landmarks_days: Sequence[int] = (), **_: Any) -> list[ResultRow]:
         if derived.supplied["gvhd"] is None:
             return []
@@ -55,18 +61,21 @@ def _gvhd(paramcds: tuple[str, str], grades: str, own_landmarks: bool
             days = (endpoint_landmarks(paramcd, landmarks_days) if own_landmarks
                     else endpoint_landmarks(paramcd))
             found += tte_results(derived.adtte, paramcd, landmarks=days,
-                                 subgroup_min_n=subgroup_min_n)
+                                 subgroup_min_n=subgroup_min_n,
+                                 subgroup_min_events=subgroup_min_events,
+                                 min_at_risk=min_at_risk)
         return found + [r for r in gvhd_summary(derived.adgvhd, derived.adsl)
                         if r.endpoint == grades]
     return rows
 
 
-def _engraftment(derived: Derived, **_: Any) -> list[ResultRow]:
+def _engraftment(derived: Derived, *, min_at_risk: int = Params.min_at_risk,
+                 **_: Any) -> list[ResultRow]:
     if derived.supplied["engraftment"] is None:
         return []
     return [row for paramcd in ("ANC", "PLT")
-            for row in tte_results(derived.adtte, paramcd,
-                                   landmarks=endpoint_landmarks(paramcd), subgroups=())]
+            for row in tte_results(derived.adtte, paramcd, landmarks=endpoint_landmarks(paramcd),
+                                   subgroups=(), min_at_risk=min_at_risk)]
 
 
 def _safety(derived: Derived, **_: Any) -> list[ResultRow]:
@@ -91,6 +100,7 @@ CHAPTER_ROWS: dict[str, Callable[..., list[ResultRow]]] = {
     "10_engraftment": _engraftment,
     "11_safety": _safety,
     "12_narratives": lambda derived, **_: [],  # narratives, no numbered table: no result rows
+    "16_listings": lambda derived, **_: [],  # listings (appendix 16.2): no new number
 }
 
 

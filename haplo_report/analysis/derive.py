@@ -35,6 +35,13 @@ from haplo_report.text import spreadsheet_safe_frame
 
 DATASETS: tuple[str, ...] = ("adsl", "adtte", "admrd", "adgvhd", "adae")
 SUBGROUP_COLUMNS: tuple[str, ...] = ("MRDGRP", "DISGRP", "PHGRP")
+# Death categories (DTHCAT), the words every table and listing uses (SAP v2, v3): the first two
+# are defined for transplanted patients (FAS) only; a patient who died without being
+# transplanted is "Death before transplant", whatever the recorded cause.
+RELAPSE_RELATED = "Relapse-related"
+NON_RELAPSE = "Non-relapse"
+BEFORE_TRANSPLANT = "Death before transplant"
+DEATH_CATEGORIES: tuple[str, ...] = (RELAPSE_RELATED, NON_RELAPSE, BEFORE_TRANSPLANT)
 
 PARAMS: dict[str, str] = {
     "PFS": "Progression-free survival (days)",
@@ -374,8 +381,10 @@ def derive_adsl(cut: Cut, cut_date: pd.Timestamp, *, mrdpre_cutoff: float) -> pd
     - DTHFL/DTHDT/DTHCAUS, RELFL/RELDT (first relapse): only dates on or before the cut.
     - LKADT: last known alive on or before the cut (:func:`last_known_alive`).
     - EOSDT: the death date when dead, else LKADT; FUPDAYS: EOSDT - HSCTDT for FAS patients.
-    - DTHCAT: "Relapse-related" when death is on or after the first relapse, whatever the
-      recorded cause (SAP v2), else "Non-relapse"; missing when alive.
+    - DTHCAT: for a patient who died without being transplanted on or before the cut
+      "Death before transplant" (SAP v3), whatever the cause; else "Relapse-related" when
+      death is on or after the first relapse, whatever the recorded cause (SAP v2), else
+      "Non-relapse"; missing when alive.
     - MRDGRP by ``MRDPRE`` >= ``mrdpre_cutoff``; DISGRP "CR1" / "CR2+" (CR2, CR3+);
       PHGRP "Ph-positive" when ``SUBTYPE`` names Ph-positive, else "Ph-negative"
       (Ph-like ALL is BCR-ABL1 negative).
@@ -407,8 +416,9 @@ def derive_adsl(cut: Cut, cut_date: pd.Timestamp, *, mrdpre_cutoff: float) -> pd
         "DTHFL": yes_no[dead.astype(int)],
         "DTHDT": death_date.to_numpy(),
         "DTHCAUS": cause,
-        "DTHCAT": np.where(dead, np.where(relapse_death, "Relapse-related", "Non-relapse"),
-                           None),
+        "DTHCAT": np.where(~dead, None, np.where(
+            ~transplanted.to_numpy(), BEFORE_TRANSPLANT,
+            np.where(relapse_death, RELAPSE_RELATED, NON_RELAPSE))),
         "RELFL": yes_no[relapsed.astype(int)],
         "RELDT": relapse_date.to_numpy(),
         "MRDGRP": np.where(adsl["MRDPRE"].isna(), None,

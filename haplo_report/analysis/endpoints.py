@@ -8,6 +8,7 @@ summarises it. The method texts that footnote every number are defined here, onc
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -16,7 +17,7 @@ import pandas as pd
 from haplo_report.formatting import fmt_ci_words, fmt_days, fmt_percent
 from haplo_report.analysis.frames import require_columns
 from haplo_report.params import Params
-from haplo_report.analysis.results import NOT_ESTIMABLE, ResultRow
+from haplo_report.analysis.results import FEW_AT_RISK, NOT_ESTIMABLE, ResultRow
 from haplo_report.analysis.stats.cif import cif_at, cumulative_incidence
 from haplo_report.analysis.stats.compare import gray_test, logrank_test
 from haplo_report.analysis.stats.followup import median_followup
@@ -67,9 +68,27 @@ KM_QUANTILE_METHOD = "Kaplan-Meier; Brookmeyer-Crowley 95% CI on the log(-log) s
 CIF_METHOD = "Aalen-Johansen; Aalen SE; log(-log) 95% CI; competing events as in ADTTE"
 LOGRANK_METHOD = "Log-rank test (exploratory)"
 GRAY_METHOD = "Gray's test (exploratory)"
+
 FOLLOWUP_METHOD = "Reverse Kaplan-Meier (death censors follow-up); log(-log) 95% CI"
 FOLLOWUP_RANGE_METHOD = "Range of follow-up (days) of patients alive at last contact"
 MEDIAN_DAYS_METHOD = "Median day of recovery among patients who recovered; range"
+
+
+def at_risk_method(min_at_risk: int) -> str:
+    """The method text of an ``at_risk`` row; it names the run's ``min_at_risk``."""
+    return ("Number at risk at the landmark day: time on study on or after it, no event or "
+            f"competing event before it; fewer than {min_at_risk}: imprecise")
+
+
+def min_at_risk_of(method: str) -> int | None:
+    """The ``min_at_risk`` an ``at_risk`` row's method text names (:func:`at_risk_method`)."""
+    found = re.search(r"fewer than (\d+): imprecise$", method)
+    return int(found.group(1)) if found else None
+
+
+def few_at_risk_note(min_at_risk: int) -> str:
+    """The footnote of a marked estimate (SAP v3), after its mark."""
+    return f"fewer than {min_at_risk} patients at risk at this time: imprecise."
 
 
 def endpoint_landmarks(paramcd: str, landmarks_days: Sequence[int] = Params.landmarks_days
@@ -107,8 +126,9 @@ def _parameter(adtte: pd.DataFrame, paramcd: str) -> pd.DataFrame:
 
 
 def _estimate_rows(data: pd.DataFrame, endpoint: str, subgroup: str,
-                   landmarks: Sequence[int]) -> list[ResultRow]:
-    """Landmark estimates (and KM quartiles) for one group of patients."""
+                   landmarks: Sequence[int], min_at_risk: int) -> list[ResultRow]:
+    """Landmark estimates, each followed by its number at risk (``at_risk``, flagged
+    :data:`FEW_AT_RISK` below ``min_at_risk``, SAP v3), and KM quartiles, for one group."""
     time = data["AVAL"].to_numpy(dtype=float)
     event_type = data["EVNTTYPE"].to_numpy(dtype=int)
     n = len(data)
@@ -121,10 +141,14 @@ def _estimate_rows(data: pd.DataFrame, endpoint: str, subgroup: str,
         at, statistic, method = cif_at(fit, list(landmarks)), "cif", CIF_METHOD
     for rec in at.itertuples(index=False):
         estimate = _number(rec.estimate)
+        events = _count(rec.events)
+        at_risk = int(rec.n_risk)  # patients with AVAL >= the landmark (R survival's n.risk)
         rows.append(ResultRow(endpoint, subgroup, statistic, float(rec.time), estimate,
-                              _number(rec.ci_lower), _number(rec.ci_upper), n,
-                              _count(rec.events), method,
+                              _number(rec.ci_lower), _number(rec.ci_upper), n, events, method,
                               NOT_ESTIMABLE if estimate is None else ""))
+        rows.append(ResultRow(endpoint, subgroup, "at_risk", float(rec.time), float(at_risk),
+                              n=n, events=events, method=at_risk_method(min_at_risk),
+                              flag=FEW_AT_RISK if at_risk < min_at_risk else ""))
     if endpoint in KM_ENDPOINTS:
         total_events = int((event_type == 1).sum())
         names = {0.25: "q25", 0.5: "median", 0.75: "q75"}
@@ -138,26 +162,39 @@ def _estimate_rows(data: pd.DataFrame, endpoint: str, subgroup: str,
 
 
 def not_tested_reason(subgroup_min_n: int) -> str:
-    """The text of a subgroup test that was not done (SAP v2)."""
+    """The text of a subgroup test not done because a level is small (SAP v2)."""
     return f"not tested (a level has fewer than {subgroup_min_n} patients)"
 
 
+def too_few_events_reason(subgroup_min_events: int) -> str:
+    """The text of a subgroup test not done because of too few events (SAP v3)."""
+    return f"not tested (fewer than {subgroup_min_events} events)"
+
+
 def _subgroup_rows(data: pd.DataFrame, endpoint: str, variable: str,
-                   landmarks: Sequence[int], subgroup_min_n: int) -> list[ResultRow]:
+                   landmarks: Sequence[int], subgroup_min_n: int, subgroup_min_events: int,
+                   min_at_risk: int) -> list[ResultRow]:
     """Per-level estimates (every level with patients, never dropped) and the test, or a
-    ``not_tested`` row when a level (of the two) has fewer than ``subgroup_min_n`` patients."""
+    ``not_tested`` row when a level (of the two) has fewer than ``subgroup_min_n`` patients
+    or the levels together have fewer than ``subgroup_min_events`` events of the endpoint
+    (SAP v3; when both hold, the patients' reason)."""
     known = data[data[variable].notna()]
     sizes = known[variable].astype(str).value_counts().sort_index()
     rows: list[ResultRow] = []
     for level in sizes.index:
         group = known[known[variable].astype(str) == level]
-        rows += _estimate_rows(group, endpoint, f"{variable}={level}", landmarks)
+        rows += _estimate_rows(group, endpoint, f"{variable}={level}", landmarks, min_at_risk)
     time = known["AVAL"].to_numpy(dtype=float)
     event_type = known["EVNTTYPE"].to_numpy(dtype=int)
     n, events = len(known), int((event_type == 1).sum())
+    reason = None
     if len(sizes) < 2 or int(sizes.min()) < subgroup_min_n:  # each variable has two levels
+        reason = not_tested_reason(subgroup_min_n)
+    elif events < subgroup_min_events:
+        reason = too_few_events_reason(subgroup_min_events)
+    if reason is not None:
         return rows + [ResultRow(endpoint, variable, "not_tested", None, None, n=n,
-                                 events=events, method=not_tested_reason(subgroup_min_n))]
+                                 events=events, method=reason)]
     group = known[variable].astype(str).to_numpy()
     if endpoint in KM_ENDPOINTS:
         test = logrank_test(time, (event_type == 1).astype(int), group)
@@ -209,14 +246,19 @@ def _recovery_rows(data: pd.DataFrame, endpoint: str) -> list[ResultRow]:
 
 def tte_results(adtte: pd.DataFrame, paramcd: str, *, landmarks: Sequence[int],
                 subgroups: Iterable[str] = SUBGROUPS,
-                subgroup_min_n: int = Params.subgroup_min_n) -> list[ResultRow]:
+                subgroup_min_n: int = Params.subgroup_min_n,
+                subgroup_min_events: int = Params.subgroup_min_events,
+                min_at_risk: int = Params.min_at_risk) -> list[ResultRow]:
     """Result rows of one ADTTE parameter.
 
     KM endpoints (PFS, OS, GRFS): ``survival`` at each landmark, ``median``/``q25``/``q75``;
-    competing-risk endpoints: ``cif`` at each landmark. Each subgroup variable gets per-level
+    competing-risk endpoints: ``cif`` at each landmark; every landmark estimate is followed by
+    its ``at_risk`` row (SAP v3: same endpoint, subgroup and time; flagged
+    :data:`FEW_AT_RISK` below ``min_at_risk``). Each subgroup variable gets per-level
     rows at every landmark for each level with patients, and a test (``logrank_p``/
     ``logrank_chisq`` or ``gray_p``/``gray_chisq``) when every level has at least
-    ``subgroup_min_n`` patients, else one ``not_tested`` row (SAP v2). ANC and PLT
+    ``subgroup_min_n`` patients and the levels together at least ``subgroup_min_events``
+    events, else one ``not_tested`` row (SAP v2, v3). ANC and PLT
     add ``median_days`` and its range (median follow-up: :func:`followup_results`).
     ``n`` is the patients at day 0, ``events`` the events of interest up to the landmark.
     """
@@ -225,13 +267,14 @@ def tte_results(adtte: pd.DataFrame, paramcd: str, *, landmarks: Sequence[int],
                          f"{', '.join(KM_ENDPOINTS + CIF_ENDPOINTS)}")
     data = _parameter(adtte, paramcd)
     landmarks = sorted({int(t) for t in landmarks})
-    rows = _estimate_rows(data, paramcd, "All", landmarks)
+    rows = _estimate_rows(data, paramcd, "All", landmarks, min_at_risk)
     if paramcd in ENGRAFTMENT_ENDPOINTS:
         rows += _recovery_rows(data, paramcd)
     for variable in subgroups:
         if variable not in data.columns:
             raise ValueError(f"ADTTE lacks subgroup column {variable}")
-        rows += _subgroup_rows(data, paramcd, variable, landmarks, subgroup_min_n)
+        rows += _subgroup_rows(data, paramcd, variable, landmarks, subgroup_min_n,
+                               subgroup_min_events, min_at_risk)
     return rows
 
 
@@ -285,10 +328,18 @@ def headline(rows: Iterable[ResultRow], endpoint: str, time_days: int | None = N
     if row.estimate is None or (isinstance(row.estimate, float) and math.isnan(row.estimate)):
         return (f"The {when} {name} is not estimable: the last observed time of the "
                 f"{row.n} patients for this endpoint is before day {fmt_days(time_days)}.")
-    sentence = (f"The {when} {name} was {fmt_percent(row.estimate)}% "
-                f"({fmt_ci_words(row.ci_lower, row.ci_upper)}) among "
-                f"{row.n} patients with {row.events} "
-                f"{'event' if row.events == 1 else 'events'} by day {fmt_days(time_days)}.")
+    risk = _find(rows, endpoint, "at_risk", subgroup, time_days)
+    if risk is not None and risk.flag == FEW_AT_RISK:  # SAP v3: never quoted as a finding
+        threshold = min_at_risk_of(risk.method)
+        fewer = "" if threshold is None else f", fewer than {threshold}"
+        sentence = (f"The {when} {name} is not quoted: {int(risk.estimate or 0)} of the "
+                    f"{row.n} patients remained at risk at day {fmt_days(time_days)}{fewer}, "
+                    "so the estimate is imprecise (shown, marked, in the table).")
+    else:
+        sentence = (f"The {when} {name} was {fmt_percent(row.estimate)}% "
+                    f"({fmt_ci_words(row.ci_lower, row.ci_upper)}) among "
+                    f"{row.n} patients with {row.events} "
+                    f"{'event' if row.events == 1 else 'events'} by day {fmt_days(time_days)}.")
     median = _find(rows, endpoint, "median", subgroup, None)
     if median is not None:
         if median.estimate is None:

@@ -4,8 +4,8 @@ identities check the rest (``qc.csv`` and the report's appendix "Independent che
 The suite's estimators are written by hand (``stats/`` says why); lifelines is the second,
 independent implementation, as a second programmer is in pharma QC. From the derived datasets
 it re-computes every Kaplan-Meier estimate and log(-log) CI reported at a landmark and along
-each curve, the KM quartiles with their CI, the reverse-KM median follow-up and every log-rank
-test. lifelines' conventions differ from the SAP's in a few places, handled here explicitly:
+each curve, the KM quartiles with their CI, the reverse-KM median follow-up, every log-rank
+test and every number at risk (its event table's at-risk counts). lifelines' conventions differ from the SAP's in a few places, handled here explicitly:
 
 - beyond the last observed time lifelines carries the curve forward; the SAP reports "NE"
   unless nobody is censored at that time (the curve is then determined);
@@ -40,15 +40,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
+from lifelines.utils import survival_table_from_events
 
 from haplo_report.analysis.derive import DerivedDataError
-from haplo_report.analysis.results import read_results
+from haplo_report.analysis.endpoints import min_at_risk_of
+from haplo_report.analysis.results import FEW_AT_RISK, read_results
 from haplo_report.analysis.stats.cif import cumulative_incidence
 from haplo_report.analysis.stats.km import QUANTILE_TOLERANCE, km_estimate
+from haplo_report.limits import QC_IDENTITY_TOLERANCE, QC_TOLERANCE
 from haplo_report.paths import QC_CSV
 
-LIFELINES_TOLERANCE = 1e-9
-IDENTITY_TOLERANCE = 1e-12
+LIFELINES_TOLERANCE = QC_TOLERANCE
+IDENTITY_TOLERANCE = QC_IDENTITY_TOLERANCE
 QC_COLUMNS = ["output", "endpoint", "check", "reference", "numbers", "largest_difference",
               "tolerance", "result", "not_compared"]
 REFERENCE = f"lifelines {lifelines.__version__}"
@@ -365,6 +368,29 @@ def _check_followup(ledger: Ledger, row: pd.Series, data: pd.DataFrame) -> None:
                        _where("OS", "All", f"median follow-up {name}"))
 
 
+def _check_at_risk(ledger: Ledger, rows: pd.DataFrame, data: pd.DataFrame, endpoint: str,
+                   subgroup: str) -> None:
+    """Numbers at risk (SAP v3) against lifelines' at-risk counts (its event table of the
+    first outcome: an event or a competing event ends the time at risk), and each row's
+    "few at risk" flag against the threshold its method names."""
+    line = Line(output_of(endpoint, subgroup), endpoint, "Number at risk at each landmark",
+                REFERENCE + " survival_table_from_events", IDENTITY_TOLERANCE)
+    time = data["AVAL"].to_numpy(dtype=float)
+    outcome = (data["EVNTTYPE"].to_numpy(dtype=int) != 0).astype(int)
+    durations, observed, weights = _weighted(time, outcome)
+    table = survival_table_from_events(durations, observed, weights=weights)
+    times = table.index.to_numpy(dtype=float)
+    counts = np.append(table["at_risk"].to_numpy(dtype=float), 0.0)
+    landmark = rows["time_days"].to_numpy(dtype=float)
+    expected = counts[np.searchsorted(times, landmark, side="left")]
+    ledger.compare(line, rows["estimate"].to_numpy(dtype=float), expected,
+                   _where(endpoint, subgroup, "at_risk", landmark))
+    threshold = np.array([min_at_risk_of(m) or 0 for m in rows["method"]], dtype=float)
+    flagged = (rows["flag"] == FEW_AT_RISK).to_numpy()
+    ledger.violation(line, (flagged != (expected < threshold)).astype(float),
+                     _where(endpoint, subgroup, "at_risk flag", landmark))
+
+
 def _check_counts(ledger: Ledger, rows: pd.DataFrame, data: pd.DataFrame, endpoint: str,
                   subgroup: str) -> None:
     """n (patients analysed) and events (events of interest by the landmark, or in all)."""
@@ -503,13 +529,16 @@ def check_results(results: pd.DataFrame, adtte: pd.DataFrame, adsl: pd.DataFrame
         data = by_endpoint[endpoint]
         estimable = rows[rows["statistic"].isin(["survival", "cif", *QUANTILES])]
         tests = rows[rows["statistic"].isin(["logrank_p", "logrank_chisq"])]
-        counted = rows[rows["statistic"].isin(["survival", "cif", *QUANTILES, *TESTS,
-                                                "median_followup"])]
+        counted = rows[rows["statistic"].isin(["survival", "cif", "at_risk", *QUANTILES,
+                                                *TESTS, "median_followup"])]
+        at_risk = rows[rows["statistic"] == "at_risk"]
         group = _group(data, subgroup)
         if group is None or group.empty:
             continue
         if len(counted):
             _check_counts(ledger, counted, group, endpoint, subgroup)
+        if len(at_risk):
+            _check_at_risk(ledger, at_risk, group, endpoint, subgroup)
         curve = None
         if endpoint in KM_ENDPOINTS and len(estimable):
             curve = lifelines_curve(*_events(group))

@@ -15,6 +15,9 @@ from pathlib import Path
 import pandas as pd
 
 NOT_ESTIMABLE = "NE"
+# flag of an ``at_risk`` row with fewer than ``min_at_risk`` patients at risk (SAP v3): the
+# landmark estimate it belongs to is marked "imprecise" and never quoted as a finding
+FEW_AT_RISK = "few at risk"
 FLOAT_FORMAT = "%.10g"  # how every result number is written as text (CSV, ARS raw values)
 
 
@@ -32,7 +35,7 @@ class ResultRow:
     n: int | None = None
     events: int | None = None
     method: str = ""  # e.g. "Kaplan-Meier, Greenwood SE, log(-log) 95% CI"
-    flag: str = ""  # "NE" when not estimable, else ""
+    flag: str = ""  # "NE" when not estimable, FEW_AT_RISK on a thin ``at_risk`` row, else ""
 
 
 RESULT_COLUMNS: list[str] = [f.name for f in fields(ResultRow)]

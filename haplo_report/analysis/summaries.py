@@ -22,7 +22,8 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
-from haplo_report.analysis.derive import of_subjects
+from haplo_report.analysis.derive import (BEFORE_TRANSPLANT, NON_RELAPSE, RELAPSE_RELATED,
+                                          of_subjects)
 from haplo_report.analysis.frames import flagged, require_columns
 from haplo_report.analysis.results import ResultRow, subgroup_key
 from haplo_report.params import Params
@@ -346,24 +347,34 @@ def deaths_and_serious_events(adsl: pd.DataFrame, adae: pd.DataFrame | None) -> 
             .drop(columns="_ORDER").reset_index(drop=True))
 
 
+def _death_rows(dead: pd.DataFrame, category: str, total: int) -> list[ResultRow]:
+    """One death category (``DTHCAT=...``) and the recorded causes within it, by frequency
+    then name."""
+    in_level = dead.loc[dead["DTHCAT"].astype("string").eq(category).fillna(False), "DTHCAUS"]
+    counts = in_level.astype("string").fillna("UNKNOWN").value_counts()
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [count_row("DEATH", f"DTHCAT={category}", len(in_level), total),
+            *(count_row("DEATH", subgroup_key(("DTHCAT", category), ("DTHCAUS", name)),
+                        int(count), total)
+              for name, count in ordered)]
+
+
 def death_summary(adsl: pd.DataFrame) -> list[ResultRow]:
-    """Deaths in the FAS (``DEATH``): all, by category (relapse-related, non-relapse) and by
-    cause within category; causes sorted by frequency then name."""
+    """Deaths (``DEATH``) in the FAS: all, by category (relapse-related, non-relapse) and by
+    cause within category; then (SAP v3) deaths before transplant of the enrolled patients
+    outside the FAS (``DTHCAT=Death before transplant``, denominator: those patients), shown
+    only when some enrolled patient is outside the FAS."""
+    require_columns(adsl, ["ENRLFL", "FASFL", "DTHFL", "DTHCAT", "DTHCAUS"], "ADSL")
     data = fas(adsl)
-    require_columns(data, ["DTHFL", "DTHCAT", "DTHCAUS"], "ADSL")
     total = len(data)
     dead = flagged(data, "DTHFL")
     rows = [count_row("DEATH", "DTHFL=Y", len(dead), total)]
-    category = dead["DTHCAT"].astype("string").fillna(MISSING)
-    cause = dead["DTHCAUS"].astype("string").fillna("UNKNOWN")
-    for level in ("Relapse-related", "Non-relapse"):
-        in_level = cause[category == level]
-        rows.append(count_row("DEATH", f"DTHCAT={level}", len(in_level), total))
-        counts = in_level.value_counts()
-        ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-        rows += [count_row("DEATH", subgroup_key(("DTHCAT", level), ("DTHCAUS", name)),
-                           int(count), total)
-                 for name, count in ordered]
+    for category in (RELAPSE_RELATED, NON_RELAPSE):
+        rows += _death_rows(dead, category, total)
+    enrolled = flagged(adsl, "ENRLFL")
+    outside = enrolled[~enrolled["FASFL"].astype("string").eq("Y").fillna(False)]
+    if len(outside):
+        rows += _death_rows(flagged(outside, "DTHFL"), BEFORE_TRANSPLANT, len(outside))
     return rows
 
 

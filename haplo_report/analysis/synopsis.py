@@ -1,6 +1,7 @@
-"""The synopsis: every endpoint's headline estimate, in the SAP's order (PFS first). The
-report's synopsis chapter shows them, and a comparison between data cuts explains how each
-one moved (:mod:`haplo_report.analysis.comparison`)."""
+"""The synopsis (SAP v3): the registration's endpoints at their registration time, PFS and OS
+at 2 years and the median follow-up, in the SAP's order (PFS first). The report's synopsis
+chapter shows them, and a comparison between data cuts explains how each one moved
+(:mod:`haplo_report.analysis.comparison`)."""
 
 from __future__ import annotations
 
@@ -13,33 +14,49 @@ from haplo_report.formatting import NE, NO_CI, fmt_ci, fmt_number, fmt_percent
 
 @dataclass(frozen=True)
 class Headline:
-    """One synopsis line: which result row it shows and how."""
+    """One synopsis row (SAP v3): which result row it shows and what its events count."""
 
     label: str
     endpoint: str | None  # None: any endpoint (statistic alone identifies the row)
     statistic: str
     time_days: float | None
+    counted: tuple[str, str]  # what ``events`` counts: singular, plural
     percent: bool = True  # estimate is a proportion shown as %
 
 
-# The synopsis: every endpoint's headline result (SAP report-at time points).
+def _counted(one: str, many: str | None = None) -> tuple[str, str]:
+    return one, many or f"{one}s"
+
+
+# The synopsis (SAP v3): the registration's endpoints at their registration time, PFS and OS at
+# 2 years, and the median follow-up; each with what its number of events counts.
 HEADLINES: tuple[Headline, ...] = (
-    Headline("Progression-free survival (primary), 1 year", "PFS", "survival", 365),
-    Headline("Overall survival, 1 year", "OS", "survival", 365),
-    Headline("GVHD-free, relapse-free survival, 1 year", "GRFS", "survival", 365),
-    Headline("Cumulative incidence of relapse, 1 year", "CIR", "cif", 365),
-    Headline("Non-relapse mortality, 1 year", "NRM", "cif", 365),
-    Headline("MRD-negative at 1 year, primary rate (success / (success + failure))", "MRD1Y",
-             "proportion", 365),
-    Headline("Acute GVHD grade II-IV, day 100", "AGVHD24", "cif", 100),
-    Headline("Acute GVHD grade III-IV, day 100", "AGVHD34", "cif", 100),
-    Headline("Chronic GVHD, any, 1 year", "CGVHD", "cif", 365),
-    Headline("Chronic GVHD, moderate-severe, 1 year", "CGVHDMS", "cif", 365),
-    Headline("Neutrophil recovery, median day among patients who recovered", "ANC",
-             "median_days", None, percent=False),
-    Headline("Platelet recovery, median day among patients who recovered", "PLT",
-             "median_days", None, percent=False),
-    Headline("Median follow-up, days", None, "median_followup", None, percent=False),
+    Headline("Progression-free survival (primary) at 1 year, %", "PFS", "survival", 365,
+             _counted("relapse or death", "relapses or deaths")),
+    Headline("Overall survival at 1 year, %", "OS", "survival", 365, _counted("death")),
+    Headline("Cumulative incidence of relapse at 1 year, %", "CIR", "cif", 365,
+             _counted("relapse")),
+    Headline("Non-relapse mortality at 1 year, %", "NRM", "cif", 365,
+             _counted("death without prior relapse", "deaths without prior relapse")),
+    Headline("MRD-negative at 1 year (primary rate), %", "MRD1Y", "proportion", 365,
+             _counted("MRD-negative patient")),
+    Headline("Acute GVHD grade II-IV by day 100, %", "AGVHD24", "cif", 100,
+             _counted("patient with grade II-IV acute GVHD",
+                      "patients with grade II-IV acute GVHD")),
+    Headline("Acute GVHD grade III-IV by day 100, %", "AGVHD34", "cif", 100,
+             _counted("patient with grade III-IV acute GVHD",
+                      "patients with grade III-IV acute GVHD")),
+    Headline("Chronic GVHD, any, at 1 year, %", "CGVHD", "cif", 365,
+             _counted("patient with chronic GVHD", "patients with chronic GVHD")),
+    Headline("Chronic GVHD, moderate-severe, at 1 year, %", "CGVHDMS", "cif", 365,
+             _counted("patient with moderate-severe chronic GVHD",
+                      "patients with moderate-severe chronic GVHD")),
+    Headline("Progression-free survival at 2 years, %", "PFS", "survival", 730,
+             _counted("relapse or death", "relapses or deaths")),
+    Headline("Overall survival at 2 years, %", "OS", "survival", 730, _counted("death")),
+    Headline("Median follow-up, days", None, "median_followup", None,
+             _counted("death (follow-up censored)", "deaths (follow-up censored)"),
+             percent=False),
 )
 
 

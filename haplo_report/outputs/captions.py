@@ -11,18 +11,21 @@ in docs/architecture.md).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from haplo_report.analysis.endpoints import CURVE_LABELS, endpoint_landmarks
+from haplo_report.analysis.stats.km import curve_at
 from haplo_report.formatting import AT_LEAST, fmt_number, fmt_percent, fmt_scientific
 from haplo_report.limits import MAX_PATIENTS_SHOWN
 from haplo_report.outputs.figures import (DAYS_PER_MONTH, at_risk, censored_within, cif_figure,
                                           km_figure, risk_rows, time_ticks)
 from haplo_report.outputs.tables.core import POPULATIONS
+from haplo_report.params import Params
 
 # The PNG as a notebook's output links it: relative to the executed notebook (the run folder's
 # notebooks/), as Jupyter, nbconvert and Quarto resolve links in outputs.
@@ -168,18 +171,37 @@ def draw_curves(number: str, fits: Mapping[str, pd.DataFrame]) -> Figure:
     return draw(fits, ylabel=spec.ylabel, unit=spec.unit, horizon_days=spec.horizon_days)
 
 
-def _time_words(days: float, unit: str) -> str:
-    if unit == "days":
-        return f"day {fmt_number(days, 0)}"
-    return f"{fmt_number(days / DAYS_PER_MONTH, 1)} months"
+def _landmark_words(days: int) -> str:
+    return f"{days // 365} year{'s' if days > 365 else ''} (day {days})" if days % 365 == 0 \
+        else f"day {days}"
+
+
+def _reliable_value(name: str, table: pd.DataFrame, kind: str, landmarks: Sequence[int],
+                    min_at_risk: int) -> str:
+    """What a figure's description says of one curve (SAP v3): its value at the last landmark
+    with at least ``min_at_risk`` patients at risk, never the last point of the curve."""
+    times = np.asarray(landmarks, dtype=float)
+    counts = at_risk(table, times)
+    kept = [t for t, k in zip(times, counts) if k >= min_at_risk]
+    if not kept:
+        return f"{name}: no landmark with at least {min_at_risk} patients at risk"
+    last = max(kept)
+    value = curve_at(table, [last], before_first=1.0 if kind == "km" else 0.0)
+    k = int(counts[list(times).index(last)])
+    return (f"{name} {fmt_percent(float(value['estimate'].iloc[0]))}% at "
+            f"{_landmark_words(int(last))}, {k} at risk")
 
 
 def curve_caption(number: str, fits: Mapping[str, pd.DataFrame], *, data_cut: str,
-                  relapse_competes: bool = False) -> FigureCaption:
+                  relapse_competes: bool = False,
+                  landmarks_days: Sequence[int] = Params.landmarks_days,
+                  min_at_risk: int = Params.min_at_risk) -> FigureCaption:
     """The caption of a curve figure from the estimator tables it draws (``fits``, keyed by
     legend label, as :func:`draw_curves` gets them). N is the number at risk at day 0;
     the notes name the censor ticks only when some are drawn, the band styles only when
-    there are several curves, a shared numbers-at-risk row only when there is one."""
+    there are several curves, a shared numbers-at-risk row only when there is one. The alt
+    text gives each curve's value at the last landmark of its endpoint (``landmarks_days``
+    or the SAP's fixed ones) with at least ``min_at_risk`` patients at risk (SAP v3)."""
     spec = _spec(number, ("km", "cif"))
     tables = {name: getattr(t, "table", t) for name, t in fits.items()}
     if not tables:
@@ -208,17 +230,16 @@ def curve_caption(number: str, fits: Mapping[str, pd.DataFrame], *, data_cut: st
                      "is not drawn.")
     population = POPULATIONS.get(spec.population, spec.population)
     method = "Kaplan-Meier curve" if spec.kind == "km" else "Cumulative incidence curves"
-    ends = []
-    for name, table in tables.items():
-        shown = table[table["time"] <= end]
-        if len(shown):
-            last = shown.iloc[-1]
-            ends.append(f"{name} {fmt_percent(last['estimate'])}% at "
-                        f"{_time_words(float(last['time']), spec.unit)}")
+    codes = {label: code for code, label in CURVE_LABELS.items()}
+    values = [_reliable_value(name, table, spec.kind,
+                              endpoint_landmarks(codes.get(name, ""), landmarks_days),
+                              min_at_risk)
+              for name, table in tables.items() if len(table)]
     alt = (f"{method} of {_lower_first(spec.title)}, {population} "
            f"(N={n}): {spec.ylabel.replace(' (%)', ' in percent')} against "
            f"{'days' if spec.unit == 'days' else 'months'} since transplant, with 95% "
-           f"confidence bands and numbers at risk. Last values shown: {'; '.join(ends)}.")
+           f"confidence bands and numbers at risk. At the last landmark with at least "
+           f"{min_at_risk} patients at risk: {'; '.join(values)}.")
     return FigureCaption(spec.number, spec.title, spec.population, n, data_cut, tuple(notes),
                          spec.source, alt)
 

@@ -266,6 +266,14 @@ def _landmark_rows(c: Comparison, got: pd.DataFrame, want: pd.DataFrame) -> None
     c.equal("flag (result row)", both["flag"].fillna(""), both["flag_r"].fillna(""))
 
 
+def _at_risk_rows(c: Comparison, rows: pd.DataFrame, want: pd.DataFrame) -> None:
+    """SAP v3: the ``at_risk`` result rows at the reference's landmarks equal R survival's
+    ``n.risk``."""
+    got = rows[rows["statistic"] == "at_risk"]
+    both = want.merge(got, on="time", how="left", suffixes=("_r", ""))
+    c.equal("at risk (result row)", both["estimate"], both["n_risk"])
+
+
 EXAMPLE_SCRIPT = "make_expected_example.R"
 
 
@@ -340,6 +348,8 @@ def _example_landmarks(kind: str) -> Callable[[References], Iterator[Check]]:
                       cif_at(cumulative_incidence(aval, event_type, 1), want["time"]))
                 c.close("se", at["se"], want["se"])
                 c.equal("n at risk", at["n_risk"], want["n_risk"])
+                _at_risk_rows(c, rows[(rows["endpoint"] == code) & (rows["subgroup"] == label)],
+                              want)
                 days = ", ".join(f"{t:g}" for t in want["time"])
                 yield c.check(
                     f"example.{kind}.{code}.{label}", EXAMPLE,
@@ -366,12 +376,29 @@ def _example_quartiles(refs: References) -> Iterator[Check]:
                       _source("example_km_quantiles", EXAMPLE_SCRIPT, "R quantile.survfit"))
 
 
+def _untested(c: Comparison, got: pd.DataFrame, test: str, events: int) -> str:
+    """A subgroup test R did not do either (SAP v2: a level with fewer than 5 patients; v3:
+    fewer than 5 events): the suite's ``not_tested`` row with its reason and events."""
+    reason = ("not tested (a level has fewer than 5 patients)" if test == "not_tested"
+              else "not tested (fewer than 5 events)")
+    found = "not_tested" in got.index
+    c.equal(reason, [got.loc["not_tested", "method"] if found else ""], [reason])
+    c.equal("events", [got.loc["not_tested", "events"] if found else None], [events])
+    return f"subgroup test not done ({reason.removeprefix('not tested (')}"
+
+
 def _example_tests(refs: References) -> Iterator[Check]:
     _, rows = _example(refs)
     for r in refs.expected("example_tests").itertuples(index=False):
         got = rows[(rows["endpoint"] == r.endpoint) & (rows["subgroup"] == r.grouping)]
         got = got.set_index("statistic")
         c = Comparison()
+        if r.test.startswith("not_tested"):
+            what = _untested(c, got, r.test, r.events)
+            yield c.check(f"example.{r.test}.{r.endpoint}.{r.grouping}", EXAMPLE,
+                          f"{r.endpoint} by {r.grouping}: {what}",
+                          _source("example_tests", EXAMPLE_SCRIPT, "R (SAP v3 rule)"))
+            continue
         c.close("chi-square, p", [got.loc[f"{r.test}_chisq", "estimate"],
                                   got.loc[f"{r.test}_p", "estimate"]], [r.statistic, r.p_value])
         c.equal("n, events", [got.loc[f"{r.test}_p", "n"], got.loc[f"{r.test}_p", "events"]],
@@ -477,7 +504,9 @@ def _cuts_counts(refs: References) -> Iterator[Check]:
                "AE SAFFL=N": outside.estimate, "AE SAFFL=N denominator": outside.n,
                "DEATH FAS": deaths.get("DTHFL=Y"),
                "DTHCAT=Relapse-related": deaths.get("DTHCAT=Relapse-related"),
-               "DTHCAT=Non-relapse": deaths.get("DTHCAT=Non-relapse")}
+               "DTHCAT=Non-relapse": deaths.get("DTHCAT=Non-relapse"),
+               "DTHCAT=Death before transplant": deaths.get("DTHCAT=Death before transplant",
+                                                            0)}
         c = Comparison()
         for key in sorted(want):
             c.equal(key, [got.get(key)], [want[key]])
@@ -496,10 +525,12 @@ def _cuts_landmarks(refs: References) -> Iterator[Check]:
                        & rows["statistic"].isin(["survival", "cif"])]
             c = Comparison()
             _landmark_rows(c, got, want)
+            _at_risk_rows(c, rows[(rows["endpoint"] == code) & (rows["subgroup"] == label)],
+                          want)
             yield c.check(f"cuts.{name}.landmarks.{code}.{label}", CUTS,
                           f"Cut {name}: {code}, {label} at days "
                           f"{', '.join(f'{t:g}' for t in want['time'])}: estimate, 95% CI, n, "
-                          "events, NE flag", _source("cuts_landmarks", CUTS_SCRIPT, BY_R))
+                          "at risk, events, NE flag", _source("cuts_landmarks", CUTS_SCRIPT, BY_R))
 
 
 def _cuts_tests(refs: References) -> Iterator[Check]:
@@ -509,11 +540,8 @@ def _cuts_tests(refs: References) -> Iterator[Check]:
             got = rows[(rows["endpoint"] == r.endpoint) & (rows["subgroup"] == r.grouping)]
             got = got.set_index("statistic")
             c = Comparison()
-            if r.test == "not_tested":
-                c.equal("not tested (a level has fewer than 5 patients)",
-                        [got.loc["not_tested", "method"] if "not_tested" in got.index else ""],
-                        ["not tested (a level has fewer than 5 patients)"])
-                what = "subgroup test not done (a level has fewer than 5 patients)"
+            if r.test.startswith("not_tested"):
+                what = _untested(c, got, r.test, r.events)
             else:
                 test = "logrank" if r.endpoint in KM_ENDPOINTS else "gray"
                 c.close("p, chi-square", [got.loc[f"{test}_p", "estimate"],

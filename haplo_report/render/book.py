@@ -17,12 +17,10 @@ import pandas as pd
 
 import haplo_report
 from haplo_report.formatting import (AT_LEAST, EN_DASH, PLUS_MINUS, escape_markdown,
-                                     fmt_estimate_ci, fmt_median_range, fmt_number,
-                                     fmt_scientific)
+                                     fmt_ci_words, fmt_estimate_ci, fmt_number, fmt_scientific)
 from haplo_report.analysis.mrd import rate_text
-from haplo_report.analysis.synopsis import HEADLINES
-from haplo_report.outputs.tables.notes import method_label
-from haplo_report.analysis.results import NOT_ESTIMABLE
+from haplo_report.analysis.synopsis import HEADLINES, Headline
+from haplo_report.analysis.results import FEW_AT_RISK, NOT_ESTIMABLE
 from haplo_report.environment_lock import normalised
 from haplo_report.paths import TIMING_KEYS
 
@@ -37,6 +35,8 @@ SUITE_DISTRIBUTION = "haplo-report"
 class BookError(ValueError):
     """A run folder that cannot be made into a report; the message is one line for the user."""
 
+
+SYNOPSIS_COLUMNS = ("Endpoint", "Estimate (95% CI)", "n", "Events")
 
 # Analysis-set sizes: result rows with statistic "count" and subgroup "<ADSL flag>=Y".
 ANALYSIS_SETS: tuple[tuple[str, str], ...] = (
@@ -98,30 +98,109 @@ def _int(value: Any) -> str:
     return "" if value is None or pd.isna(value) else str(int(value))
 
 
+def _few_at_risk(results: pd.DataFrame, row: pd.Series) -> pd.Series | None:
+    """The ``at_risk`` row of a landmark estimate when it is flagged few at risk (SAP v3)."""
+    if pd.isna(row["time_days"]) or row["statistic"] not in ("survival", "cif"):
+        return None
+    risk = _find(results, row["endpoint"], "at_risk", row["time_days"])
+    return risk if risk is not None and risk["flag"] == FEW_AT_RISK else None
+
+
+def _not_quoted(risk: pd.Series) -> str:
+    return f"not quoted: {_int(risk['estimate'])} at risk, imprecise"
+
+
+def _events(h: Headline, events: Any) -> str:
+    if events is None or pd.isna(events):
+        return ""
+    k = int(events)
+    return f"{k} {h.counted[0] if k == 1 else h.counted[1]}"
+
+
 def synopsis_frame(results: pd.DataFrame) -> pd.DataFrame:
-    """The headline result of every endpoint: estimate (95% CI), n, events, method."""
+    """The synopsis table (SAP v3): each row's estimate (95% CI) in the tables' one format, n,
+    and the number of events with what it counts ("9 relapses or deaths"). An estimate with
+    fewer than ``min_at_risk`` patients at risk is not quoted (the tables show it, marked)."""
     lines = []
     for h in HEADLINES:
         row = _find(results, h.endpoint, h.statistic, h.time_days)
         if row is None:
-            value, n, events, method = NOT_REPORTED, "", "", ""
+            value, n, events = NOT_REPORTED, "", ""
         else:
-            if h.statistic == "proportion":  # quoted as in the text and tables, with n/N
-                value = rate_text(row)
-            elif row["flag"] == NOT_ESTIMABLE or pd.isna(row["estimate"]):
+            risk = _few_at_risk(results, row)
+            if row["flag"] == NOT_ESTIMABLE or pd.isna(row["estimate"]):
                 value = NOT_ESTIMABLE
-            elif h.percent or not pd.isna(row["ci_lower"]):
+            elif risk is not None:
+                value = _not_quoted(risk)
+            else:
                 value = fmt_estimate_ci(row["estimate"], row["ci_lower"], row["ci_upper"],
                                         percent=h.percent, decimals=1 if h.percent else 0)
-            else:  # a median day without CI (recovery): shown with its range
-                low, high = (_find(results, row["endpoint"], s, None) for s in ("min", "max"))
-                value = fmt_median_range(row["estimate"],
-                                         None if low is None else low["estimate"],
-                                         None if high is None else high["estimate"])
-            n, events, method = _int(row["n"]), _int(row["events"]), method_label(row["method"])
-        lines.append({"Endpoint": h.label, "Estimate": f"{value}", "n": n,
-                      "Events": events, "Method": method})
-    return pd.DataFrame(lines)
+            n, events = _int(row["n"]), _events(h, row["events"])
+        lines.append(dict(zip(SYNOPSIS_COLUMNS, (h.label, value, n, events))))
+    return pd.DataFrame(lines, columns=list(SYNOPSIS_COLUMNS))
+
+
+def _phrase(results: pd.DataFrame, endpoint: str | None, statistic: str,
+            time_days: float | None, *, percent: bool = True) -> str | None:
+    """A synopsis estimate in running text ("72.4% (95% CI 53.1, 84.9)"); ``None`` when it is
+    not reported, not estimable or rests on too few patients at risk."""
+    row = _find(results, endpoint, statistic, time_days)
+    if row is None or pd.isna(row["estimate"]) or _few_at_risk(results, row) is not None:
+        return None
+    if statistic == "proportion":
+        return rate_text(row)
+    decimals = 1 if percent else 0
+    value = fmt_number(100 * row["estimate"] if percent else row["estimate"], decimals)
+    interval = fmt_ci_words(row["ci_lower"], row["ci_upper"], percent=percent,
+                            decimals=decimals)
+    return f"{value}{'%' if percent else ' days'} ({interval})"
+
+
+SYNOPSIS_METHODS = ("Methods: Kaplan-Meier (progression-free and overall survival), "
+                    "Aalen-Johansen with competing events (relapse, non-relapse mortality, "
+                    "GVHD), Clopper-Pearson (MRD), reverse Kaplan-Meier (follow-up); 95% "
+                    "confidence intervals as in the Statistical methods.")
+
+
+def synopsis_narrative(results: pd.DataFrame) -> str:
+    """The synopsis' short narrative (SAP v3), quoting the synopsis table's numbers only."""
+    def named(label: str, endpoint: str | None, statistic: str, time_days: float | None,
+              percent: bool = True) -> str | None:
+        text = _phrase(results, endpoint, statistic, time_days, percent=percent)
+        return None if text is None else f"{label} {text}".strip()
+
+    parts = []
+    enrolled, fas = (_find(results, None, "count", None, subgroup=f"{flag}=Y")
+                     for flag in ("ENRLFL", "FASFL"))
+    if enrolled is not None and fas is not None:
+        parts.append(f"Of {_int(enrolled['estimate'])} patients enrolled by the data cut, "
+                     f"{_int(fas['estimate'])} were transplanted (full analysis set).")
+    sentences = (
+        ("At 1 year:", (named("progression-free survival (primary endpoint)", "PFS", "survival",
+                              365),
+                        named("overall survival", "OS", "survival", 365),
+                        named("cumulative incidence of relapse", "CIR", "cif", 365),
+                        named("non-relapse mortality", "NRM", "cif", 365))),
+        ("MRD-negative at 1 year (primary rate):",
+         (named("", "MRD1Y", "proportion", 365),)),
+        ("Acute GVHD by day 100:", (named("grade II-IV", "AGVHD24", "cif", 100),
+                                    named("grade III-IV", "AGVHD34", "cif", 100))),
+        ("Chronic GVHD at 1 year:", (named("any", "CGVHD", "cif", 365),
+                                     named("moderate-severe", "CGVHDMS", "cif", 365))),
+        ("At 2 years:", (named("progression-free survival", "PFS", "survival", 730),
+                         named("overall survival", "OS", "survival", 730))),
+        ("Median follow-up (reverse Kaplan-Meier):",
+         (named("", None, "median_followup", None, percent=False),)),
+    )
+    for lead, items in sentences:
+        shown = [item for item in items if item]
+        if shown:
+            parts.append(f"{lead} {'; '.join(shown)}.")
+    values = synopsis_frame(results)["Estimate (95% CI)"]
+    if values.str.startswith("not quoted").any():
+        parts.append("Estimates resting on fewer patients at risk than the report's minimum "
+                     "are not quoted; the tables show them, marked.")
+    return " ".join(parts)
 
 
 def analysis_sets_frame(results: pd.DataFrame) -> pd.DataFrame:
@@ -176,15 +255,19 @@ def index_markdown(identity: dict[str, str], results: pd.DataFrame) -> str:
         pipe_table(analysis_sets_frame(results), f"Analysis sets, data cut {identity['data_cut']}",
                    right=("N",)),
         *([NO_ANALYSIS, ""] if _fas_is_empty(results) else []),
-        "## Headline results", "",
-        "Estimates at a time point are percentages with their 95% confidence interval; "
-        "recovery and follow-up are in days, with their 95% confidence interval or range. n "
-        "is the number of patients analysed, events the number of events of interest. "
-        "\"NE\": not estimable (the time point lies beyond the last observed time); \"-\": "
-        "CI not defined (an estimate of 0% or 100%).", "",
-        pipe_table(synopsis_frame(results),
-                   f"Headline results, full analysis set, data cut {identity['data_cut']}",
-                   right=("Estimate", "n", "Events")),
+        *([] if _fas_is_empty(results) else [
+            "## Results", "",
+            escape_markdown(synopsis_narrative(results)), "",
+            "Estimates are percentages with their 95% confidence interval, median follow-up "
+            "in days; n is the number of patients analysed (for MRD, the primary rate's "
+            "denominator: successes and failures), events what the row counts, by the time "
+            "point. \"NE\": not estimable (the time point lies beyond the last observed time); "
+            "\"-\": CI not defined (an estimate of 0% or 100%).", "",
+            pipe_table(synopsis_frame(results),
+                       f"Synopsis: endpoints of the registration, full analysis set, data cut "
+                       f"{identity['data_cut']}", right=("Estimate (95% CI)", "n")),
+            SYNOPSIS_METHODS, "",
+        ]),
     ])
 
 
@@ -218,7 +301,18 @@ def methods_markdown(params: dict[str, Any]) -> str:
                  "analysis only; free text (site, subtype, regimen, verbatim term) held by fewer "
                  "than 3 patients is shown as Other, here and in the changes since the previous "
                  "cut; patients without a value are counted as Missing, a value typed "
-                 "\"Missing\" is shown in quotes"},
+                 "\"Missing\" is shown in quotes; the events a subgroup test needs are events "
+                 "of the endpoint (not competing events) of the patients with a value of the "
+                 "variable; a "
+                 "patient whose event or competing event falls on the landmark day, or who is "
+                 "censored on it, is at risk at the landmark (as R survival's n.risk); an NE "
+                 "estimate is not marked (there is no estimate) though its number at risk is "
+                 "shown; the deaths-before-transplant row of the deaths table is shown when "
+                 "some enrolled patient is outside the FAS, as a percentage of those patients; "
+                 "a figure's description uses the landmarks of the endpoint's table; the "
+                 "synopsis gives the MRD rate's denominator (successes and failures) as n, "
+                 "and leaves out GVHD-free, relapse-free survival and engraftment (not "
+                 "registration endpoints; their chapters report them)"},
         {"Topic": "Disposition",
          "Rule": "Alive at last contact; alive with last contact more than "
                  f"{params.get('ltfu_days', 180)} days before the cut: lost to follow-up"},
@@ -240,8 +334,14 @@ def methods_markdown(params: dict[str, Any]) -> str:
                  "the GVHD event; recovery on the day of death: recovery"},
         {"Topic": "Relapse-related death",
          "Rule": "Death on or after the first relapse, whatever the recorded cause; "
-                 "non-relapse death: death without prior relapse (the NRM event); the table of "
-                 "deaths shows the recorded causes within each"},
+                 "non-relapse death: death without prior relapse (the NRM event); both defined "
+                 "for transplanted patients (FAS) only; the table of deaths shows the recorded "
+                 "causes within each"},
+        {"Topic": "Death before transplant",
+         "Rule": "A patient who died without being transplanted on or before the cut, "
+                 "whatever the recorded cause (never non-relapse or relapse-related); the "
+                 "deaths table shows that row for the enrolled patients outside the FAS, and "
+                 "Listing 16.2.7 uses the table's categories and words"},
         {"Topic": "Landmarks",
          "Rule": f"Days {landmarks}; beyond the last observed time of a group the estimate is "
                  "NE (not estimable), never carried forward, except when nobody is censored at "
@@ -255,8 +355,18 @@ def methods_markdown(params: dict[str, Any]) -> str:
          "Rule": "Estimates at every landmark of PFS, OS, CIR, NRM, GRFS, acute and chronic "
                  "GVHD for every level with patients (never dropped); log-rank test "
                  "(Kaplan-Meier endpoints), Gray's test (cumulative incidence) only when every "
-                 f"level has at least {params.get('subgroup_min_n', 5)} patients, otherwise "
-                 "\"not tested\""},
+                 f"level has at least {params.get('subgroup_min_n', 5)} patients and the "
+                 f"levels together at least {params.get('subgroup_min_events', 5)} events of "
+                 "the endpoint, otherwise \"not tested\" with the reason (the patients' "
+                 "reason when both apply)"},
+        {"Topic": "Number at risk",
+         "Rule": "Every landmark estimate (overall and per subgroup level) shows the patients "
+                 "still at risk at the landmark day (time on study on or after it, no event or "
+                 "competing event before it); an estimate with fewer than "
+                 f"{params.get('min_at_risk', 5)} at risk is reported, marked \u2020 and "
+                 "footnoted as imprecise; text, synopsis and figure descriptions never quote "
+                 "it (a figure's description gives the last landmark with at least "
+                 f"{params.get('min_at_risk', 5)} at risk)"},
         {"Topic": "MRD",
          "Rule": f"Positive when result {AT_LEAST}"
                  f"{fmt_scientific(params.get('mrd_threshold', 1e-4))}, the same threshold for "
@@ -312,7 +422,14 @@ def methods_markdown(params: dict[str, Any]) -> str:
          "Rule": f"Estimate with 95% CI as 72.4 (53.1, 84.9), in text 72.4% (95% CI 53.1, "
                  f"84.9); median (Q1, Q3) alike; median with range as 13 (10{EN_DASH}16); "
                  "percentages with one decimal; whole-number data (age, days) without decimals "
-                 "unless a median or quartile falls between two values (44.8)"},
+                 "unless a median or quartile falls between two values, and then one decimal "
+                 "for the whole statistic, 37.0 (32.0, 44.8); the synopsis, tables and text "
+                 "use this one format (the MRD rate too, with its denominator in text)"},
+        {"Topic": "Order of the report",
+         "Rule": "Synopsis, statistical methods, section 14 (14.1, 14.2, 14.3; tables and "
+                 "figures in numbering order), appendix 16.2 (the patient listings together), "
+                 "then the appendices for the run's reader (data validation, independent "
+                 "check, provenance, changes since the previous data cut)"},
         {"Topic": "Changes between data cuts",
          "Rule": "A later cut's appendix (and document of its own) explains each synopsis "
                  "estimate's change in three re-computed steps: corrections (this export cut at "

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from haplo_report.formatting import fmt_scientific
+from haplo_report.limits import QC_IDENTITY_TOLERANCE, QC_TOLERANCE
 from haplo_report.paths import QC_CSV
 
 CHAPTER = "independent-check"  # its name under report-contents in _quarto.yml
@@ -35,11 +36,13 @@ def independent_check_markdown(run_dir: Path) -> str | None:
     return "\n".join([
         "# Independent check", "",
         "Every Kaplan-Meier estimate and 95% CI (at each landmark and along each curve), the "
-        "Kaplan-Meier quartiles with their CI, the reverse Kaplan-Meier median follow-up and "
-        "every log-rank test in this report were computed a second time, from the derived "
-        "datasets, with lifelines, an independent implementation (tolerance 1e-9). Where no "
-        "second implementation is trustworthy (cumulative incidence, Gray's test), identities "
-        "were checked (tolerance 1e-12): relapse, non-relapse mortality and progression-free "
+        "Kaplan-Meier quartiles with their CI, the reverse Kaplan-Meier median follow-up, "
+        "every log-rank test and every number at risk in this report were computed a second "
+        "time, from the derived datasets, with lifelines, an independent implementation "
+        f"(tolerance {fmt_scientific(QC_TOLERANCE, digits=0)}; numbers at risk "
+        "exactly). Where no second implementation is trustworthy (cumulative incidence, "
+        "Gray's test), identities were checked (tolerance "
+        f"{fmt_scientific(QC_IDENTITY_TOLERANCE, digits=0)}): relapse, non-relapse mortality and progression-free "
         "survival add up to 1 at every time; every curve lies in [0, 1] and is monotone; every "
         "confidence interval contains its estimate; every n and number of events equals the "
         "rows of the derived data. The difference is absolute, relative for numbers above 1 "

@@ -55,6 +55,7 @@ FOLLOW_UP_STATISTICS = ("median_followup", "min", "max")  # OS rows of Table 14.
 PRIMARY = ("PFS",)
 SECONDARY = ("OS", "CIR", "NRM", "MRD", "MRD1Y", "AGVHD24", "AGVHD34", "CGVHD", "CGVHDMS")
 TEST_STATISTICS = ("logrank_p", "logrank_chisq", "gray_p", "gray_chisq")
+COUNT_STATISTICS = ("count", "at_risk")  # numbers of patients: formatted as the tables, "31"
 
 
 class ArsError(ValueError):
@@ -95,6 +96,8 @@ def _formatted(field: str, statistic: str, value: Any) -> str | None:
         return fmt_percent(number)
     if statistic.endswith("_p"):
         return fmt_p_value(number)
+    if statistic in COUNT_STATISTICS:
+        return fmt_number(number, 0)
     return fmt_number(number, 1)
 
 

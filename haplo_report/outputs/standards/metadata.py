@@ -97,8 +97,10 @@ VARIABLES: dict[str, dict[str, Variable]] = {
         "DTHDT": Variable("Date of Death", _CUT),
         "DTHCAUS": Variable("Cause of Death", codelist="DTHCAUS"),
         "DTHCAT": Variable("Death Category",
-                           "Relapse-related: death on or after the first relapse, whatever "
-                           "the recorded cause; otherwise non-relapse.", "DTHCAT"),
+                           "Death before transplant: died without transplant on or before "
+                           "the cut, whatever the cause; otherwise relapse-related: death on "
+                           "or after the first relapse, whatever the recorded cause; otherwise "
+                           "non-relapse.", "DTHCAT"),
         "RELFL": Variable("Relapse Flag", f"Y when a relapse is recorded. {_CUT}", "NY"),
         "RELDT": Variable("Date of First Relapse", _CUT),
     },

@@ -11,7 +11,9 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from haplo_report.analysis.endpoints import ENDPOINT_NAMES, KM_ENDPOINTS, SUBGROUPS
+from haplo_report.analysis.endpoints import (ENDPOINT_NAMES, KM_ENDPOINTS, SUBGROUPS,
+                                             few_at_risk_note, min_at_risk_of)
+from haplo_report.analysis.results import FEW_AT_RISK
 from haplo_report.analysis.mrd import (EVENT_ROW, FAILURE, NO_ASSESSMENT_ROW, NOT_EVALUABLE,
                                        ONE_YEAR, PENDING, PRIMARY, REACHED_ROW, REASON_EVENT,
                                        REASON_POSITIVE, SENSITIVITY, SUCCESS, category_row,
@@ -50,6 +52,10 @@ SUBGROUP_LABELS: dict[str, str] = {
     "MRDGRP": "Pre-transplant MRD", "DISGRP": "Disease status at transplant",
     "PHGRP": "Ph status",
 }
+# Marks an estimate with fewer than min_at_risk patients at risk (SAP v3), and its footnote.
+FEW_AT_RISK_MARK = "\u2020"
+AT_RISK_NOTE = ("At risk: patients followed up to the landmark day without the event or a "
+                "competing event before it.")
 QUANTILES: tuple[tuple[str, str], ...] = (("median", "Median"), ("q25", "25th percentile"),
                                           ("q75", "75th percentile"))
 
@@ -85,6 +91,41 @@ def _population_n(lookup: RowLookup, endpoint: str) -> int:
     if rows.empty:
         raise TableInputError(f"Table {lookup.number}: no result rows for {endpoint}")
     return count(rows.iloc[0], "n")
+
+
+def estimate_cell(row: pd.Series | None, at_risk: pd.Series | None) -> str:
+    """A landmark estimate (%, 95% CI), marked when fewer than ``min_at_risk`` patients are at
+    risk (SAP v3; an NE estimate is not marked: there is no estimate)."""
+    if row is None:
+        return ""
+    text = fmt_estimate_ci(value(row, "estimate"), value(row, "ci_lower"),
+                           value(row, "ci_upper"))
+    if is_marked(row, at_risk):
+        text += FEW_AT_RISK_MARK
+    return text
+
+
+def is_marked(row: pd.Series | None, at_risk: pd.Series | None) -> bool:
+    """Whether a landmark estimate rests on fewer than ``min_at_risk`` patients at risk."""
+    return (row is not None and at_risk is not None and at_risk["flag"] == FEW_AT_RISK
+            and not pd.isna(row["estimate"]))
+
+
+def at_risk_cell(at_risk: pd.Series | None) -> str:
+    return "" if at_risk is None or pd.isna(at_risk["estimate"]) else str(int(at_risk["estimate"]))
+
+
+def at_risk_notes(lookup: RowLookup, endpoints: Sequence[str], marked: bool) -> list[str]:
+    """The definition of the number at risk and, when an estimate is marked, the mark's note."""
+    rows = lookup.frame[lookup.frame["endpoint"].isin(endpoints)
+                        & (lookup.frame["statistic"] == "at_risk")]
+    if rows.empty:
+        return []
+    notes = [AT_RISK_NOTE]
+    threshold = min_at_risk_of(str(rows["method"].iloc[0]))
+    if marked and threshold is not None:
+        notes.append(f"{FEW_AT_RISK_MARK} {sentence_case(few_at_risk_note(threshold))}")
+    return notes
 
 
 def event_rules(endpoints: Sequence[str]) -> tuple[str, ...]:
@@ -128,19 +169,25 @@ def tte_table(rows: Rows, data_cut: str, *, number: str, title: str, source: str
                     value(row, "estimate"), value(row, "ci_lower"), value(row, "ci_upper")))
             body.append((f"{label}, days (95% CI)", *cells))
             indents.append(0)
+    marked = False
     for time in _landmarks(lookup, endpoints):
         found = [lookup.find(e, "All", _statistic(e), time) for e in endpoints]
-        body.append((f"{landmark_label(time)}, % (95% CI)", *(
-            "" if r is None else fmt_estimate_ci(value(r, "estimate"), value(r, "ci_lower"),
-                                                 value(r, "ci_upper"))
-            for r in found)))
+        risks = [lookup.find(e, "All", "at_risk", time) for e in endpoints]
+        marked |= any(is_marked(r, k) for r, k in zip(found, risks))
+        body.append((f"{landmark_label(time)}, % (95% CI)",
+                     *(estimate_cell(r, k) for r, k in zip(found, risks))))
         body.append((f"Events by day {fmt_days(time)}, n", *(
             "" if r is None or pd.isna(r["events"]) else str(int(r["events"]))
             for r in found)))
         indents += [0, 1]
+        if any(k is not None for k in risks):
+            body.append((f"At risk at day {fmt_days(time)}, n", *map(at_risk_cell, risks)))
+            indents.append(1)
     methods = _methods(lookup, endpoints, ("survival", "cif", *(s for s, _ in QUANTILES)))
     return Table(number, title, "FAS", data_cut, tuple(columns), tuple(body),
-                 tuple(indents), event_rules(endpoints), source, methods=methods)
+                 tuple(indents), (*event_rules(endpoints),
+                                  *at_risk_notes(lookup, endpoints, marked)),
+                 source, methods=methods)
 
 
 def stacked_tte_table(rows: Rows, data_cut: str, *, number: str, title: str, source: str,
@@ -154,8 +201,10 @@ def stacked_tte_table(rows: Rows, data_cut: str, *, number: str, title: str, sou
         body.append((sentence_case(ENDPOINT_NAMES.get(endpoint, endpoint)), ""))
         body += part.rows
         indents += [0, *(level + 1 for level in part.indents)]
+    notes = dict.fromkeys((*event_rules(endpoints),
+                           *(note for part in parts for note in part.footnotes)))
     return Table(number, title, "FAS", data_cut, parts[0].columns, tuple(body),
-                 tuple(indents), event_rules(endpoints), source,
+                 tuple(indents), tuple(notes), source,
                  methods=tuple(m for part in parts for m in part.methods))
 
 
@@ -165,7 +214,8 @@ def subgroup_table(rows: Rows, data_cut: str, *, number: str, title: str, source
     of the endpoint the events by then and the estimate; the test's p-value on the subgroup's
     line, or "Not tested (...)" when a level has too few patients."""
     lookup = RowLookup(as_frame(rows), number)
-    columns = ("Subgroup / landmark", "n", "Events, n", "% (95% CI)", "p-value")
+    columns = ("Subgroup / landmark", "n", "Events, n", "At risk, n", "% (95% CI)", "p-value")
+    marked = False
     body: list[tuple[str, ...]] = []
     indents: list[int] = []
 
@@ -177,19 +227,21 @@ def subgroup_table(rows: Rows, data_cut: str, *, number: str, title: str, source
         statistic = _statistic(endpoint)
         base = 1 if len(endpoints) > 1 else 0
         if len(endpoints) > 1:
-            add((sentence_case(ENDPOINT_NAMES.get(endpoint, endpoint)), "", "", "", ""), 0)
+            add((sentence_case(ENDPOINT_NAMES.get(endpoint, endpoint)), "", "", "", "", ""), 0)
         times = _landmarks(lookup, (endpoint,))
 
         def group(label: str, subgroup: str, level: int) -> None:
+            nonlocal marked
             found = {t: lookup.find(endpoint, subgroup, statistic, t) for t in times}
             first = next(r for r in found.values() if r is not None)
-            add((label, str(count(first, "n")), "", "", ""), level)
+            add((label, str(count(first, "n")), "", "", "", ""), level)
             for time, row in found.items():
                 if row is not None:
+                    risk = lookup.find(endpoint, subgroup, "at_risk", time)
+                    marked |= is_marked(row, risk)
                     events = "" if pd.isna(row["events"]) else str(int(row["events"]))
-                    add((landmark_label(time), "", events,
-                         fmt_estimate_ci(value(row, "estimate"), value(row, "ci_lower"),
-                                         value(row, "ci_upper")), ""), level + 1)
+                    add((landmark_label(time), "", events, at_risk_cell(risk),
+                         estimate_cell(row, risk), ""), level + 1)
 
         group("All patients", "All", base)
         for variable in SUBGROUPS:
@@ -201,16 +253,18 @@ def subgroup_table(rows: Rows, data_cut: str, *, number: str, title: str, source
                 continue
             verdict = (sentence_case(untested["method"]) if untested is not None
                        else fmt_p_value(value(test, "estimate")))
-            add((label, "", "", "", verdict), base)
+            add((label, "", "", "", "", verdict), base)
             levels = lookup.select(endpoint, statistic)
             names = dict.fromkeys(s for s in levels["subgroup"] if s.startswith(f"{variable}="))
             for subgroup in names:
                 group(level_label(subgroup.split("=", 1)[1]), subgroup, base + 1)
     notes = [*event_rules(endpoints),
              "n: patients in the group; events: events of interest by the landmark.",
+             *at_risk_notes(lookup, endpoints, marked),
              "Subgroup comparisons are exploratory; p-values are not adjusted for "
              "multiplicity. A test is done only when every level has at least the minimum "
-             "number of patients; estimates are shown for every level with patients."]
+             "number of patients and the levels together the minimum number of events; "
+             "estimates are shown for every level with patients."]
     return Table(number, title, "FAS", data_cut, columns, tuple(body), tuple(indents),
                  tuple(notes), source,
                  methods=_methods(lookup, endpoints, ("survival", "cif", "logrank_p", "gray_p")))

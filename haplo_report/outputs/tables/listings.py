@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from haplo_report.analysis.derive import BEFORE_TRANSPLANT
 from haplo_report.analysis.mrd import (EVENT_BY_LANDMARK, NEGATIVE, NO_ASSESSMENT, NOT_REACHED,
                                        POSITIVE)
 from haplo_report.formatting import AT_LEAST, fmt_scientific
@@ -101,7 +102,15 @@ def listing_16_2_6(landmarks: pd.DataFrame, status: pd.DataFrame, data_cut: str,
              "MRD-negative at 1 year: category of the registration's endpoint (Table 14.2.8) "
              "and the reason.")
     return Table("16.2.6", "MRD status by patient", "FAS", data_cut, columns, tuple(rows),
-                 footnotes=notes, source="06_mrd", kind="Listing")
+                 footnotes=notes, source="16_listings", kind="Listing")
+
+
+def death_event(category: object) -> str:
+    """A death as Listing 16.2.7 names it, in the words of Table 14.3.10's rows: "Death:
+    Relapse-related", "Death: Non-relapse", "Death before transplant" (SAP v3)."""
+    if category is None or pd.isna(category):
+        return "Death"
+    return str(category) if category == BEFORE_TRANSPLANT else f"Death: {category}"
 
 
 def listing_16_2_7(events: pd.DataFrame, data_cut: str, *, listing_dates: bool = False
@@ -113,10 +122,9 @@ def listing_16_2_7(events: pd.DataFrame, data_cut: str, *, listing_dates: bool =
     rows = []
     for event in events.to_dict("records"):
         death = event["EVENT"] == "Death"
-        what = (f"Death ({str(event['DTHCAT']).lower()})" if death and not pd.isna(
-            event["DTHCAT"]) else str(event["EVENT"]))
         day = _when(event["ADY"], event["DATE"], listing_dates)
-        rows.append((str(event["USUBJID"]), day or "not transplanted", what,
+        rows.append((str(event["USUBJID"]), day or "not transplanted",
+                     death_event(event["DTHCAT"]) if death else str(event["EVENT"]),
                      code_label(str(event["TERM"])) if death else str(event["TERM"]),
                      "" if pd.isna(event["SOC"]) else str(event["SOC"]),
                      "" if pd.isna(event["GRADE"]) else str(int(event["GRADE"])),
@@ -130,12 +138,14 @@ def listing_16_2_7(events: pd.DataFrame, data_cut: str, *, listing_dates: bool =
              "patients, by patient and " + ("date." if listing_dates else
                                             "study day (days from transplant, day 0; negative "
                                             "before transplant)."),
-             "Death: relapse-related when on or after the first relapse, otherwise non-relapse; "
-             "the recorded cause is shown. Safety set: at least one dose of blinatumomab "
+             "Deaths in the categories of Table 14.3.10: relapse-related when on or after the "
+             "first relapse, otherwise non-relapse (transplanted patients); death before "
+             "transplant when the patient was not transplanted, whatever the cause. The "
+             "recorded cause is shown. Safety set: at least one dose of blinatumomab "
              "(patients outside it are not in the safety tables).",
              "MedDRA coding as supplied.")
     return Table("16.2.7", "Deaths and serious adverse events by patient", "Enrolled",
-                 data_cut, columns, tuple(rows), footnotes=notes, source="11_safety",
+                 data_cut, columns, tuple(rows), footnotes=notes, source="16_listings",
                  kind="Listing")
 
 

@@ -91,6 +91,11 @@ def method_lines(methods: Iterable[str]) -> list[str]:
     for method in dict.fromkeys(m for m in methods if m):
         subject, phrase = _method_phrase(method)
         phrases = lines.setdefault(subject, [])
+        # a known method with a suffix after the plain one adds only the suffix (Table 14.1.1
+        # said "number of patients, percentage of N in the column header" twice)
+        base = next((p for p in phrases if phrase.startswith(f"{p}, ")), None)
+        if base is not None:
+            phrase = phrase.removeprefix(f"{base}, ")
         if phrase not in phrases:
             phrases.append(phrase)
     return [f"{subject}: {'; '.join(phrases)}." for subject, phrases in lines.items()]

@@ -9,7 +9,7 @@ from haplo_report.analysis.derive import FREE_TEXT
 from haplo_report.analysis.results import key_pairs
 from haplo_report.analysis.summaries import BASELINE_VARIABLES, TRANSPLANT_VARIABLES
 from haplo_report.formatting import (EN_DASH, fmt_count_percent, fmt_estimate_ci, fmt_number, fmt_range,
-                                     fmt_scientific, fmt_whole)
+                                     fmt_scientific, fmt_whole, fmt_whole_together)
 from haplo_report.params import Params
 from haplo_report.outputs.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame, count,
                                       data_label, header_n, level_label, unique_methods, value)
@@ -43,10 +43,12 @@ def _continuous(lookup: RowLookup, endpoint: str, variable: str
     stats = {s: lookup.get(endpoint, variable, s) for s in ("median", "q25", "q75", "min", "max")}
     fmt = (fmt_scientific if variable == "MRDPRE" else
            fmt_whole if variable in WHOLE_NUMBERS else fmt_number)
-    median, q25, q75 = (value(stats[s], "estimate") for s in ("median", "q25", "q75"))
+    quartiles = [value(stats[s], "estimate") for s in ("median", "q25", "q75")]
+    median, q25, q75 = (fmt_whole_together(quartiles) if variable in WHOLE_NUMBERS
+                        else [fmt(v) for v in quartiles])
     return [((VARIABLE_LABELS.get(variable, variable), ""), 0),
             (("n", str(count(stats["median"], "n"))), 1),
-            (("Median (Q1, Q3)", f"{fmt(median)} ({fmt(q25)}, {fmt(q75)})"), 1),
+            (("Median (Q1, Q3)", f"{median} ({q25}, {q75})"), 1),
             (("Range", f"{fmt(value(stats['min'], 'estimate'))}{EN_DASH}"
                        f"{fmt(value(stats['max'], 'estimate'))}"), 1)]
 

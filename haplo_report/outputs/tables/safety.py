@@ -9,6 +9,7 @@ import pandas as pd
 
 from haplo_report.formatting import AT_LEAST, fmt_count_percent, fmt_median_range
 from haplo_report.analysis.results import KEY_SEPARATOR, key_pairs, key_parts
+from haplo_report.analysis.derive import BEFORE_TRANSPLANT
 from haplo_report.analysis.summaries import AE_GRADES, FATAL, GRADE3, RELATED, SERIOUS
 from haplo_report.outputs.tables.core import (RowLookup, Rows, Table, TableInputError, as_frame,
                                               code_label, count, data_label, header_n,
@@ -247,27 +248,39 @@ def table_14_3_9(rows: Rows, data_cut: str) -> Table:
 
 
 def table_14_3_10(rows: Rows, data_cut: str) -> Table:
-    """Deaths by cause (FAS): all deaths, relapse-related and non-relapse, causes within."""
+    """Deaths by cause (FAS): all deaths, relapse-related and non-relapse, causes within;
+    then (SAP v3) deaths before transplant of the enrolled patients outside the FAS, when
+    there are such patients. Row labels are the ``DTHCAT`` categories, the words Listing
+    16.2.7 uses."""
     lookup = RowLookup(as_frame(rows), "14.3.10")
     counts = lookup.select("DEATH", "count")
     if counts.empty:
         raise TableInputError("Table 14.3.10: no DEATH count rows")
     body, indents = [], []
+    before: pd.Series | None = None
     for _, row in counts.iterrows():
         subgroup = row["subgroup"]
         pairs = dict(key_pairs(subgroup))
+        outside = pairs.get("DTHCAT") == BEFORE_TRANSPLANT
         if subgroup == "DTHFL=Y":
             label, level = "Deaths", 0
         elif "DTHCAUS" in pairs:
-            label, level = code_label(data_label(pairs["DTHCAUS"])), 2
+            label, level = code_label(data_label(pairs["DTHCAUS"])), 2 - outside
         else:
-            label, level = data_label(pairs.get("DTHCAT")), 1
+            label, level = data_label(pairs.get("DTHCAT")), 1 - outside
+            before = row if outside else before
         body.append((label, _cell(row)))
         indents.append(level)
     n = count(counts.iloc[0], "n")
-    notes = ("Deaths up to the data cut. Relapse-related: death on or after the first relapse, "
-             "whatever the recorded cause; non-relapse: death without prior relapse. The "
-             "recorded causes are shown within each.",)
+    notes = ["Deaths up to the data cut. Relapse-related: death on or after the first relapse, "
+             "whatever the recorded cause; non-relapse: death without prior relapse (both "
+             "defined for the full analysis set). The recorded causes are shown within each."]
+    if before is not None:
+        outside = count(before, "n")
+        notes.append(f"{BEFORE_TRANSPLANT}: enrolled patients who died without being "
+                     "transplanted, whatever the recorded cause; they are outside the FAS and "
+                     f"not among its deaths above; % of the {outside} enrolled "
+                     f"patient{'' if outside == 1 else 's'} not transplanted by the cut.")
     return Table("14.3.10", "Deaths by cause", "FAS", data_cut, ("", header_n("FAS", n)),
-                 tuple(body), tuple(indents), notes, "11_safety",
+                 tuple(body), tuple(indents), tuple(notes), "11_safety",
                  methods=tuple(unique_methods(counts)))

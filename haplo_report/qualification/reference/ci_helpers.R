@@ -64,6 +64,13 @@ km_rows <- function(code, label, d, times) {
   list(land = land, quant = quant)
 }
 
+# Number at risk at each landmark (SAP v3): R survival's n.risk of the curve of the first
+# outcome (event or competing event ends the time at risk), extended past the last time (0).
+n_risk_at <- function(d, times) {
+  fit <- survfit(Surv(AVAL, EVNTTYPE != 0) ~ 1, data = d)
+  summary(fit, times = times, extend = TRUE)$n.risk
+}
+
 cif_rows <- function(code, label, d, times) {
   done <- determined(d$AVAL, d$EVNTTYPE)
   past <- times > max(d$AVAL) & !done
@@ -80,7 +87,7 @@ cif_rows <- function(code, label, d, times) {
   ci <- cif_ci(est, sqrt(var))
   data.frame(endpoint = code, subgroup = label, time = times, estimate = est, var = var,
              se = sqrt(var), ci_lower = ci$lower, ci_upper = ci$upper, n = nrow(d),
-             n_risk = sapply(times, function(t) sum(d$AVAL >= t)),
+             n_risk = n_risk_at(d, times),
              events = sapply(times, function(t) sum(d$AVAL <= t & d$EVNTTYPE == 1)),
              flag = ifelse(past, "NE", ""))
 }

@@ -47,6 +47,7 @@ CUTS <- list(
 )
 ltfu_days <- 180
 subgroup_min_n <- 5
+subgroup_min_events <- 5  # SAP v3: a test also needs this many events across its levels
 mrdpre_cutoff <- 1e-3
 km_endpoints <- c("PFS", "OS", "GRFS")
 landmarks_of <- function(code) {
@@ -113,10 +114,10 @@ derive <- function(folder, cut, relapse_competes) {
   counts <- data.frame(
     name = c("ENRLFL=Y", "FASFL=Y", "FASFL=N", "SAFFL=Y", "DTHFL=Y", "DTHFL=N", "LTFUFL=Y",
              "AE SAFFL=N", "AE SAFFL=N denominator", "DEATH FAS", "DTHCAT=Relapse-related",
-             "DTHCAT=Non-relapse"),
+             "DTHCAT=Non-relapse", "DTHCAT=Death before transplant"),
     value = c(length(ids), sum(fas), sum(!fas), sum(saf), sum(dead), sum(!dead), sum(lost),
               ae_outside, sum(!saf), sum(dead & fas), sum(relapse_related & fas),
-              sum(dead & !relapse_related & fas)))
+              sum(dead & !relapse_related & fas), sum(dead & !fas)))  # v3: never transplanted
 
   # ADTTE, FAS only
   f <- which(fas)
@@ -183,7 +184,7 @@ derive <- function(folder, cut, relapse_competes) {
 
 # the landmark columns checked by tests/test_reference_cuts.py
 LANDMARK_COLUMNS <- c("endpoint", "subgroup", "time", "estimate", "ci_lower", "ci_upper", "n",
-                      "events", "flag")
+                      "n_risk", "events", "flag")
 
 adtte_all <- counts_all <- land <- tests <- follow <- list()
 for (name in names(CUTS)) {
@@ -213,9 +214,11 @@ for (name in names(CUTS)) {
     if (!with_subgroups) next
     for (variable in subgroups) {
       sizes <- table(d[[variable]])
-      if (length(sizes) < 2 || min(sizes) < subgroup_min_n) {
+      few_patients <- length(sizes) < 2 || min(sizes) < subgroup_min_n
+      if (few_patients || sum(d$EVNTTYPE == 1) < subgroup_min_events) {
         tests[[length(tests) + 1]] <- data.frame(
-          cut = name, endpoint = code, grouping = variable, test = "not_tested",
+          cut = name, endpoint = code, grouping = variable,
+          test = if (few_patients) "not_tested" else "not_tested_events",
           statistic = NA, p_value = NA, n = nrow(d), events = sum(d$EVNTTYPE == 1))
       } else if (code %in% km_endpoints) {
         sd <- survdiff(Surv(AVAL, EVNTTYPE == 1) ~ d[[variable]], data = d)

@@ -29,6 +29,8 @@ source(file.path(here, "ci_helpers.R"))  # z, loglog_ci, cif_ci
 km_endpoints <- c("PFS", "OS", "GRFS")
 cif_endpoints <- c("CIR", "NRM", "AGVHD24", "AGVHD34", "CGVHD", "CGVHDMS", "ANC", "PLT")
 subgroups <- c("MRDGRP", "DISGRP", "PHGRP")
+subgroup_min_n <- 5
+subgroup_min_events <- 5  # SAP v3: a test also needs this many events across its levels
 past_follow_up <- 5000
 # endpoints.FIXED_LANDMARKS; the others use landmarks_days of params/example.yml
 landmarks_of <- function(code) {
@@ -62,7 +64,14 @@ for (code in unique(adtte$PARAMCD)) {
   for (variable in subgroups) {
     known <- d[!is.na(d[[variable]]), ]
     if (length(unique(known[[variable]])) < 2) next
-    if (code %in% km_endpoints) {
+    events <- sum(known$EVNTTYPE == 1)
+    few_patients <- min(table(known[[variable]])) < subgroup_min_n
+    if (few_patients || events < subgroup_min_events) {
+      tests[[length(tests) + 1]] <- data.frame(
+        endpoint = code, grouping = variable,
+        test = if (few_patients) "not_tested" else "not_tested_events", statistic = NA,
+        df = NA, p_value = NA, n = nrow(known), events = events)
+    } else if (code %in% km_endpoints) {
       sd <- survdiff(Surv(AVAL, EVNTTYPE == 1) ~ known[[variable]], data = known)
       tests[[length(tests) + 1]] <- data.frame(
         endpoint = code, grouping = variable, test = "logrank", statistic = sd$chisq,
