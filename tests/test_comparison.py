@@ -236,7 +236,9 @@ def test_first_cut_has_no_changes_appendix(tmp_path):
 # --- the three steps, each on its own and together (hand-built pairs) ---------------------
 
 def _row(comparison, code: str) -> pd.Series:
-    return comparison.headlines.set_index("code").loc[code]
+    """The endpoint's first synopsis row (PFS and OS are there at 1 and 2 years, SAP v3)."""
+    headlines = comparison.headlines
+    return headlines[headlines["code"] == code].iloc[0]
 
 
 def _unchanged(column: pd.Series) -> bool:
