@@ -104,3 +104,19 @@ def test_written_document_keeps_hostile_text_as_typed(tmp_path):
     out = run_pandoc(["-f", "markdown", "-t", "html", "--wrap=none"], tmp_path, stdin=written)
     shown = [html.unescape(t) for t in re.findall(r"<(?:p|th)>(.*?)</(?:p|th)>", out)]
     assert shown == [text for text in HOSTILE_TEXT for _ in range(2)]
+
+
+def test_two_landscape_listings_in_a_row_share_their_landscape_pages():
+    # Appendix 16.2 holds Listings 16.2.6 and 16.2.7 one after the other (SAP v3): Word got an
+    # empty portrait page between their two landscape sections.
+    from haplo_report.render.markdown import SECTION_OPENXML, _turn_page, raw
+
+    out: list = []
+    first, second = ({"t": "Para", "c": [n]} for n in ("L1", "L2"))
+    _turn_page(out, [first], "landscape", top=True)
+    out.append({"t": "Header", "c": [2, ["h", [], []], []]})
+    _turn_page(out, [second], "landscape", top=True)
+    sections = [b["c"][1] for b in out if b.get("t") == "RawBlock" and b["c"][0] == "openxml"]
+    assert sections == [SECTION_OPENXML.format("portrait"), SECTION_OPENXML.format("landscape")]
+    assert out[-1] == raw("typst", "]") and out.count(raw("typst", "#page(flipped: true)[")) == 1
+    assert [b for b in out if b.get("t") in ("Para", "Header")][0]["c"] == ["L1"]

@@ -314,11 +314,14 @@ def _turn_page(out: list[Any], group: list[Any], turn: str, top: bool) -> None:
         return
     before = out[-1] if out else {}
     heading = [out.pop()] if before.get("t") == "Header" and before["c"][0] > 1 else []
+    closing = [raw("openxml", SECTION_OPENXML.format("landscape")), raw("typst", "]")]
+    if out[-2:] == closing:  # right after another turned group (the 16.2 listings): the same
+        del out[-2:]         # landscape pages, not an empty portrait section between them
+        out += [*heading, *group, *closing]
+        return
     out += [raw("typst", "#page(flipped: true)["),
             raw("openxml", SECTION_OPENXML.format("portrait")),
-            *heading, *group,
-            raw("openxml", SECTION_OPENXML.format("landscape")),
-            raw("typst", "]")]
+            *heading, *group, *closing]
 
 
 def _tlf_group(title: str, inlines: list[Any], body: list[Any], lines: int) -> list[Any]:
